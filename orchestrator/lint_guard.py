@@ -1,0 +1,84 @@
+"""cfn-lint as a guard: a repair that introduces a cfn-lint error the original template did not have is rejected."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import structlog
+
+from orchestrator.errors import RepairRejected
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class LintError:
+    """One cfn-lint error (E-rule) in a template."""
+
+    rule: str
+    message: str
+    line: int | None
+    path: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple:
+        # Line numbers move when a repair inserts text; the rule and the node path do not.
+        return (self.rule, self.path) if self.path else (self.rule, self.message)
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.rule} {self.message}"
+
+
+@lru_cache(maxsize=64)
+def _lint_text(text: str, region: str) -> tuple[LintError, ...]:
+    from cfnlint.api import lint  # imported lazily: loading cfn-lint's rules takes a while
+
+    errors = []
+    for match in lint(text, regions=[region]):
+        rule = str(match.rule.id)
+        if not rule.startswith("E"):
+            continue
+        errors.append(
+            LintError(
+                rule=rule,
+                message=str(match.message),
+                line=int(match.linenumber) if match.linenumber else None,
+                path=tuple(str(p) for p in (getattr(match, "path", None) or ())),
+            )
+        )
+    return tuple(errors)
+
+
+def lint_errors(template, region: str = "us-east-1") -> list[LintError]:
+    """cfn-lint's errors (E-rules only) for a template in one region."""
+    return list(_lint_text(template.dumps(), region))
+
+
+def new_errors(before, after, region: str = "us-east-1") -> list[LintError]:
+    """Errors `after` has that `before` did not (counted, so a second copy of an old error is new)."""
+    old = Counter(e.key for e in lint_errors(before, region))
+    introduced = []
+    for error in lint_errors(after, region):
+        if old[error.key] > 0:
+            old[error.key] -= 1
+        else:
+            introduced.append(error)
+    return introduced
+
+
+def check_repair(before, after, region: str = "us-east-1") -> list[str]:
+    """The cfn-lint error lines a repair introduces; empty means the repair may be deployed."""
+    introduced = [str(e) for e in new_errors(before, after, region)]
+    if introduced:
+        log.warning("repair_lint_rejected", errors=len(introduced), first=introduced[0])
+    return introduced
+
+
+def guard(before, after, region: str = "us-east-1", *, repair: str = "repair") -> None:
+    """Raise RepairRejected when the repaired template has new cfn-lint errors."""
+    introduced = check_repair(before, after, region)
+    if introduced:
+        raise RepairRejected(f"{repair} introduces cfn-lint errors: " + "; ".join(introduced))

@@ -1,0 +1,94 @@
+"""structlog set-up: readable on a terminal, JSON lines otherwise, always on stderr; NoEcho redaction."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Iterable, Mapping
+
+import structlog
+
+__all__ = ["REDACTED", "configure_logging", "get_logger", "is_configured", "noecho_parameters", "redact"]
+
+REDACTED = "****"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_state = {"configured": False, "json": False}
+
+
+class _StderrLogger:
+    """Writes each rendered line to the stderr of the moment (test runners swap sys.stderr)."""
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_factory(*_args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
+def configure_logging(json: bool | None = None, level: str = "info") -> None:
+    """Configure structlog (again, if called again). json=None: JSON lines unless stderr is a terminal."""
+    if level not in _LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(_LEVELS)}, not {level!r}")
+    if json is None:
+        json = not _stderr_is_tty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=_stderr_is_tty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info if json else structlog.dev.set_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=_stderr_factory,
+        # Modules keep module-level loggers; without the cache they follow a later reconfiguration.
+        cache_logger_on_first_use=False,
+    )
+    _state.update(configured=True, json=json)
+
+
+def is_configured() -> bool:
+    return bool(_state["configured"])
+
+
+def get_logger(**bound: Any) -> Any:
+    """A structlog logger with fields bound; configures the defaults first if nobody has."""
+    if not _state["configured"]:
+        configure_logging()
+    return structlog.get_logger().bind(**bound)
+
+
+def redact(mapping: Mapping[str, Any], noecho_names: Iterable[str]) -> dict[str, Any]:
+    """A copy of mapping (e.g. stack parameters) with the values of NoEcho names replaced by ****."""
+    hidden = set(noecho_names)
+    return {key: (REDACTED if key in hidden else value) for key, value in mapping.items()}
+
+
+def noecho_parameters(document: Mapping[str, Any]) -> set[str]:
+    """Names of the template's parameters declared NoEcho: true (or "true")."""
+    params = document.get("Parameters") if isinstance(document, Mapping) else None
+    if not isinstance(params, Mapping):
+        return set()
+    return {
+        name
+        for name, body in params.items()
+        if isinstance(body, Mapping) and str(body.get("NoEcho", "")).lower() == "true"
+    }
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,250 @@
+"""Pure IAM/KMS policy logic shared by the sandbox, forecast and repairs: managed-policy catalog and key-policy checks."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from orchestrator.model import PrivilegeDelta
+
+# Managed policies AWS retired in favour of a new name; only offered when the new name is in the catalog.
+_RENAMES = {
+    "AWSConfigRole": "AWS_ConfigRole",
+    "AWSLambdaFullAccess": "AWSLambda_FullAccess",
+    "AWSLambdaReadOnlyAccess": "AWSLambda_ReadOnlyAccess",
+    "AmazonEC2ContainerServiceFullAccess": "AmazonECS_FullAccess",
+    "AWSElasticBeanstalkFullAccess": "AdministratorAccess-AWSElasticBeanstalk",
+    "AmazonElasticTranscoderFullAccess": "AmazonElasticTranscoder_FullAccess",
+    "AWSCodePipelineFullAccess": "AWSCodePipeline_FullAccess",
+    "AWSCodePipelineReadOnlyAccess": "AWSCodePipeline_ReadOnlyAccess",
+    "AmazonEC2RoleforSSM": "AmazonSSMManagedInstanceCore",
+    "AWSElasticBeanstalkService": "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy",
+}
+
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b")
+_MANAGED_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):iam::aws:policy(?P<path>/(?:[^/]+/)*)(?P<name>[^/]+)$")
+
+# The concrete KMS operations CloudWatch Logs performs with a customer key; the documented key-policy
+# statement grants them as kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe*.
+LOGS_KMS_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+)
+LOGS_CONTEXT_KEY = "kms:encryptioncontext:aws:logs:arn"
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> dict[str, dict[str, Any]]:
+    # moto ships the AWS managed-policy catalog as a JSON string; reading it as data needs no moto backend.
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def managed_policy(arn: str) -> dict | None:
+    """The AWS managed policy at exactly this ARN: {"arn","path","name","document"}, or None."""
+    match = _MANAGED_ARN.match(arn or "")
+    if not match or match["partition"] not in _PARTITIONS:
+        return None
+    data = _catalog().get(match["name"])
+    if data is None or data.get("Path", "/") != match["path"]:
+        return None
+    return {"arn": arn, "path": match["path"], "name": match["name"], "document": data["Document"]}
+
+
+def find_managed_policy_by_name(name: str, partition: str = "aws") -> list[str]:
+    """ARNs of AWS managed policies with this name (at whatever path the catalog has them)."""
+    catalog = _catalog()
+    names = [name] if name in catalog else [n for n in catalog if n.lower() == name.lower()]
+    return [f"arn:{partition}:iam::aws:policy{catalog[n].get('Path', '/')}{n}" for n in names]
+
+
+def known_rename(name: str) -> str | None:
+    """The current name of a managed policy AWS renamed or retired, e.g. AWSConfigRole -> AWS_ConfigRole."""
+    new = _RENAMES.get(name)
+    return new if new and new in _catalog() else None
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _glob(pattern: str, value: str, *, case: bool = False) -> bool:
+    if not isinstance(pattern, str):
+        return False
+    if not case:
+        pattern, value = pattern.lower(), value.lower()
+    # IAM wildcards are * and ?; fnmatch's [..] classes must stay literal.
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.S) is not None
+
+
+def _statements(policy: dict | str | None) -> list[dict]:
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return []
+    if not isinstance(policy, dict):
+        return []
+    return [s for s in _as_list(policy.get("Statement")) if isinstance(s, dict)]
+
+
+def _action_matches(statement: dict, action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(_glob(p, action) for p in _as_list(statement["NotAction"]))
+    return any(_glob(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _principal_matches(statement: dict, service: str) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    if "*" in _as_list(principal.get("AWS")):
+        return True
+    return service in _as_list(principal.get("Service"))
+
+
+def _condition_value_matches(operator: str, patterns: list, value: str) -> bool:
+    op = operator.split(":")[-1].removesuffix("IfExists")
+    negated = "Not" in op
+    base = op.replace("Not", "")
+    if base in ("ArnLike", "StringLike"):
+        hit = any(_glob(p, value, case=True) for p in patterns)
+    elif base in ("ArnEquals", "StringEquals"):
+        hit = value in patterns
+    elif base == "StringEqualsIgnoreCase":
+        hit = value.lower() in [str(p).lower() for p in patterns]
+    else:
+        # Operators that cannot apply to a string context value never match it.
+        return False
+    return not hit if negated else hit
+
+
+def _conditions_hold(statement: dict, context: dict[str, str]) -> tuple[bool, str]:
+    for operator, block in (statement.get("Condition") or {}).items():
+        if not isinstance(block, dict):
+            continue
+        for key, patterns in block.items():
+            value = context.get(key.lower())
+            if value is None:
+                # Keys CloudWatch Logs does not send are not evaluated (no false alarms on unknown keys).
+                continue
+            if not _condition_value_matches(operator, _as_list(patterns), value):
+                return False, f"condition {operator} {key} {_as_list(patterns)} does not match {value}"
+    return True, ""
+
+
+def _dns_suffix(partition: str) -> str:
+    return "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+
+
+def logs_can_use_key(
+    key_policy: dict, *, region: str, account_id: str, log_group_arn: str, partition: str = "aws"
+) -> tuple[bool, str]:
+    """Whether CloudWatch Logs in `region` may use a KMS key with this policy for the given log group.
+
+    As documented in "Encrypt log data in CloudWatch Logs using AWS KMS": an Allow statement (several may
+    share the work) must name the regional service principal logs.<region>.amazonaws.com (or "*") for
+    kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe*; a condition on
+    kms:EncryptionContext:aws:logs:arn must match the log group's ARN. A matching Deny wins.
+    Returns (allowed, explanation).
+    """
+    service = f"logs.{region}.{_dns_suffix(partition)}"
+    context = {
+        LOGS_CONTEXT_KEY: log_group_arn,
+        "aws:sourcearn": log_group_arn,
+        "aws:sourceaccount": account_id,
+        "kms:calleraccount": account_id,
+    }
+    statements = _statements(key_policy)
+    if not statements:
+        return False, "the key policy has no statements"
+    allowed: set[str] = set()
+    condition_misses: list[str] = []
+    wrong_principal: set[str] = set()
+    for statement in statements:
+        actions = [a for a in LOGS_KMS_ACTIONS if _action_matches(statement, a)]
+        if not actions:
+            continue
+        if not _principal_matches(statement, service):
+            for name in _as_list((statement.get("Principal") or {}).get("Service") if isinstance(statement.get("Principal"), dict) else None):
+                if isinstance(name, str) and name.startswith("logs."):
+                    wrong_principal.add(name)
+            continue
+        holds, why = _conditions_hold(statement, context)
+        if statement.get("Effect") == "Deny":
+            if holds:
+                return False, f"a Deny statement ({statement.get('Sid', 'no Sid')}) blocks {service} from {', '.join(actions)}"
+            continue
+        if statement.get("Effect") != "Allow":
+            continue
+        if holds:
+            allowed.update(actions)
+        else:
+            condition_misses.append(f"{statement.get('Sid', 'statement')}: {why}")
+    missing = [a for a in LOGS_KMS_ACTIONS if a not in allowed]
+    if not missing:
+        return True, f"{service} is allowed {', '.join(LOGS_KMS_ACTIONS)} for {log_group_arn}"
+    parts = [f"no Allow statement lets {service} use {', '.join(missing)} for {log_group_arn}"]
+    if wrong_principal:
+        parts.append(f"the policy names {', '.join(sorted(wrong_principal))} instead of the regional principal {service}")
+    if condition_misses:
+        parts.append("; ".join(condition_misses))
+    return False, "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- privileges
+
+
+def privilege_set(policy_documents: list[dict], principal: str) -> set[tuple[str, str, str, str]]:
+    """Every (effect, principal, action, resource) the documents grant or deny; actions lower-cased."""
+    result: set[tuple[str, str, str, str]] = set()
+    for document in policy_documents:
+        for statement in _statements(document):
+            effect = statement.get("Effect", "Allow")
+            actions = _as_list(statement.get("Action")) or [f"not:{a}" for a in _as_list(statement.get("NotAction"))]
+            resources = _as_list(statement.get("Resource")) or ["*"]
+            for action in actions:
+                for resource in resources:
+                    res = resource if isinstance(resource, str) else json.dumps(resource, sort_keys=True)
+                    result.add((effect, principal, str(action).lower(), res))
+    return result
+
+
+def _covered(item: tuple[str, str, str, str], by: set[tuple[str, str, str, str]]) -> bool:
+    effect, principal, action, resource = item
+    return any(
+        e == effect and p == principal and _glob(a, action) and _glob(r, resource, case=True)
+        for e, p, a, r in by
+    )
+
+
+def privilege_delta(before: set, after: set) -> PrivilegeDelta:
+    """What changed between two privilege sets; widening when an added Allow is not covered by `before`.
+
+    Coverage honours IAM wildcards, so replacing a managed policy with its own document, or adding an
+    action a kept `s3:*` already grants, is not widening.
+    """
+    added = sorted(after - before)
+    removed = sorted(before - after)
+    widening = any(item[0] == "Allow" and not _covered(item, before) for item in added)
+    return PrivilegeDelta(
+        added=[" ".join(item) for item in added],
+        removed=[" ".join(item) for item in removed],
+        widening=widening,
+    )

@@ -1,0 +1,87 @@
+"""Generic stand-ins for resource types moto does not model: physical id, Ref and the usual GetAtt values."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from typing import Any
+
+# Types whose physical id CloudFormation takes from a name property (Ref returns that name).
+_NAME_PROPERTIES = {
+    "AWS::CodeDeploy::Application": "ApplicationName",
+    "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
+    "AWS::CodeDeploy::DeploymentConfig": "DeploymentConfigName",
+    "AWS::CodeBuild::Project": "Name",
+    "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::AutoScaling::LaunchConfiguration": "LaunchConfigurationName",
+}
+# Ref of a bucket policy is the bucket it is attached to on AWS; the id only has to be stable.
+_ARN_FORMATS = {
+    "AWS::CodeBuild::Project": "arn:{partition}:codebuild:{region}:{account}:project/{id}",
+    "AWS::CloudWatch::Alarm": "arn:{partition}:cloudwatch:{region}:{account}:alarm:{id}",
+    "AWS::CodePipeline::Pipeline": "arn:{partition}:codepipeline:{region}:{account}:{id}",
+    "AWS::IAM::Group": "arn:{partition}:iam::{account}:group/{id}",
+    "AWS::CodeDeploy::Application": "arn:{partition}:codedeploy:{region}:{account}:application:{id}",
+}
+
+
+def _suffix(seed: str, length: int = 12) -> str:
+    # CloudFormation suffixes are upper-case alphanumerics; derived from a hash so runs are reproducible.
+    digest = hashlib.sha256(seed.encode()).digest()
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+
+
+class EmulatedResource:
+    """A resource of a type moto lacks: it exists only in the sandbox's CloudFormation view."""
+
+    def __init__(self, *, logical_id: str, resource_type: str, properties: dict, stack_name: str, stack_id: str,
+                 account_id: str, region: str, partition: str = "aws", reason: str = "not modelled by moto"):
+        self.logical_resource_id = logical_id
+        self.cf_resource_type = resource_type
+        self.properties = properties or {}
+        self.account_id = account_id
+        self.region = region
+        self.partition = partition
+        self.reason = reason
+        name_prop = _NAME_PROPERTIES.get(resource_type)
+        given = self.properties.get(name_prop) if name_prop else None
+        if isinstance(given, str) and given:
+            self.physical_resource_id = given
+        elif resource_type == "AWS::S3::BucketPolicy" and isinstance(self.properties.get("Bucket"), str):
+            self.physical_resource_id = self.properties["Bucket"]
+        else:
+            self.physical_resource_id = f"{stack_name[:40]}-{logical_id[:40]}-{_suffix(stack_id + logical_id)}"
+
+    @property
+    def arn(self) -> str:
+        template = _ARN_FORMATS.get(self.cf_resource_type)
+        values = {"partition": self.partition, "region": self.region, "account": self.account_id,
+                  "id": self.physical_resource_id}
+        if template:
+            return template.format(**values)
+        service = self.cf_resource_type.split("::")[1].lower() if "::" in self.cf_resource_type else "custom"
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", self.cf_resource_type.split("::")[-1]).lower()
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{kind}/{self.physical_resource_id}"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn" or attribute_name.endswith("Arn"):
+            return self.arn
+        if attribute_name in ("Name", "Id") or attribute_name.endswith("Id"):
+            return self.physical_resource_id
+        # Unknown attributes still resolve to a stable, recognisable value instead of None.
+        return f"{self.physical_resource_id}.{attribute_name}"
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.properties = {}

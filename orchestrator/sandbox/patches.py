@@ -1,0 +1,406 @@
+"""The only place the sandbox patches moto: class-level seams, active for sandbox accounts only, plus a self-test."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Callable
+
+import moto
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
+from moto.cloudformation.models import Stack
+from moto.cloudformation.parsing import ResourceMap
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.cloudformation.utils import generate_stack_id
+from moto.core.responses import ActionResult, EmptyResult
+
+from orchestrator.sandbox import engine
+from orchestrator.sandbox.context import context_for
+
+MOTO_VERSION = "5.2.5"
+
+_INSTALL_LOCK = threading.Lock()
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+class SandboxSelfTestError(RuntimeError):
+    """A moto seam the sandbox relies on changed (usually after a moto upgrade)."""
+
+
+# ---------------------------------------------------------------------------------------------- availability zones
+
+
+def availability_zones(region: str) -> list[str]:
+    """Zone names of a region as moto's EC2 (and AWS) lists them: us-east-1 has six, us-west-1 two."""
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    zones = RegionsAndZonesBackend.zones.get(region)
+    return [z.name for z in zones] if zones else [f"{region}{s}" for s in "abc"]
+
+
+def _clean_json(resource_json: Any, resources_map: Any) -> Any:
+    """Fn::GetAZs answers per region ("" means the stack's region); moto answers a-d of us-east-1."""
+    if isinstance(resource_json, dict) and "Fn::GetAZs" in resource_json and \
+            context_for(getattr(resources_map, "_account_id", None)) is not None:
+        region = parsing.clean_json(resource_json["Fn::GetAZs"], resources_map) if resource_json["Fn::GetAZs"] else ""
+        return availability_zones(region or resources_map._region_name)
+    return _ORIGINALS["clean_json"](resource_json, resources_map)
+
+
+# ---------------------------------------------------------------------------------------------- ResourceMap seams
+
+
+def _getitem(self: ResourceMap, key: str) -> Any:
+    """Sandbox stacks never create a resource as a side effect of reading it (moto's map is lazy)."""
+    if context_for(self._account_id) is None:
+        return _ORIGINALS["getitem"](self, key)
+    if key in self._parsed_resources:
+        return self._parsed_resources[key]
+    if key in self._resource_json_map:
+        return None
+    raise KeyError(key)
+
+
+def _validate_outputs(self: ResourceMap) -> None:
+    """Outputs may use GetAtt on types moto does not model: they are emulated in the sandbox."""
+    if context_for(self._account_id) is None:
+        return _ORIGINALS["validate_outputs"](self)
+    for value in (self._template.get("Outputs") or {}).values():
+        getatt = (value.get("Value") or {}).get("Fn::GetAtt") if isinstance(value.get("Value"), dict) else None
+        if getatt and isinstance(getatt, list) and getatt[0] not in self._resource_json_map:
+            raise ValidationError(message=f"Template format error: Unresolved resource dependencies [{getatt[0]}] in the Outputs block of the template")
+    return None
+
+
+def public_parameter_value(name: str, region: str) -> str | None:
+    """A plausible value for an AWS public SSM parameter (/aws/service/...) moto has no data for."""
+    if not name.startswith("/aws/service/"):
+        return None
+    digest = hashlib.sha256(f"{region}:{name}".encode()).hexdigest()
+    if any(word in name for word in ("ami", "image_id", "ubuntu", "windows", "bottlerocket", "debian", "suse")):
+        return f"ami-{digest[:17]}"
+    return digest[:16]
+
+
+def _parse_ssm_parameter(self: ResourceMap, value: str, value_type: str) -> Any:
+    """AWS::SSM::Parameter::Value<...> parameters resolve AWS public parameters in every region.
+
+    AWS: templates read /aws/service/ami-amazon-linux-latest/... and similar public parameters; a
+    parameter that does not exist fails CreateStack with a ValidationError.
+    """
+    if context_for(self._account_id) is None:
+        return _ORIGINALS["parse_ssm_parameter"](self, value, value_type)
+    from moto.ssm.models import ssm_backends
+
+    parameter = ssm_backends[self._account_id][self._region_name].get_parameter(value)
+    actual = parameter.value if parameter is not None else public_parameter_value(value, self._region_name)
+    if actual is None:
+        raise ValidationError(message=f"Unable to fetch parameters [{value}] from parameter store for this account.")
+    if "List" in value_type:
+        return actual.split(",")
+    return actual
+
+
+# ---------------------------------------------------------------------------------------------- API seams
+
+
+def _validate_parameter_types(template: dict, parameters: dict[str, Any], region: str) -> None:
+    """AWS::EC2::AvailabilityZone::Name (and List<...>) parameters must name zones of the region."""
+    zones = set(availability_zones(region))
+    for name, slot in (template.get("Parameters") or {}).items():
+        kind = str(slot.get("Type", ""))
+        if "AWS::EC2::AvailabilityZone::Name" not in kind:
+            continue
+        value = parameters.get(name, slot.get("Default"))
+        values = value.split(",") if isinstance(value, str) else list(value or [])
+        for item in values:
+            if item.strip() and item.strip() not in zones:
+                raise ValidationError(message=f"Parameter validation failed: parameter value {item.strip()} for parameter name {name} does not exist. Rule evaluation failed.")
+
+
+def _template_body(self: CloudFormationResponse) -> str:
+    body = self._get_param("TemplateBody")
+    url = self._get_param("TemplateURL")
+    if not body and url:
+        body = self._get_stack_from_s3_url(url)
+    return body
+
+
+def _find_active(backend: Any, name_or_id: str) -> Stack | None:
+    for stack in backend.stacks.values():
+        if name_or_id in (stack.name, stack.stack_id):
+            return stack
+    return None
+
+
+def _create_stack(self: CloudFormationResponse) -> ActionResult:
+    """CreateStack with DisableRollback/OnFailure, per-resource events, waves and rollback (see engine)."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["create_stack"](self)
+    name = self._get_param("StackName")
+    body = _template_body(self)
+    parameters = self._get_params_from_list(self._get_param("Parameters", []))
+    tags = {item["Key"]: item["Value"] for item in self._get_param("Tags", [])}
+    backend = self.cloudformation_backend
+    with ctx.lock:
+        if _find_active(backend, name) is not None:
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        stack = Stack(
+            stack_id=generate_stack_id(name, self.region, self.current_account), name=name, template=body,
+            parameters=parameters, account_id=self.current_account, region_name=self.region,
+            notification_arns=self._get_param("NotificationARNs", []), tags=tags, role_arn=self._get_param("RoleARN"),
+            cross_stack_resources=backend.exports,
+            enable_termination_protection=self._get_param("EnableTerminationProtection"),
+            timeout_in_mins=self._get_param("TimeoutInMinutes"), stack_policy_body=self._get_param("StackPolicyBody"),
+        )
+        _validate_parameter_types(stack.template_dict, parameters, self.region)
+        backend.stacks[stack.stack_id] = stack
+        engine.create(stack, ctx, disable_rollback=self._get_bool_param("DisableRollback", False),
+                      on_failure=self._get_param("OnFailure"), backend=backend)
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def _update_stack(self: CloudFormationResponse) -> ActionResult:
+    """UpdateStack from CREATE_FAILED/… per the engine; AWS's ValidationError for non-updatable states."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["update_stack"](self)
+    backend = self.cloudformation_backend
+    with ctx.lock:
+        stack = backend.get_stack(self._get_param("StackName"))
+        engine.check_updatable(stack)
+        body = stack.template if self._get_bool_param("UsePreviousTemplate", False) else _template_body(self)
+        incoming = self._get_param("Parameters", [])
+        parameters = backend._resolve_update_parameters(instance=stack, incoming_params=incoming)
+        tags = {item["Key"]: item["Value"] for item in self._get_param("Tags", [])} or None
+        template_dict = Stack.parse_template(body)
+        _validate_parameter_types(template_dict if isinstance(template_dict, dict) else {}, parameters, self.region)
+        disable = self._get_param("DisableRollback")
+        engine.update(stack, ctx, body, parameters, backend=backend, tags=tags,
+                      disable_rollback=None if disable is None else str(disable).lower() == "true")
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def _delete_stack(self: CloudFormationResponse) -> EmptyResult:
+    """DeleteStack works from every state and deletes what the stack holds."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["delete_stack"](self)
+    backend = self.cloudformation_backend
+    with ctx.lock:
+        stack = _find_active(backend, self._get_param("StackName"))
+        if stack is not None:
+            engine.delete(stack, ctx, backend)
+    return EmptyResult()
+
+
+def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
+    """ExecuteChangeSet follows the same creation/update model as CreateStack/UpdateStack."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["execute_change_set"](self)
+    backend = self.cloudformation_backend
+    with ctx.lock:
+        change_set = backend.describe_change_set(self._get_param("ChangeSetName"))
+        stack = backend.stacks[change_set.stack_id]
+        disable = self._get_bool_param("DisableRollback", False)
+        if change_set.change_set_type == "CREATE":
+            stack.template = change_set.template
+            stack._parse_template()
+            stack.parameters = change_set.parameters
+            stack.description = stack.template_dict.get("Description")
+            stack.resource_map = stack._create_resource_map()
+            stack.output_map = stack._create_output_map()
+            _validate_parameter_types(stack.template_dict, change_set.parameters, self.region)
+            change_set.execution_status = "EXECUTE_COMPLETE"
+            engine.create(stack, ctx, disable_rollback=disable, backend=backend)
+        else:
+            change_set.execution_status = "EXECUTE_COMPLETE"
+            engine.update(stack, ctx, change_set.template, change_set.parameters, backend=backend,
+                          disable_rollback=disable or None)
+    return EmptyResult()
+
+
+def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
+    """Statuses come from the sandbox's events; reading never creates resources (moto's lazy map does)."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["list_stack_resources"](self)
+    with ctx.lock:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        keys = ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "LastUpdatedTimestamp", "ResourceStatus",
+                "ResourceStatusReason", "DriftInformation")
+        rows = [{k: row[k] for k in keys if row.get(k) is not None} for row in engine.stack_resources(stack)]
+    return ActionResult({"StackResourceSummaries": rows})
+
+
+def _describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["describe_stack_resources"](self)
+    logical = self._get_param("LogicalResourceId")
+    physical = self._get_param("PhysicalResourceId")
+    backend = self.cloudformation_backend
+    with ctx.lock:
+        stacks = [backend.get_stack(self._get_param("StackName"))] if self._get_param("StackName") else \
+            list(backend.stacks.values())
+        keys = ("StackName", "StackId", "LogicalResourceId", "PhysicalResourceId", "ResourceType", "Timestamp",
+                "ResourceStatus", "ResourceStatusReason", "DriftInformation")
+        rows = [
+            {k: row[k] for k in keys if row.get(k) is not None}
+            for stack in stacks for row in engine.stack_resources(stack)
+            if (not logical or row["LogicalResourceId"] == logical)
+            and (not physical or row["PhysicalResourceId"] == physical)
+        ]
+    return ActionResult({"StackResources": rows})
+
+
+def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["describe_stack_resource"](self)
+    name, logical = self._get_param("StackName"), self._get_param("LogicalResourceId")
+    with ctx.lock:
+        stack = self.cloudformation_backend.get_stack(name)
+        for row in engine.stack_resources(stack):
+            if row["LogicalResourceId"] == logical:
+                detail = {k: v for k, v in row.items() if v is not None and k != "Timestamp"}
+                definition = (stack.template_dict.get("Resources") or {}).get(logical) or {}
+                if "Metadata" in definition:
+                    import json
+
+                    detail["Metadata"] = json.dumps(definition["Metadata"])
+                return ActionResult({"StackResourceDetail": detail})
+    raise ValidationError(name, message=f"Resource {logical} does not exist for stack {name}")
+
+
+# ---------------------------------------------------------------------------------------------- install
+
+
+_SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
+    ("create_stack", CloudFormationResponse, "create_stack", _create_stack),
+    ("update_stack", CloudFormationResponse, "update_stack", _update_stack),
+    ("delete_stack", CloudFormationResponse, "delete_stack", _delete_stack),
+    ("execute_change_set", CloudFormationResponse, "execute_change_set", _execute_change_set),
+    ("list_stack_resources", CloudFormationResponse, "list_stack_resources", _list_stack_resources),
+    ("describe_stack_resources", CloudFormationResponse, "describe_stack_resources", _describe_stack_resources),
+    ("describe_stack_resource", CloudFormationResponse, "describe_stack_resource", _describe_stack_resource),
+    ("getitem", ResourceMap, "__getitem__", _getitem),
+    ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
+    ("parse_ssm_parameter", ResourceMap, "parse_ssm_parameter", _parse_ssm_parameter),
+    ("clean_json", parsing, "clean_json", _clean_json),
+]
+
+_installed = False
+
+
+def install() -> None:
+    """Apply every seam once per process, after the self-test confirms moto still has them."""
+    global _installed
+    with _INSTALL_LOCK:
+        if _installed:
+            return
+        check_seams()
+        for key, owner, attribute, replacement in _SEAMS:
+            _ORIGINALS[key] = getattr(owner, attribute)
+            setattr(owner, attribute, replacement)
+        _installed = True
+
+
+def check_seams() -> None:
+    """Fail loudly when moto no longer has what the rules patch or read."""
+    problems = []
+    if moto.__version__ != MOTO_VERSION:
+        problems.append(f"moto {moto.__version__} installed, the sandbox is built against {MOTO_VERSION}")
+    for key, owner, attribute, _ in _SEAMS:
+        if not callable(getattr(owner, attribute, None)):
+            problems.append(f"{getattr(owner, '__name__', owner)}.{attribute} is missing")
+    needed = [
+        (parsing, "parse_resource_and_generate_name"), (parsing, "generate_resource_name"),
+        (parsing, "get_model_map"), (parsing, "NULL_MODELS"), (parsing, "get_references_from_template"),
+        (ResourceMap, "_delete_resource"), (ResourceMap, "load_parameters"), (ResourceMap, "load_conditions"),
+        (ResourceMap, "load_mapping"), (Stack, "_create_output_map"), (Stack, "_create_resource_map"),
+        (Stack, "parse_template"), (CloudFormationResponse, "_get_params_from_list"),
+        (CloudFormationResponse, "_get_stack_from_s3_url"),
+    ]
+    for owner, attribute in needed:
+        if not hasattr(owner, attribute):
+            problems.append(f"{owner.__name__}.{attribute} is missing")
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+    from moto.kms.models import KmsBackend
+
+    for owner, attribute in ((AWSManagedPolicy, "from_data"), (KmsBackend, "any_id_to_key_id")):
+        if not hasattr(owner, attribute):
+            problems.append(f"{owner.__name__}.{attribute} is missing")
+    if not hasattr(IAMBackend, "get_role"):
+        problems.append("IAMBackend.get_role is missing")
+    if problems:
+        raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
+
+
+def installed() -> bool:
+    return _installed
+
+
+_SELF_TEST_TEMPLATE = {
+    "Resources": {
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSCodeDeployRole"],
+            },
+            "DependsOn": "Key",
+        },
+        "App": {"Type": "AWS::CodeDeploy::Application"},
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+        "Group": {"Type": "AWS::Logs::LogGroup",
+                  "Properties": {"LogGroupName": "self-test", "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    }
+}
+_self_tested = False
+
+
+def self_test() -> None:
+    """Install the seams and prove the rules still work on this moto: a bad managed-policy ARN and a key
+    the logs principal may not use fail with AWS's texts, the stack rolls back, nothing is left.
+    Raises SandboxSelfTestError otherwise; runs once per process."""
+    global _self_tested
+    install()
+    with _INSTALL_LOCK:
+        if _self_tested:
+            return
+        import json
+
+        from orchestrator.sandbox.config import SandboxConfig
+        from orchestrator.sandbox.context import SandboxContext, register, unregister
+
+        account = "000000000042"
+        ctx = SandboxContext(account_id=account, region="us-east-1", config=SandboxConfig())
+        register(ctx)
+        try:
+            stack = Stack(stack_id=generate_stack_id("self-test", "us-east-1", account), name="self-test",
+                          template=json.dumps(_SELF_TEST_TEMPLATE), parameters={}, account_id=account,
+                          region_name="us-east-1")
+            engine.create(stack, ctx)
+            reasons = {e.logical_resource_id: e.resource_status_reason for e in stack.events
+                       if e.resource_status == "CREATE_FAILED"}
+            problems = []
+            if stack.status != "ROLLBACK_COMPLETE":
+                problems.append(f"stack ended {stack.status}, expected ROLLBACK_COMPLETE")
+            if "does not exist or is not attachable" not in (reasons.get("Role") or ""):
+                problems.append(f"managed-policy rule did not fire (Role: {reasons.get('Role')})")
+            if "is not allowed to be used with Arn" not in (reasons.get("Group") or ""):
+                problems.append(f"logs KMS rule did not fire (Group: {reasons.get('Group')})")
+            if stack.resource_map._parsed_resources.get("App") is not None:
+                problems.append("rollback left the emulated resource behind")
+            if problems:
+                raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
+        finally:
+            unregister(account)
+            from orchestrator.sandbox.server import drop_account_state
+
+            drop_account_state(account)
+        _self_tested = True

@@ -1,0 +1,555 @@
+"""Fidelity rules: the AWS behaviours moto lacks, each a small check or fix-up run by the sandbox engine."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from orchestrator.policy import logs_can_use_key, managed_policy
+from orchestrator.sandbox.context import SandboxContext
+
+# ---------------------------------------------------------------------------------------------- failures
+
+
+@dataclass
+class RuleFailure:
+    """A resource failure as CloudFormation reports it in ResourceStatusReason.
+
+    form "handler": registry (Cloud Control) resource types write
+      Resource handler returned message: "<msg> (Service: X, Status Code: N, Request ID: <uuid>)"
+      (RequestToken: <uuid>, HandlerErrorCode: <code>)
+    form "legacy": older resource providers write "<msg> (Service: X; Status Code: N; Error Code: E;
+      Request ID: <uuid>; Proxy: null)"; form "plain": the message alone (e.g. "Internal Failure").
+    """
+
+    message: str
+    handler_code: str = "InvalidRequest"
+    service: str = ""
+    status_code: int = 400
+    error_code: str = ""
+    form: str = "handler"
+
+    def reason(self, new_id: Callable[[], str]) -> str:
+        if self.form == "plain":
+            return self.message
+        if self.form == "legacy":
+            return (f"{self.message} (Service: {self.service}; Status Code: {self.status_code}; "
+                    f"Error Code: {self.error_code or self.handler_code}; Request ID: {new_id()}; Proxy: null)")
+        return (f'Resource handler returned message: "{self.message} (Service: {self.service}, '
+                f'Status Code: {self.status_code}, Request ID: {new_id()})" '
+                f"(RequestToken: {new_id()}, HandlerErrorCode: {self.handler_code})")
+
+
+def request_id_factory(ctx: SandboxContext) -> Callable[[], str]:
+    """Seeded UUIDs so reason texts of a seeded sandbox are reproducible run to run."""
+
+    def new_id() -> str:
+        return str(uuid.UUID(int=ctx.race_rng.getrandbits(128), version=4))
+
+    return new_id
+
+
+# ---------------------------------------------------------------------------------------------- template graph
+
+
+def _refs(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                out.add(value)
+            elif key == "Fn::GetAtt":
+                if isinstance(value, list) and value and isinstance(value[0], str):
+                    out.add(value[0])
+                elif isinstance(value, str):
+                    out.add(value.split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, {})
+                if isinstance(text, str):
+                    local = set(variables) if isinstance(variables, dict) else set()
+                    for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                        base = name.split(".")[0].strip()
+                        if base not in local:
+                            out.add(base)
+                _refs(variables, out)
+            else:
+                _refs(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _refs(item, out)
+
+
+@dataclass
+class TemplateGraph:
+    """Resource dependencies as CloudFormation derives them (Ref, Fn::GetAtt, Fn::Sub, DependsOn).
+
+    The sandbox computes this itself so it emulates AWS independently of the tool's own graph module.
+    """
+
+    resources: dict[str, dict]
+    deps: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, resources: dict[str, dict]) -> "TemplateGraph":
+        graph = cls(resources=resources)
+        for logical_id, definition in resources.items():
+            found: set[str] = set()
+            _refs({k: v for k, v in definition.items() if k not in ("DependsOn", "Type")}, found)
+            depends_on = definition.get("DependsOn") or []
+            found.update([depends_on] if isinstance(depends_on, str) else depends_on)
+            graph.deps[logical_id] = {d for d in found if d in resources and d != logical_id}
+        return graph
+
+    def has_path(self, source: str, target: str) -> bool:
+        """source transitively depends on target."""
+        seen, stack = set(), [source]
+        while stack:
+            node = stack.pop()
+            for dep in self.deps.get(node, ()):
+                if dep == target:
+                    return True
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        return False
+
+    def dependents(self, logical_id: str) -> set[str]:
+        return {r for r, d in self.deps.items() if logical_id in d}
+
+
+def _ref_target(value: Any) -> str | None:
+    """The logical id a property value points at through Ref, GetAtt or a one-variable Sub."""
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str):
+            return value["Ref"]
+        getatt = value.get("Fn::GetAtt")
+        if isinstance(getatt, list) and getatt:
+            return getatt[0]
+        if isinstance(getatt, str):
+            return getatt.split(".")[0]
+        sub = value.get("Fn::Sub")
+        if isinstance(sub, str):
+            names = re.findall(r"\$\{([^!}][^}]*)\}", sub)
+            if len(names) == 1:
+                return names[0].split(".")[0]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- check context
+
+
+@dataclass
+class Check:
+    """What a rule sees about one resource about to be created or updated."""
+
+    ctx: SandboxContext
+    logical_id: str
+    resource_type: str
+    definition: dict  # as written in the template (intrinsics unresolved)
+    properties: dict  # resolved
+    physical_name: str
+    graph: TemplateGraph
+    lookup: Callable[[str], Any]  # logical id -> created model (or None)
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+    @property
+    def raw(self) -> dict:
+        return self.definition.get("Properties") or {}
+
+    def physical_id_of(self, logical_id: str) -> str:
+        model = self.lookup(logical_id)
+        return getattr(model, "physical_resource_id", None) or logical_id
+
+
+Rule = Callable[[Check], "RuleFailure | None"]
+
+
+# ---------------------------------------------------------------------------------------------- rule: managed policies
+
+
+def managed_policy_arns(check: Check) -> RuleFailure | None:
+    """AWS::IAM::Role/User/Group ManagedPolicyArns must name attachable policies.
+
+    AWS: IAM AttachRolePolicy/AttachUserPolicy/AttachGroupPolicy answer NoSuchEntity (HTTP 404)
+    "Policy <arn> does not exist or is not attachable." for an ARN that is not an AWS managed policy at
+    exactly that path (e.g. arn:aws:iam::aws:policy/AWSCodeDeployRole, which lives under service-role/)
+    or a customer policy that does not exist; CloudFormation fails the resource with HandlerErrorCode
+    NotFound. moto ignores the property.
+    """
+    if check.resource_type not in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+        return None
+    for arn in check.properties.get("ManagedPolicyArns") or []:
+        if not _policy_exists(check, arn):
+            return RuleFailure(f"Policy {arn} does not exist or is not attachable.", "NotFound", "Iam", 404)
+    return None
+
+
+def _policy_exists(check: Check, arn: Any) -> bool:
+    if not isinstance(arn, str):
+        return False
+    if ":iam::aws:policy/" in arn:
+        return managed_policy(arn) is not None
+    from moto.iam.models import iam_backends
+
+    return arn in iam_backends[check.account_id][check.partition].managed_policies
+
+
+def attach_managed_policies(check: Check, model: Any) -> None:
+    """Attach the (validated) ManagedPolicyArns so ListAttachedRolePolicies shows them as on AWS.
+
+    AWS managed policies are copied from moto's catalog into the account on first use, as if they had
+    always been there (moto only preloads them with MOTO_IAM_LOAD_MANAGED_POLICIES).
+    """
+    if check.resource_type not in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+        return
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[check.account_id][check.partition]
+    for arn in check.properties.get("ManagedPolicyArns") or []:
+        if arn not in backend.managed_policies and ":iam::aws:policy/" in arn:
+            entry = managed_policy(arn)
+            data = json.loads(aws_managed_policies_data)[entry["name"]]
+            backend.managed_policies[arn] = AWSManagedPolicy.from_data(entry["name"], check.account_id, check.region, data)
+        policy = backend.managed_policies[arn]
+        name = getattr(model, "name", None) or check.physical_name
+        if check.resource_type == "AWS::IAM::Role":
+            policy.attach_to(backend.get_role(name))
+        elif check.resource_type == "AWS::IAM::User":
+            policy.attach_to(backend.get_user(name))
+
+
+# ---------------------------------------------------------------------------------------------- rule: logs + KMS
+
+
+def log_group_arn(check: Check) -> str:
+    return f"arn:{check.partition}:logs:{check.region}:{check.account_id}:log-group:{check.physical_name}"
+
+
+def logs_kms_key(check: Check) -> RuleFailure | None:
+    """AWS::Logs::LogGroup KmsKeyId must be a key whose policy lets CloudWatch Logs use it.
+
+    AWS (CloudWatch Logs, "Encrypt log data using AWS KMS"): CreateLogGroup/AssociateKmsKey fail with
+    "The specified KMS key does not exist or is not allowed to be used with Arn '<log group arn>'" unless
+    the key exists and its policy allows logs.<region>.amazonaws.com the KMS actions, with any
+    kms:EncryptionContext:aws:logs:arn condition matching the group. moto drops KmsKeyId.
+    """
+    if check.resource_type != "AWS::Logs::LogGroup" or not check.properties.get("KmsKeyId"):
+        return None
+    arn = log_group_arn(check)
+    failure = RuleFailure(
+        f"The specified KMS key does not exist or is not allowed to be used with Arn '{arn}'",
+        "InvalidRequest", "CloudWatchLogs", 400,
+    )
+    key = find_kms_key(check.account_id, check.region, str(check.properties["KmsKeyId"]))
+    if key is None:
+        return failure
+    allowed, _why = logs_can_use_key(key.policy, region=check.region, account_id=check.account_id,
+                                     log_group_arn=arn, partition=check.partition)
+    return None if allowed else failure
+
+
+def find_kms_key(account_id: str, region: str, key_ref: str) -> Any:
+    from moto.kms.models import kms_backends
+
+    match = re.match(r"^arn:[^:]+:kms:([^:]+):(\d{12}):", key_ref)
+    if match:
+        region, account_id = match.group(1), match.group(2)
+    backend = kms_backends[account_id][region]
+    try:
+        return backend.keys.get(backend.any_id_to_key_id(key_ref))
+    except Exception:  # noqa: BLE001 - moto raises various errors for unknown aliases; all mean "no such key"
+        return None
+
+
+def keep_log_group_kms_key(check: Check, model: Any) -> None:
+    """Keep KmsKeyId on the group so DescribeLogGroups reports kmsKeyId as AWS does (moto drops it)."""
+    if check.resource_type == "AWS::Logs::LogGroup" and check.properties.get("KmsKeyId"):
+        model.kms_key_id = check.properties["KmsKeyId"]
+
+
+def store_key_policy_as_json(check: Check, model: Any) -> None:
+    """AWS::KMS::Key KeyPolicy is a JSON document on AWS; moto keeps the template's dict, which later breaks
+    DescribeKey/GetKeyPolicy. Store it as JSON text."""
+    if check.resource_type == "AWS::KMS::Key" and isinstance(getattr(model, "policy", None), (dict, list)):
+        model.policy = json.dumps(model.policy)
+
+
+def default_key_policy(check: Check) -> None:
+    """KeyPolicy is optional on AWS (a default policy applies); moto's model requires it."""
+    if check.resource_type == "AWS::KMS::Key":
+        check.properties.setdefault("KeyPolicy", None)
+
+
+# ---------------------------------------------------------------------------------------------- rule: gateway race
+
+
+def _attachments(graph: TemplateGraph) -> list[tuple[str, str, str | None]]:
+    """(attachment, internet gateway, vpc) logical ids of every IGW VPCGatewayAttachment in the template."""
+    found = []
+    for logical_id, definition in graph.resources.items():
+        if definition.get("Type") != "AWS::EC2::VPCGatewayAttachment":
+            continue
+        props = definition.get("Properties") or {}
+        igw = _ref_target(props.get("InternetGatewayId"))
+        if igw:
+            found.append((logical_id, igw, _ref_target(props.get("VpcId"))))
+    return found
+
+
+def _vpc_of_subnet(graph: TemplateGraph, subnet: str | None) -> str | None:
+    definition = graph.resources.get(subnet or "")
+    if not definition or definition.get("Type") != "AWS::EC2::Subnet":
+        return None
+    return _ref_target((definition.get("Properties") or {}).get("VpcId"))
+
+
+def _subnet_is_public(graph: TemplateGraph, subnet: str | None) -> bool:
+    props = (graph.resources.get(subnet or "") or {}).get("Properties") or {}
+    return str(props.get("MapPublicIpOnLaunch", "false")).lower() == "true"
+
+
+def _launch_template_public(graph: TemplateGraph, spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return False
+    template = _ref_target(spec.get("LaunchTemplateId")) or _ref_target(spec.get("LaunchTemplateName"))
+    data = ((graph.resources.get(template or "") or {}).get("Properties") or {}).get("LaunchTemplateData") or {}
+    return any(str(ni.get("AssociatePublicIpAddress", "false")).lower() == "true"
+               for ni in data.get("NetworkInterfaces") or [] if isinstance(ni, dict))
+
+
+def _needs_internet_gateway(check: Check) -> tuple[str | None, str]:
+    """(vpc logical id, message kind) when the resource needs an attached internet gateway, else (None, "")."""
+    graph, raw, kind = check.graph, check.raw, check.resource_type
+    attachments = _attachments(graph)
+    if kind == "AWS::EC2::EIP":
+        if str(raw.get("Domain", "")).lower() != "vpc" and not raw.get("InstanceId"):
+            return None, ""
+        instance = graph.resources.get(_ref_target(raw.get("InstanceId")) or "") or {}
+        vpc = _vpc_of_subnet(graph, _ref_target((instance.get("Properties") or {}).get("SubnetId")))
+        if vpc is None and attachments:
+            vpc = attachments[0][2]
+        return vpc, "network"
+    if kind == "AWS::EC2::NatGateway":
+        if str(raw.get("ConnectivityType", "public")).lower() == "private":
+            return None, ""
+        return _vpc_of_subnet(graph, _ref_target(raw.get("SubnetId"))), "network"
+    if kind == "AWS::EC2::Instance":
+        subnets = [_ref_target(raw.get("SubnetId"))]
+        public = _subnet_is_public(graph, subnets[0])
+        for ni in raw.get("NetworkInterfaces") or []:
+            if isinstance(ni, dict):
+                subnets.append(_ref_target(ni.get("SubnetId")))
+                public = public or str(ni.get("AssociatePublicIpAddress", "false")).lower() == "true"
+        vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
+        return (vpcs[0], "network") if public and vpcs else (None, "")
+    if kind == "AWS::AutoScaling::AutoScalingGroup":
+        subnets = [_ref_target(s) for s in raw.get("VPCZoneIdentifier") or []] if isinstance(raw.get("VPCZoneIdentifier"), list) else []
+        public = any(_subnet_is_public(graph, s) for s in subnets) or _launch_template_public(graph, raw.get("LaunchTemplate"))
+        vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
+        return (vpcs[0], "network") if public and vpcs else (None, "")
+    if kind in ("AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancing::LoadBalancer"):
+        if str(raw.get("Scheme", "internet-facing")).lower() == "internal":
+            return None, ""
+        subnets = raw.get("Subnets") if isinstance(raw.get("Subnets"), list) else []
+        subnets = [_ref_target(s) for s in subnets]
+        subnets += [_ref_target(m.get("SubnetId")) for m in raw.get("SubnetMappings") or [] if isinstance(m, dict)]
+        vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
+        return (vpcs[0], "vpc") if vpcs else (None, "")
+    return None, ""
+
+
+def gateway_attachment_race(check: Check) -> RuleFailure | None:
+    """Resources that need the VPC's internet gateway attached must be ordered after the attachment.
+
+    AWS DependsOn attribute page: a route through an internet gateway, an EIP in a VPC, a NAT gateway and
+    instances, Auto Scaling groups and load balancers with public addresses need the
+    AWS::EC2::VPCGatewayAttachment; without a dependency path CloudFormation may create them first and
+    EC2/ELB reject them. The race is lost with SandboxConfig.race_probability (1.0: always).
+    """
+    attachments = _attachments(check.graph)
+    if not attachments:
+        return None
+    if check.resource_type == "AWS::EC2::Route":
+        igw = _ref_target(check.raw.get("GatewayId"))
+        for attachment, gateway, _vpc in attachments:
+            if gateway == igw and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
+                rtb = check.properties.get("RouteTableId") or check.physical_id_of(_ref_target(check.raw.get("RouteTableId")) or "")
+                return RuleFailure(
+                    f"Route table {rtb} and network gateway {check.properties.get('GatewayId') or igw} belong to different networks",
+                    "InvalidRequest", "Ec2", 400,
+                )
+        return None
+    vpc, kind = _needs_internet_gateway(check)
+    if vpc is None:
+        return None
+    for attachment, _gateway, attached_vpc in attachments:
+        if attached_vpc == vpc and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
+            vpc_id = check.physical_id_of(vpc)
+            if kind == "vpc":
+                return RuleFailure(f"VPC {vpc_id} has no internet gateway", "InvalidRequest", "ElasticLoadBalancingV2",
+                                   400, "InvalidSubnet", form="legacy")
+            if check.resource_type in ("AWS::EC2::EIP", "AWS::EC2::Instance", "AWS::AutoScaling::AutoScalingGroup"):
+                return RuleFailure(f"Network {vpc_id} has no Internet gateway attached", "InvalidRequest",
+                                   "AmazonEC2", 400, "Gateway.NotAttached", form="legacy")
+            return RuleFailure(f"Network {vpc_id} has no Internet gateway attached", "InvalidRequest", "Ec2", 400)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- rule: role policy race
+
+# Where each consumer type names its role.
+ROLE_PROPERTIES = {
+    "AWS::Lambda::Function": "Role",
+    "AWS::CodeBuild::Project": "ServiceRole",
+    "AWS::CodePipeline::Pipeline": "RoleArn",
+    "AWS::StepFunctions::StateMachine": "RoleArn",
+    "AWS::CodeDeploy::DeploymentGroup": "ServiceRoleArn",
+    "AWS::ECS::Service": "Role",
+}
+
+
+def role_policy_race(check: Check) -> RuleFailure | None:
+    """A resource whose role gets its permissions from a separate AWS::IAM::Policy must depend on that policy.
+
+    AWS DependsOn attribute page ("IAM role policy"): CloudFormation may create the resource before the
+    policy attaches, and the service then fails it with an authorisation error. The race is lost with
+    SandboxConfig.race_probability (1.0: always).
+    """
+    prop = ROLE_PROPERTIES.get(check.resource_type)
+    role = _ref_target(check.raw.get(prop)) if prop else None
+    if not role or (check.graph.resources.get(role) or {}).get("Type") != "AWS::IAM::Role":
+        return None
+    for logical_id, definition in check.graph.resources.items():
+        if definition.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        props = definition.get("Properties") or {}
+        if role not in [_ref_target(r) for r in props.get("Roles") or []]:
+            continue
+        if check.graph.has_path(check.logical_id, logical_id) or not check.ctx.loses_race():
+            continue
+        role_arn = getattr(check.lookup(role), "arn", None) or f"arn:{check.partition}:iam::{check.account_id}:role/{role}"
+        if check.resource_type == "AWS::Lambda::Function":
+            if check.raw.get("VpcConfig"):
+                return RuleFailure("The provided execution role does not have permissions to call "
+                                   "CreateNetworkInterface on EC2", "InvalidRequest", "Lambda", 400)
+            return RuleFailure("The role defined for the function cannot be assumed by Lambda.",
+                               "InvalidRequest", "Lambda", 400)
+        if check.resource_type == "AWS::CodeBuild::Project":
+            return RuleFailure(f"CodeBuild is not authorized to perform: sts:AssumeRole on {role_arn}",
+                               "InvalidRequest", "AWSCodeBuild", 400, "InvalidInputException", form="legacy")
+        action = _first_action(props.get("PolicyDocument")) or "iam:PassRole"
+        role_name = role_arn.rsplit("/", 1)[-1]
+        return RuleFailure(
+            f"User: arn:{check.partition}:sts::{check.account_id}:assumed-role/{role_name}/AWSCloudFormation "
+            f"is not authorized to perform: {action} because no identity-based policy allows the {action} action",
+            "AccessDenied", check.resource_type.split("::")[1], 403,
+        )
+    return None
+
+
+def _first_action(document: Any) -> str | None:
+    statements = (document or {}).get("Statement") if isinstance(document, dict) else None
+    for statement in statements if isinstance(statements, list) else [statements] if statements else []:
+        actions = statement.get("Action") if isinstance(statement, dict) else None
+        actions = [actions] if isinstance(actions, str) else actions or []
+        if actions and isinstance(actions[0], str):
+            return actions[0]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- rule: transient
+
+
+def transient_failure(check: Check) -> RuleFailure | None:
+    """FaultConfig.failing_resources fail once with "Internal Failure", then succeed.
+
+    AWS: CloudFormation occasionally reports a bare "Internal Failure" for a resource; the same template
+    succeeds when deployed again.
+    """
+    if check.logical_id not in check.ctx.config.faults.failing_resources:
+        return None
+    if check.logical_id in check.ctx.transient_failed:
+        return None
+    check.ctx.transient_failed.add(check.logical_id)
+    return RuleFailure("Internal Failure", "InternalFailure", form="plain")
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+PRE_CREATE_FIXUPS: tuple[Callable[[Check], None], ...] = (default_key_policy,)
+CHECKS: tuple[Rule, ...] = (managed_policy_arns, logs_kms_key, gateway_attachment_race, role_policy_race, transient_failure)
+POST_CREATE_FIXUPS: tuple[Callable[[Check, Any], None], ...] = (
+    store_key_policy_as_json,
+    keep_log_group_kms_key,
+    attach_managed_policies,
+)
+
+
+def run_checks(check: Check) -> RuleFailure | None:
+    for rule in CHECKS:
+        failure = rule(check)
+        if failure is not None:
+            return failure
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- deletion
+
+
+def delete_through_api(account_id: str, region: str, resource_type: str, model: Any) -> bool:
+    """Delete types whose moto model has no CloudFormation delete, through the service backend.
+
+    AWS: DeleteStack and rollback remove every resource the stack created (a VPC then goes away with its
+    routes, associations, gateways and addresses). moto leaves these behind, which would also block the
+    VPC's own deletion. Returns False for types handled by moto itself.
+    """
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+
+    ec2 = ec2_backends[account_id][region]
+    if resource_type == "AWS::EC2::VPCGatewayAttachment":
+        if getattr(model, "gateway_id", "").startswith("igw-"):
+            ec2.detach_internet_gateway(model.gateway_id, model.vpc_id)
+        else:
+            ec2.detach_vpn_gateway(model.gateway_id, model.vpc_id)
+    elif resource_type == "AWS::EC2::InternetGateway":
+        ec2.delete_internet_gateway(model.id)
+    elif resource_type == "AWS::EC2::Route":
+        ec2.delete_route(model.route_table.id, model.destination_cidr_block)
+    elif resource_type == "AWS::EC2::SubnetRouteTableAssociation":
+        table = ec2.get_route_table(model.route_table_id)
+        for association_id, subnet_id in list(table._associations.items()):
+            if subnet_id == model.subnet_id:
+                ec2.disassociate_route_table(association_id)
+    elif resource_type == "AWS::EC2::RouteTable":
+        ec2.delete_route_table(model.id)
+    elif resource_type == "AWS::EC2::EIP":
+        ec2.release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
+            else ec2.release_address(address=model.public_ip)
+    elif resource_type == "AWS::EC2::NatGateway":
+        ec2.delete_nat_gateway(model.id)
+    elif resource_type == "AWS::EC2::LaunchTemplate":
+        ec2.delete_launch_template(None, model.id)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::TargetGroup":
+        elbv2_backends[account_id][region].delete_target_group(model.arn)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::Listener":
+        elbv2_backends[account_id][region].delete_listener(model.arn)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+        elbv2_backends[account_id][region].delete_load_balancer(model.arn)
+    elif resource_type == "AWS::Logs::LogGroup":
+        from moto.logs.models import logs_backends
+
+        logs_backends[account_id][region].delete_log_group(model.name)
+    elif resource_type == "AWS::KMS::Key":
+        from moto.kms.models import kms_backends
+
+        # AWS schedules key deletion (PendingDeletion, 7-30 days) rather than removing the key.
+        kms_backends[account_id][region].schedule_key_deletion(model.id, 7)
+    else:
+        return False
+    return True

@@ -1,0 +1,202 @@
+"""The embedded sandbox: a moto server on 127.0.0.1 with a fresh account per Sandbox and the fidelity rules on."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from typing import Any
+
+import structlog
+from moto.core.base_backend import BackendDict
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.utilities.utils import get_partition
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from orchestrator.sandbox import context, engine, patches
+from orchestrator.sandbox.config import SandboxConfig
+from orchestrator.sandbox.faults import FaultInjector, FaultMiddleware
+
+log = structlog.get_logger(__name__)
+
+_ACCOUNT_RNG = random.SystemRandom()
+_SECRET_PLACEHOLDER = "sandbox"  # moto does not verify signatures; any secret works with the key id
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's handler without a stdout line per request (the CLI owns the terminal)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("sandbox_request", path=self.path, code=str(code))
+
+
+def _fresh_account_id() -> str:
+    while True:
+        candidate = str(_ACCOUNT_RNG.randrange(100_000_000_000, 999_999_999_999))
+        if candidate != "123456789012" and context.context_for(candidate) is None:
+            return candidate
+
+
+def drop_account_state(account_id: str) -> None:
+    """Forget everything moto holds for one account, in every service, leaving other accounts alone."""
+    from moto.core.base_backend import backend_lock
+
+    with backend_lock:
+        for backend_dict in list(BackendDict._instances):
+            if account_id in dict.keys(backend_dict):
+                account_backend = dict.__getitem__(backend_dict, account_id)
+                try:
+                    account_backend.reset()
+                finally:
+                    dict.pop(backend_dict, account_id, None)
+
+
+class Sandbox:
+    """moto's server on a free local port, a fresh account, the sandbox rules; a context manager.
+
+    Talk to it with boto3 exactly as to AWS: endpoint_url plus `credentials`, whose access key id
+    selects this sandbox's account (moto maps registered access keys to their account), so sandboxes
+    running side by side never see each other's stacks.
+    """
+
+    def __init__(self, *, region: str = "us-east-1", host: str = "127.0.0.1", port: int = 0,
+                 config: SandboxConfig | None = None):
+        self.region = region
+        self.host = host
+        self.port = port
+        self.config = config or SandboxConfig()
+        self.account_id = _fresh_account_id()
+        self.endpoint_url = ""
+        self.credentials: dict[str, str] = {}
+        self.faults: FaultInjector | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.RLock()
+        self._ctx: context.SandboxContext | None = None
+
+    # -------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> "Sandbox":
+        with self._lock:
+            if self._server is not None:
+                return self
+            patches.self_test()
+            self._ctx = context.SandboxContext(account_id=self.account_id, region=self.region, config=self.config)
+            context.register(self._ctx)
+            self._issue_credentials()
+            app: Any = DomainDispatcherApplication(create_backend_app)
+            if self.config.faults.any_api_faults:
+                self.faults = FaultInjector(self.config.faults)
+                app = FaultMiddleware(app, self.faults)
+            # Bound here (not in the thread) so a taken port raises in the caller instead of hanging.
+            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietRequestHandler)
+            self.port = self._server.server_address[1]
+            self.endpoint_url = f"http://{self.host}:{self.port}"
+            self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True)
+            self._thread.start()
+            log.info("sandbox_started", endpoint_url=self.endpoint_url, account_id=self.account_id, region=self.region)
+            return self
+
+    def stop(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server, self._thread = None, None
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if thread is not None:
+                thread.join(timeout=10)
+            if self._ctx is not None:
+                context.unregister(self.account_id)
+                drop_account_state(self.account_id)
+                self._ctx = None
+            if server is not None:
+                log.info("sandbox_stopped", endpoint_url=self.endpoint_url, account_id=self.account_id)
+
+    def reset(self) -> None:
+        """Empty the account (stacks, resources, everything) while keeping endpoint and credentials."""
+        with self._lock:
+            if self._ctx is None:
+                return
+            with self._ctx.lock:
+                drop_account_state(self.account_id)
+                self._ctx.transient_failed.clear()
+                self._issue_credentials(reuse=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    # -------------------------------------------------------------------------------- queries
+
+    def emulated_resources(self, stack_name: str) -> list[dict]:
+        """Resources of a stack whose type moto does not model: emulated generically, not really built."""
+        from moto.cloudformation.models import cloudformation_backends
+
+        if self._ctx is None:
+            return []
+        backend = cloudformation_backends[self.account_id][self.region]
+        with self._ctx.lock:
+            stacks = [s for s in backend.stacks.values() if stack_name in (s.name, s.stack_id)]
+            stacks = stacks or [s for s in backend.deleted_stacks.values() if stack_name in (s.name, s.stack_id)]
+            return [
+                {k: row[k] for k in ("logical_id", "resource_type", "physical_id")}
+                for row in engine.emulated_resources(stacks[-1])
+            ] if stacks else []
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for this sandbox (tests and the CLI's own checks; the engine uses orchestrator.aws)."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, **self.credentials, **kwargs)
+
+    # -------------------------------------------------------------------------------- internals
+
+    def _issue_credentials(self, reuse: bool = False) -> None:
+        from moto.iam.models import AccessKey, iam_backends
+
+        iam = iam_backends[self.account_id][get_partition(self.region)]
+        if reuse and self.credentials:
+            key = AccessKey(None, prefix="AKIA", account_id=self.account_id)
+            key.access_key_id = self.credentials["aws_access_key_id"]
+        else:
+            key = AccessKey(None, prefix="AKIA", account_id=self.account_id)
+        iam.access_keys[key.access_key_id] = key
+        self.credentials = {
+            "aws_access_key_id": key.access_key_id,
+            "aws_secret_access_key": key.secret_access_key if not reuse else self.credentials["aws_secret_access_key"],
+            "region_name": self.region,
+        }
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> None:
+    """Run a sandbox in the foreground until Ctrl-C (or SIGTERM), printing how to reach it."""
+    stop = threading.Event()
+    sandbox = Sandbox(region=region, host=host, port=port)
+    sandbox.start()
+    creds = sandbox.credentials
+    print(f"cfn-autofix sandbox listening on {sandbox.endpoint_url} (account {sandbox.account_id}, region {region})")
+    print(f"  export AWS_ENDPOINT_URL={sandbox.endpoint_url}")
+    print(f"  export AWS_ACCESS_KEY_ID={creds['aws_access_key_id']}")
+    print(f"  export AWS_SECRET_ACCESS_KEY={creds['aws_secret_access_key']}")
+    print(f"  export AWS_DEFAULT_REGION={region}")
+    print("Press Ctrl-C to stop.", flush=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            continue
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        sandbox.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        print("sandbox stopped", flush=True)

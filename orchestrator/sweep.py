@@ -1,0 +1,329 @@
+"""Sweep: find and delete stacks this tool left behind (by its run-id tag and its journal), never any other stack."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+
+from orchestrator.errors import AutofixError, BadInput, Refusal
+from orchestrator.journal import Journal, JournalEntry
+
+log = structlog.get_logger("orchestrator.sweep")
+
+RUN_ID_TAG = "cfn-autofix:run-id"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> timedelta:
+    """'6h', '30m', '2d', '90s', '1w', '1h30m' or '0' -> timedelta; anything else is BadInput."""
+    raw = (text or "").strip().lower()
+    if raw == "0":
+        return timedelta(0)
+    parts = re.findall(r"(\d+)\s*([smhdw])", raw)
+    if not parts or re.sub(r"\s*\d+\s*[smhdw]\s*", "", raw):
+        raise BadInput(f"--older-than '{text}': expected a duration such as 6h, 30m, 2d or 1h30m")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+@dataclass
+class SweepItem:
+    """One stack the sweep looked at and what it did (or would do) with it."""
+
+    region: str
+    stack_name: str
+    run_id: str | None
+    status: str
+    created: datetime | None
+    sources: list[str] = field(default_factory=list)  # "tag", "journal"
+    action: str = "would delete"  # would delete | deleted | failed | refused | gone | skipped
+    detail: str = ""
+    buckets_emptied: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "stack_name": self.stack_name,
+            "run_id": self.run_id,
+            "status": self.status,
+            "created": self.created.isoformat() if self.created else None,
+            "sources": list(self.sources),
+            "action": self.action,
+            "detail": self.detail,
+            "buckets_emptied": list(self.buckets_emptied),
+        }
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None
+
+
+def _journal_entries_for(
+    entries: Iterable[JournalEntry], *, target: str, region: str, endpoint_url: str | None
+) -> list[JournalEntry]:
+    def same_endpoint(entry: JournalEntry) -> bool:
+        # Embedded sandboxes vanish with their run; their entries can only be closed, never swept elsewhere.
+        if target == "aws":
+            return entry.target == "aws"
+        return entry.target == target and (entry.endpoint_url or "").rstrip("/") == (endpoint_url or "").rstrip("/")
+
+    return [e for e in entries if e.region == region and same_endpoint(e)]
+
+
+def find_candidates(
+    session: Any,
+    *,
+    region: str,
+    older_than: timedelta,
+    journal_entries: Iterable[JournalEntry] = (),
+    now: datetime | None = None,
+) -> list[SweepItem]:
+    """Tagged stacks created before now - older_than, plus this target's journal entries still pending.
+
+    A journal entry whose stack no longer exists is returned with action 'gone' (its entry can be closed);
+    one whose stack lacks the tag is 'refused' (the stack was replaced by someone else's).
+    """
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - older_than
+    items: dict[str, SweepItem] = {}
+    for stack in session.list_tagged_stacks(RUN_ID_TAG, older_than=cutoff):
+        status = getattr(stack["status"], "value", stack["status"])
+        items[stack["stack_name"]] = SweepItem(
+            region=region,
+            stack_name=stack["stack_name"],
+            run_id=stack["tags"].get(RUN_ID_TAG),
+            status=str(status),
+            created=_aware(stack.get("created")),
+            sources=["tag"],
+        )
+    for entry in journal_entries:
+        if entry.stack_name in items:
+            if entry.run_id == items[entry.stack_name].run_id:
+                items[entry.stack_name].sources.append("journal")
+            continue
+        recorded = _parse_time(entry.recorded_at)
+        if recorded is not None and recorded >= cutoff:
+            continue  # a run that may still be going on
+        stack = session.describe_stack(entry.stack_name)
+        item = SweepItem(region=region, stack_name=entry.stack_name, run_id=entry.run_id, status="", created=recorded)
+        item.sources.append("journal")
+        if stack is None:
+            item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", "no such stack; journal entry closed"
+        else:
+            tags = {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
+            item.status = str(stack.get("StackStatus", ""))
+            item.created = _aware(stack.get("CreationTime")) or recorded
+            if tags.get(RUN_ID_TAG) != entry.run_id:
+                item.action = "refused"
+                item.detail = f"the stack does not carry {RUN_ID_TAG}={entry.run_id}"
+            elif item.status == "DELETE_COMPLETE":
+                item.action, item.detail = "gone", "already deleted; journal entry closed"
+            elif item.created is not None and item.created >= cutoff:
+                continue
+        items[entry.stack_name] = item
+    return sorted(items.values(), key=lambda i: (i.created or now, i.stack_name))
+
+
+def stack_buckets(session: Any, stack_name: str) -> list[str]:
+    """Physical names of the S3 buckets a stack still holds (what blocks a DeleteStack when not empty)."""
+    paginator = session.client("cloudformation").get_paginator("list_stack_resources")
+    buckets = []
+    for page in paginator.paginate(StackName=stack_name):
+        for res in page.get("StackResourceSummaries") or []:
+            if (
+                res.get("ResourceType") == "AWS::S3::Bucket"
+                and res.get("PhysicalResourceId")
+                and res.get("ResourceStatus") != "DELETE_COMPLETE"
+            ):
+                buckets.append(str(res["PhysicalResourceId"]))
+    return buckets
+
+
+def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None, wait_timeout: float = 1800.0) -> None:
+    """Delete one tagged stack; on DELETE_FAILED empty its S3 buckets (every version) and retry once."""
+    from orchestrator.aws import AwsError  # the boto3 boundary; only needed once something is deleted
+
+    if item.action == "gone":
+        if journal is not None and item.run_id:
+            journal.mark_deleted(item.run_id, item.stack_name)
+        return
+    if item.action != "would delete":
+        return
+    for attempt in (1, 2):
+        try:
+            # delete_stack itself refuses a stack without the tag: the guard lives next to the API call.
+            session.delete_stack(item.stack_name, run_id=item.run_id)
+            session.wait_deleted(item.stack_name, timeout=wait_timeout)
+        except Refusal as exc:
+            item.action, item.detail = "refused", str(exc)
+            log.warning("sweep_refused", stack=item.stack_name, reason=str(exc))
+            return
+        except AwsError as exc:
+            if attempt == 2 or exc.code != "DELETE_FAILED":
+                item.action, item.detail = "failed", str(exc)
+                log.error("sweep_delete_failed", stack=item.stack_name, reason=str(exc))
+                return
+            log.warning("sweep_delete_retry", stack=item.stack_name, reason=str(exc))
+            try:
+                for bucket in stack_buckets(session, item.stack_name):
+                    session.delete_bucket_contents(bucket)
+                    item.buckets_emptied.append(bucket)
+            except AutofixError as empty_exc:
+                item.action, item.detail = "failed", f"{exc}; emptying its buckets failed: {empty_exc}"
+                return
+            continue
+        item.action, item.status = "deleted", "DELETE_COMPLETE"
+        log.info("sweep_deleted", stack=item.stack_name, run_id=item.run_id, buckets_emptied=len(item.buckets_emptied))
+        if journal is not None and item.run_id:
+            journal.mark_deleted(item.run_id, item.stack_name)
+        return
+
+
+def sweep_region(
+    session: Any,
+    *,
+    region: str,
+    target: str,
+    endpoint_url: str | None,
+    older_than: timedelta,
+    yes: bool,
+    journal: Journal | None = None,
+    now: datetime | None = None,
+    wait_timeout: float = 1800.0,
+) -> list[SweepItem]:
+    entries = (
+        _journal_entries_for(journal.pending(), target=target, region=region, endpoint_url=endpoint_url)
+        if journal is not None
+        else []
+    )
+    items = find_candidates(session, region=region, older_than=older_than, journal_entries=entries, now=now)
+    for item in items:
+        log.info("sweep_candidate", stack=item.stack_name, region=region, action=item.action, sources=item.sources)
+        if yes:
+            delete_item(session, item, journal=journal, wait_timeout=wait_timeout)
+    return items
+
+
+def sweep(
+    *,
+    target: str,
+    regions: list[str],
+    endpoint_url: str | None = None,
+    older_than: timedelta,
+    yes: bool = False,
+    journal: Journal | None = None,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    allowed_accounts: Iterable[str] = (),
+    credentials: dict | None = None,
+    wait_timeout: float = 1800.0,
+) -> list[SweepItem]:
+    """Sweep every region of a persistent target; dry run (nothing deleted) unless `yes`."""
+    from orchestrator.aws import AwsSession
+    from orchestrator.targets import open_target
+
+    if target == "embedded":
+        raise BadInput(
+            "sweep needs a target that outlives a run: --target endpoint --endpoint-url URL, or --target aws "
+            "(an embedded sandbox is discarded with its run)"
+        )
+    items: list[SweepItem] = []
+    for region in regions:
+        with open_target(
+            target,
+            region,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            role_arn=role_arn,
+            credentials=credentials,
+            allowed_accounts=tuple(allowed_accounts),
+        ) as opened:
+            session = AwsSession(opened)
+            items += sweep_region(
+                session,
+                region=region,
+                target=target,
+                endpoint_url=opened.endpoint_url,
+                older_than=older_than,
+                yes=yes,
+                journal=journal,
+                wait_timeout=wait_timeout,
+            )
+    return items
+
+
+def exit_code(items: Iterable[SweepItem]) -> int:
+    """1 when a deletion failed; refusals are reported but are the guard working, not an error."""
+    return 1 if any(i.action == "failed" for i in items) else 0
+
+
+def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> None:
+    """The sweep's table: what it deleted (with --yes) or would delete (dry run)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream or sys.stdout, width=160 if not (stream or sys.stdout).isatty() else None)
+    if not items:
+        console.print("sweep: nothing to sweep")
+        return
+    table = Table(title="sweep" if yes else "sweep (dry run: nothing deleted; pass --yes to delete)", title_justify="left")
+    for column in ("region", "stack", "run id", "created", "status", "found by", "action", "detail"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            item.region,
+            item.stack_name,
+            item.run_id or "",
+            item.created.strftime("%Y-%m-%d %H:%M") if item.created else "",
+            item.status,
+            "+".join(item.sources),
+            item.action,
+            item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else ""),
+        )
+    console.print(table)
+
+
+def run_sweep_command(
+    *,
+    target: str,
+    regions: list[str],
+    endpoint_url: str | None,
+    older_than: str,
+    yes: bool,
+    journal_path: str | None,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    allowed_accounts: Iterable[str] = (),
+    stream: Any = None,
+) -> int:
+    """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code."""
+    age = parse_age(older_than)
+    items = sweep(
+        target=target,
+        regions=regions,
+        endpoint_url=endpoint_url,
+        older_than=age,
+        yes=yes,
+        journal=Journal(journal_path) if journal_path is not None else Journal(),
+        profile=profile,
+        role_arn=role_arn,
+        allowed_accounts=allowed_accounts,
+    )
+    render_items(items, yes=yes, stream=stream)
+    return exit_code(items)

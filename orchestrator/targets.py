@@ -1,0 +1,229 @@
+"""Deployment targets (embedded sandbox, real AWS, any endpoint URL), the sandbox-account guard and stack naming."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+
+from orchestrator.errors import BadInput, Refusal
+
+log = structlog.get_logger("orchestrator.targets")
+
+TARGET_KINDS = ("embedded", "aws", "endpoint")
+DEFAULT_STACK_PREFIX = "cfn-autofix-"
+
+# An endpoint such as a standalone moto server or LocalStack accepts any key pair.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+_CREDENTIAL_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+# Properties that give an IAM resource a custom name, which CloudFormation only accepts with CAPABILITY_NAMED_IAM.
+_IAM_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
+
+# SAM resources that create an execution role of their own when no Role is given.
+_SAM_ROLE_CREATORS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+
+
+@dataclass
+class Target:
+    """Where stacks are deployed; `credentials` never appear in repr or logs."""
+
+    kind: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    credentials: dict[str, str] | None = field(default=None, repr=False)
+    account_id: str | None = None
+    allowed_accounts: tuple[str, ...] = ()
+    # The running Sandbox of an embedded target (None otherwise).
+    sandbox: Any = field(default=None, repr=False, compare=False)
+
+    def describe(self) -> str:
+        """A short human label, e.g. `embedded (us-east-1)` or `endpoint http://...`."""
+        where = f" {self.endpoint_url}" if self.endpoint_url and self.kind != "embedded" else ""
+        return f"{self.kind}{where} ({self.region})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "region": self.region,
+            "endpoint_url": self.endpoint_url,
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+            "account_id": self.account_id,
+        }
+
+
+def _clean_credentials(credentials: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not credentials:
+        return None
+    return {key: str(credentials[key]) for key in _CREDENTIAL_KEYS if credentials.get(key)}
+
+
+def check_sandbox_account(session: Any, allowed_accounts: Sequence[str]) -> str:
+    """Ask STS who we are and refuse unless that account is an allowed sandbox; returns the account id.
+
+    Called before any write, so a wrong profile can never touch an account that holds something of value.
+    """
+    from orchestrator.aws import AwsCredentialsMissing  # aws.py is the boto3 boundary; import it only when needed
+
+    try:
+        identity = session.caller_identity()
+    except AwsCredentialsMissing as exc:
+        raise Refusal(f"refusing to deploy: no usable AWS credentials ({exc.message})") from exc
+    account = str(identity["Account"])
+    allowed = [str(a) for a in allowed_accounts]
+    if account not in allowed:
+        shown = "[" + ", ".join(allowed) + "]" if allowed else "[] (empty)"
+        raise Refusal(f"refusing to deploy: account {account} is not in [aws] allowed_accounts {shown}")
+    log.info("sandbox_account_allowed", account_id=account)
+    return account
+
+
+@contextmanager
+def open_target(
+    kind: str = "embedded",
+    region: str = "us-east-1",
+    *,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    credentials: Mapping[str, Any] | None = None,
+    allowed_accounts: Sequence[str] = (),
+    sandbox_config: Any = None,
+    retry: Any = None,
+    session_name: str = "cfn-autofix",
+) -> Iterator[Target]:
+    """Open a deployment target for the duration of a `with` block.
+
+    - embedded: starts a fresh Sandbox (moto on 127.0.0.1, random port) and stops it at exit;
+    - endpoint: talks to `endpoint_url` with the given credentials, dummy ones if none;
+    - aws: uses `profile` and/or assumes `role_arn`, then refuses (errors.Refusal) unless the
+      caller's account is in `allowed_accounts`. Nothing is written before that check.
+    """
+    if kind not in TARGET_KINDS:
+        raise BadInput(f"unknown target {kind!r}; expected one of {', '.join(TARGET_KINDS)}")
+    if kind == "embedded":
+        # Imported lazily: the sandbox pulls in moto, which the aws and endpoint targets never need.
+        from orchestrator.sandbox import Sandbox
+
+        sandbox = Sandbox(region=region, config=sandbox_config)
+        sandbox.start()
+        try:
+            target = Target(
+                kind="embedded",
+                region=region,
+                endpoint_url=sandbox.endpoint_url,
+                credentials=_clean_credentials(sandbox.credentials),
+                account_id=sandbox.account_id,
+                sandbox=sandbox,
+            )
+            log.info("target_opened", target="embedded", region=region, endpoint_url=sandbox.endpoint_url)
+            yield target
+        finally:
+            sandbox.stop()
+        return
+    if kind == "endpoint":
+        if not endpoint_url:
+            raise BadInput("target 'endpoint' needs an endpoint URL (--endpoint-url)")
+        if not re.match(r"^https?://", endpoint_url):
+            raise BadInput(f"endpoint URL {endpoint_url!r} must start with http:// or https://")
+        target = Target(
+            kind="endpoint",
+            region=region,
+            endpoint_url=endpoint_url.rstrip("/"),
+            profile=profile,
+            credentials=_clean_credentials(credentials) or (None if profile else dict(DUMMY_CREDENTIALS)),
+        )
+        log.info("target_opened", target="endpoint", region=region, endpoint_url=target.endpoint_url)
+        yield target
+        return
+
+    from orchestrator.aws import AwsSession  # the only boto3 boundary
+
+    target = Target(
+        kind="aws",
+        region=region,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        role_arn=role_arn,
+        credentials=_clean_credentials(credentials),
+        allowed_accounts=tuple(str(a) for a in allowed_accounts),
+    )
+    if role_arn:
+        # Explicit assumed-role keys take precedence over the profile they were obtained with.
+        target = replace(target, credentials=AwsSession(target, retry=retry).assume_role(role_arn, session_name))
+    target.account_id = check_sandbox_account(AwsSession(target, retry=retry), target.allowed_accounts)
+    log.info("target_opened", target="aws", region=region, account_id=target.account_id)
+    yield target
+
+
+def required_capabilities(document: Mapping[str, Any]) -> list[str]:
+    """The capabilities CreateStack needs for this template (long-form document), in a stable order.
+
+    CAPABILITY_IAM for any IAM resource (or a SAM resource that makes its own role), CAPABILITY_NAMED_IAM
+    when an IAM resource has a custom name, CAPABILITY_AUTO_EXPAND when a transform or macro is used.
+    """
+    caps: set[str] = set()
+    resources = document.get("Resources") or {}
+    if isinstance(resources, Mapping):
+        for resource in resources.values():
+            if not isinstance(resource, Mapping):
+                continue
+            rtype = str(resource.get("Type", ""))
+            props = resource.get("Properties") or {}
+            if not isinstance(props, Mapping):
+                props = {}
+            if rtype.startswith("AWS::IAM::"):
+                caps.add("CAPABILITY_IAM")
+                name_prop = _IAM_NAME_PROPERTIES.get(rtype)
+                if name_prop and props.get(name_prop) not in (None, ""):
+                    caps.add("CAPABILITY_NAMED_IAM")
+            elif rtype in _SAM_ROLE_CREATORS and "Role" not in props:
+                caps.add("CAPABILITY_IAM")
+    if document.get("Transform") or _uses_fn_transform(document):
+        caps.add("CAPABILITY_AUTO_EXPAND")
+    order = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+    return [cap for cap in order if cap in caps]
+
+
+def _uses_fn_transform(node: Any) -> bool:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if "Fn::Transform" in item:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def new_run_id() -> str:
+    """A short, sortable, unique run id usable in a stack name: UTC time plus random hex."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S") + secrets.token_hex(3)
+
+
+def stack_name_for(template_stem: str, run_id: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
+    """`<prefix><template-stem>-<run-id>`, reduced to what CloudFormation accepts ([A-Za-z][-A-Za-z0-9]*, 128 chars)."""
+    stem = re.sub(r"[^A-Za-z0-9-]+", "-", template_stem).strip("-") or "stack"
+    suffix = f"-{re.sub(r'[^A-Za-z0-9-]+', '-', run_id)}"
+    name = f"{prefix}{stem}"[: 128 - len(suffix)] + suffix
+    if not name[0].isalpha():
+        name = ("s" + name)[:128]
+    return name

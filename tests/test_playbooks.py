@@ -1,0 +1,184 @@
+"""Playbook loading (schema, repair names, unique ids) and matching of failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import repairs
+from orchestrator.errors import BadInput
+from orchestrator.model import Failure, FailureKind, Impact
+from orchestrator.playbooks import Playbook, load_playbooks, match_failure, parse_playbook
+
+VALID = """\
+id: custom-bucket-name
+title: Bucket name taken
+impact: medium
+match:
+  resource_types: [AWS::S3::Bucket]
+  status: CREATE_FAILED
+  reason: '(?P<bucket>[a-z0-9.-]+) already exists'
+repair: retry
+docs: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+explanation: Bucket names are global.
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def failure(resource_type: str, reason: str, status: str = "CREATE_FAILED") -> Failure:
+    return Failure(logical_id="R", resource_type=resource_type, status_reason=reason, status=status)
+
+
+def test_packaged_playbooks_cover_every_failure_class():
+    books = load_playbooks()
+    ids = {book.id for book in books}
+    for kind in FailureKind:
+        if kind is not FailureKind.UNKNOWN:
+            assert kind.value in ids
+    assert all(book.repair in repairs.REGISTRY for book in books)
+    assert all(book.docs.startswith("https://docs.aws.amazon.com/") for book in books)
+    assert all(isinstance(book.impact, Impact) and book.explanation for book in books)
+
+
+@pytest.mark.parametrize(
+    "case, resource_type, reason, playbook, groups",
+    [
+        (
+            "managed policy, handler form",
+            "AWS::IAM::Role",
+            'Resource handler returned message: "Policy arn:aws:iam::aws:policy/AWSCodeDeployRole does not exist or is '
+            'not attachable. (Service: Iam, Status Code: 404)" (RequestToken: 1f, HandlerErrorCode: NotFound)',
+            "managed-policy-not-attachable",
+            {"policy_arn": "arn:aws:iam::aws:policy/AWSCodeDeployRole"},
+        ),
+        (
+            "logs kms",
+            "AWS::Logs::LogGroup",
+            "The specified KMS key does not exist or is not allowed to be used with Arn "
+            "'arn:aws:logs:ap-southeast-1:342597974367:log-group:/aws/app' (Service: CloudWatchLogs, Status Code: 400)",
+            "logs-kms-key-policy",
+            {"log_group_arn": "arn:aws:logs:ap-southeast-1:342597974367:log-group:/aws/app"},
+        ),
+        (
+            "route and gateway",
+            "AWS::EC2::Route",
+            "Route table rtb-0c4d5e6f and network gateway igw-0f1e2d3c belong to different networks (Service: AmazonEC2)",
+            "missing-depends-on",
+            {"route_table": "rtb-0c4d5e6f", "gateway": "igw-0f1e2d3c"},
+        ),
+        (
+            "eip without gateway",
+            "AWS::EC2::EIP",
+            "Network vpc-0ee55ff6 has no Internet gateway attached",
+            "missing-depends-on",
+            {"vpc": "vpc-0ee55ff6"},
+        ),
+        (
+            "role policy not yet attached",
+            "AWS::Lambda::EventSourceMapping",
+            "Invalid request provided: The provided execution role does not have permissions to call ReceiveMessage on SQS",
+            "missing-depends-on-iam-policy",
+            {"api": "ReceiveMessage", "service": "SQS"},
+        ),
+        (
+            "apigateway deployment",
+            "AWS::ApiGateway::Deployment",
+            "The REST API doesn't contain any methods (Service: AmazonApiGateway; Status Code: 400)",
+            "missing-depends-on-apigateway",
+            {},
+        ),
+        ("throttling", "AWS::EC2::SecurityGroup", "Rate exceeded (Service: AmazonEC2; Status Code: 400)", "transient", {}),
+        ("internal failure", "AWS::SNS::Topic", "Internal Failure", "transient", {}),
+        ("nothing known", "AWS::EC2::Instance", "The image id '[ami-0123]' does not exist", "unknown", {}),
+        ("right text, wrong type", "AWS::S3::Bucket", "Network vpc-1 has no Internet gateway attached", "unknown", {}),
+    ],
+)
+def test_first_matching_playbook(case, resource_type, reason, playbook, groups):
+    matched = match_failure(failure(resource_type, reason), load_playbooks())
+    assert matched.playbook == playbook
+    assert {k: v for k, v in matched.details.items()} == groups
+
+
+def test_status_key_is_anded():
+    book = parse_playbook(_data(VALID), "x.yaml")
+    assert book.matches(failure("AWS::S3::Bucket", "my.bucket already exists")) == {"bucket": "my.bucket"}
+    assert book.matches(failure("AWS::S3::Bucket", "my.bucket already exists", status="DELETE_FAILED")) is None
+    assert book.matches(failure("AWS::SQS::Queue", "my.bucket already exists")) is None
+
+
+def _data(text: str) -> dict:
+    import tempfile
+
+    from orchestrator.template_io import read_data_yaml
+
+    with tempfile.TemporaryDirectory() as folder:
+        return read_data_yaml(write(Path(folder), "p.yaml", text))
+
+
+def test_match_failure_does_not_mutate_the_input():
+    original = failure("AWS::EC2::SecurityGroup", "Rate exceeded")
+    matched = match_failure(original, load_playbooks())
+    assert original.playbook is None and original.details == {}
+    assert matched.playbook == "transient"
+
+
+def test_extra_folder_adds_playbooks(tmp_path):
+    write(tmp_path, "bucket.yaml", VALID)
+    books = load_playbooks([tmp_path])
+    assert books[-1].id == "custom-bucket-name"
+    assert books[-1].source.endswith("bucket.yaml")
+
+
+@pytest.mark.parametrize(
+    "case, text, message",
+    [
+        ("unknown repair", VALID.replace("repair: retry", "repair: rewrite-everything"), "no repair named 'rewrite-everything'"),
+        ("bad regex", VALID.replace("'(?P<bucket>[a-z0-9.-]+) already exists'", "'(unclosed'"), "match.reason': bad regular expression"),
+        ("unknown key", VALID + "severity: high\n", "unknown playbook key 'severity'"),
+        ("boolean tree", VALID.replace("match:\n", "match:\n  any_of: []\n"), "unknown playbook key 'match.any_of'"),
+        ("list of reasons", VALID.replace("  reason: '(?P<bucket>[a-z0-9.-]+) already exists'", "  reason: [a, b]"), "must be one regular expression"),
+        ("bad impact", VALID.replace("impact: medium", "impact: severe"), "'impact': 'severe' is not one of"),
+        ("missing docs", VALID.replace("docs: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html\n", ""), "'docs' is required"),
+        ("reserved id", VALID.replace("id: custom-bucket-name", "id: unknown"), "'unknown' is reserved"),
+        ("not a mapping", "- just\n- a list\n", "must be a mapping"),
+    ],
+)
+def test_bad_playbook_is_one_clear_line(tmp_path, case, text, message):
+    path = write(tmp_path, "bad.yaml", text)
+    with pytest.raises(BadInput) as caught:
+        load_playbooks([tmp_path])
+    assert message in caught.value.one_line()
+    assert str(path) in caught.value.one_line()
+    assert "\n" not in caught.value.one_line()
+
+
+def test_duplicate_id_names_both_files(tmp_path):
+    write(tmp_path, "a.yaml", VALID.replace("id: custom-bucket-name", "id: transient"))
+    with pytest.raises(BadInput) as caught:
+        load_playbooks([tmp_path])
+    assert "playbook id 'transient' is also defined in playbooks/transient.yaml" in caught.value.one_line()
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path):
+    write(tmp_path, "broken.yaml", "id: x\ntitle: [unclosed\n")
+    with pytest.raises(BadInput) as caught:
+        load_playbooks([tmp_path])
+    assert "broken.yaml:" in caught.value.one_line()
+
+
+def test_missing_extra_folder(tmp_path):
+    with pytest.raises(BadInput, match="playbook folder not found"):
+        load_playbooks([tmp_path / "nope"])
+
+
+def test_to_json_round_trips_the_match():
+    book: Playbook = next(b for b in load_playbooks() if b.id == "managed-policy-not-attachable")
+    data = book.to_json()
+    assert data["match"]["resource_types"] == ["AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"]
+    assert data["repair"] == "managed-policy-inline" and data["forecast"] == "managed_policy_catalog"

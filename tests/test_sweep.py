@@ -1,0 +1,219 @@
+"""Sweep against a plain moto server: old tagged stacks go, untagged and young ones stay, dry run deletes nothing."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from moto.cloudformation.models import cloudformation_backends
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from orchestrator.aws import AwsError, AwsSession
+from orchestrator.errors import BadInput
+from orchestrator.journal import Journal
+from orchestrator.sweep import RUN_ID_TAG, exit_code, parse_age, stack_buckets, sweep, sweep_region
+from orchestrator.targets import DUMMY_CREDENTIALS, Target
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"  # moto's account for the dummy key pair
+
+QUEUE = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def session(endpoint):
+    return AwsSession(Target(kind="endpoint", region=REGION, endpoint_url=endpoint, credentials=dict(DUMMY_CREDENTIALS)))
+
+
+@pytest.fixture
+def stacks(session, request):
+    """Three stacks named after the test: old and tagged, young and tagged, old and untagged."""
+    base = request.node.name.replace("_", "-")[:60]
+    names = {"old": f"{base}-old", "young": f"{base}-young", "untagged": f"{base}-untagged"}
+    session.create_stack(names["old"], QUEUE, tags={RUN_ID_TAG: "run-old"})
+    session.create_stack(names["young"], QUEUE, tags={RUN_ID_TAG: "run-young"})
+    session.create_stack(names["untagged"], QUEUE, tags={"owner": "someone-else"})
+    backdate(names["old"], hours=10)
+    backdate(names["untagged"], hours=10)
+    yield names
+    for name in names.values():
+        # Clean up behind the test without the sweep's guard (the untagged stack is ours here).
+        session.client("cloudformation").delete_stack(StackName=name)
+
+
+def backdate(stack_name: str, *, hours: float) -> None:
+    for stack in cloudformation_backends[ACCOUNT][REGION].stacks.values():
+        if stack.name == stack_name:
+            stack.creation_time = stack.creation_time - timedelta(hours=hours)
+
+
+def alive(session, name: str) -> bool:
+    stack = session.describe_stack(name)
+    return stack is not None and stack["StackStatus"] != "DELETE_COMPLETE"
+
+
+@pytest.mark.parametrize(
+    "case,text,expected",
+    [
+        ("hours", "6h", timedelta(hours=6)),
+        ("minutes", "30m", timedelta(minutes=30)),
+        ("days", "2d", timedelta(days=2)),
+        ("compound", "1h30m", timedelta(minutes=90)),
+        ("zero", "0", timedelta(0)),
+    ],
+)
+def test_parse_age(case, text, expected):
+    assert parse_age(text) == expected
+
+
+@pytest.mark.parametrize("case,text", [("no-unit", "6"), ("unknown-unit", "6y"), ("garbage", "soon"), ("trailing", "6h x")])
+def test_parse_age_rejects(case, text):
+    with pytest.raises(BadInput, match="--older-than"):
+        parse_age(text)
+
+
+def test_dry_run_lists_old_tagged_stacks_and_deletes_nothing(session, endpoint, stacks):
+    items = sweep(target="endpoint", regions=[REGION], endpoint_url=endpoint, older_than=timedelta(hours=6))
+    mine = [i for i in items if i.stack_name in stacks.values()]
+    assert [(i.stack_name, i.action, i.run_id, i.sources) for i in mine] == [
+        (stacks["old"], "would delete", "run-old", ["tag"])
+    ]
+    assert all(alive(session, name) for name in stacks.values())
+
+
+def test_yes_deletes_old_tagged_stacks_only(session, endpoint, stacks):
+    items = sweep(target="endpoint", regions=[REGION], endpoint_url=endpoint, older_than=timedelta(hours=6), yes=True)
+    mine = {i.stack_name: i for i in items if i.stack_name in stacks.values()}
+    assert mine[stacks["old"]].action == "deleted"
+    assert not alive(session, stacks["old"])
+    assert alive(session, stacks["young"]) and alive(session, stacks["untagged"])
+    assert exit_code(items) == 0
+
+
+def test_journal_entries_are_swept_closed_and_guarded(session, endpoint, stacks, tmp_path):
+    journal = Journal(tmp_path / "journal.jsonl")
+    long_ago = (datetime.now(timezone.utc) - timedelta(hours=12)).isoformat(timespec="seconds")
+    lines = [
+        # A run that crashed after CreateStack: found by its tag and by the journal.
+        {"op": "create", "run_id": "run-old", "stack_name": stacks["old"], "target": "endpoint",
+         "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
+        # The stack itself is young (a run may still be using it), whatever the journal line says.
+        {"op": "create", "run_id": "run-young", "stack_name": stacks["young"], "target": "endpoint",
+         "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
+        # A stack that never came to exist.
+        {"op": "create", "run_id": "run-ghost", "stack_name": "ghost-stack", "target": "endpoint",
+         "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
+        # A journal entry naming a stack without the tag: never touched.
+        {"op": "create", "run_id": "run-x", "stack_name": stacks["untagged"], "target": "endpoint",
+         "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
+        # Another endpoint's entry: not this sweep's business.
+        {"op": "create", "run_id": "run-y", "stack_name": "elsewhere", "target": "endpoint",
+         "region": REGION, "endpoint_url": "http://127.0.0.1:1", "recorded_at": long_ago},
+    ]
+    journal.path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    dry = sweep(target="endpoint", regions=[REGION], endpoint_url=endpoint, older_than=timedelta(hours=6), journal=journal)
+    actions = {i.stack_name: i.action for i in dry}
+    assert actions[stacks["old"]] == "would delete"
+    assert next(i.sources for i in dry if i.stack_name == stacks["old"]) == ["tag", "journal"]
+    assert stacks["young"] not in actions
+    assert actions["ghost-stack"] == "gone"
+    assert actions[stacks["untagged"]] == "refused"
+    assert "elsewhere" not in actions
+    assert len(journal.pending()) == 5
+
+    items = sweep(
+        target="endpoint", regions=[REGION], endpoint_url=endpoint, older_than=timedelta(hours=6), journal=journal, yes=True
+    )
+    actions = {i.stack_name: i.action for i in items}
+    assert actions[stacks["old"]] == "deleted"
+    assert not alive(session, stacks["old"])
+    assert alive(session, stacks["young"]) and alive(session, stacks["untagged"])
+    assert sorted(e.stack_name for e in journal.pending()) == sorted(["elsewhere", stacks["untagged"], stacks["young"]])
+
+
+def test_embedded_target_is_refused_as_bad_input():
+    with pytest.raises(BadInput, match="--target endpoint"):
+        sweep(target="embedded", regions=[REGION], older_than=timedelta(0))
+
+
+class BucketBlockingSession(AwsSession):
+    """AWS behaviour moto lacks: DeleteStack ends DELETE_FAILED while a stack's bucket still holds objects."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failed: set[str] = set()
+        self.delete_calls = 0
+
+    def delete_stack(self, name, **kwargs):
+        self.delete_calls += 1
+        for bucket in stack_buckets(self, name):
+            listing = self.client("s3").list_object_versions(Bucket=bucket)
+            if listing.get("Versions") or listing.get("DeleteMarkers"):
+                self.failed.add(name)
+                return name
+        self.failed.discard(name)
+        return super().delete_stack(name, **kwargs)
+
+    def wait_deleted(self, name, timeout=1800.0, poll_s=2.0):
+        if name in self.failed:
+            raise AwsError(f"stack {name} could not be deleted: bucket not empty", code="DELETE_FAILED")
+        return super().wait_deleted(name, timeout=timeout, poll_s=0.05)
+
+
+def test_versioned_bucket_blocking_deletion_is_emptied_and_delete_retried_once(endpoint):
+    session = BucketBlockingSession(
+        Target(kind="endpoint", region=REGION, endpoint_url=endpoint, credentials=dict(DUMMY_CREDENTIALS))
+    )
+    template = json.dumps(
+        {
+            "Resources": {
+                "Data": {
+                    "Type": "AWS::S3::Bucket",
+                    "Properties": {
+                        "BucketName": "sweep-versioned-data",
+                        "VersioningConfiguration": {"Status": "Enabled"},
+                    },
+                }
+            }
+        }
+    )
+    session.create_stack("sweep-versioned", template, tags={RUN_ID_TAG: "run-v"})
+    backdate("sweep-versioned", hours=7)
+    s3 = session.client("s3")
+    # moto's CloudFormation drops VersioningConfiguration; switch it on the way the template asked.
+    s3.put_bucket_versioning(Bucket="sweep-versioned-data", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="sweep-versioned-data", Key="a", Body=b"1")
+    s3.put_object(Bucket="sweep-versioned-data", Key="a", Body=b"2")
+    s3.delete_object(Bucket="sweep-versioned-data", Key="a")
+
+    items = sweep_region(
+        session, region=REGION, target="endpoint", endpoint_url=endpoint, older_than=timedelta(hours=6), yes=True
+    )
+    (item,) = [i for i in items if i.stack_name == "sweep-versioned"]
+    assert item.action == "deleted"
+    assert item.buckets_emptied == ["sweep-versioned-data"]
+    assert session.delete_calls == 2
+    listing = s3.list_object_versions(Bucket="sweep-versioned-data") if _bucket_exists(s3) else {}
+    assert not listing.get("Versions") and not listing.get("DeleteMarkers")
+
+
+def _bucket_exists(s3) -> bool:
+    return any(b["Name"] == "sweep-versioned-data" for b in s3.list_buckets().get("Buckets", []))
