@@ -358,3 +358,155 @@ def deploy_command(
     )
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)
+
+
+# --- playbooks -----------------------------------------------------------------------------------
+
+
+class PlaybooksFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("playbooks")
+def playbooks_command(
+    ctx: typer.Context,
+    fmt: Annotated[PlaybooksFormat, typer.Option("--format", "-f", help="Output format.")] = PlaybooksFormat.text,
+    extra_dir: Annotated[
+        list[Path] | None,
+        typer.Option("--dir", help="Extra playbook folder (added to [playbooks] extra_dirs); repeat for several."),
+    ] = None,
+) -> None:
+    """List the loaded playbooks (packaged, extra folders, entry points) with what they match and repair."""
+    import json
+
+    from orchestrator.playbooks import load_playbooks
+
+    settings = state(ctx).config()
+    books = load_playbooks([*settings.playbooks.extra_dirs, *(extra_dir or [])])
+    if fmt is PlaybooksFormat.json:
+        sys.stdout.write(json.dumps([book.to_json() for book in books], indent=2) + "\n")
+        return
+    for book in books:
+        types = ", ".join(book.match.resource_types) or "any resource type"
+        sys.stdout.write(
+            f"{book.id}  [{book.impact.value}]  {book.title}\n"
+            f"    match: {types}; status {', '.join(book.match.status) or 'any'}"
+            f"; reason /{book.match.reason.pattern if book.match.reason else ''}/\n"
+            f"    repair: {book.repair}  forecast: {book.forecast or '-'}  docs: {book.docs}\n"
+        )
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+def _split_regions(text: str | None) -> list[str] | None:
+    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+
+
+@app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    templates: Annotated[list[str] | None, typer.Argument(help="Templates to verify (replace the matrix's list).", show_default=False)] = None,
+    matrix: Annotated[Path | None, typer.Option("--matrix", help="Verification matrix (TOML): templates, regions, parameter sets, overrides.")] = None,
+    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's) [us-east-1].")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel [config: verify.workers].")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", metavar="K/N", help="Run only shard K of N (stable per cell).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    report_md: Annotated[Path | None, typer.Option("--report-md", help="Write the Markdown report here.")] = None,
+    report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON results here (input of `report merge`).")] = None,
+    fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell (default), aws, or endpoint.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for each cell's repaired template.")] = Path("out/verify"),
+) -> None:
+    """Verify templates x regions x parameter sets, each cell in its own sandbox; write JUnit, Markdown and JSON."""
+    from orchestrator.verify import run_verify_command
+
+    settings = state(ctx).config()
+    _sigterm_as_interrupt()
+    code = run_verify_command(
+        templates,
+        matrix_path=matrix,
+        regions=_split_regions(regions),
+        workers=workers if workers is not None else settings.verify.workers,
+        shard=shard,
+        junit=junit,
+        report_md=report_md,
+        report_json=report_json,
+        fail_on_repair=fail_on_repair,
+        target=(target.value if target else settings.deploy.target),
+        endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
+        out_dir=out_dir,
+        max_attempts=max_attempts,
+        profile=profile,
+        role_arn=role_arn,
+        config=settings,
+    )
+    raise typer.Exit(code)
+
+
+# --- report merge --------------------------------------------------------------------------------
+
+report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("merge")
+def report_merge_command(
+    ctx: typer.Context,
+    shards: Annotated[list[Path], typer.Argument(help="Shard results written by `verify --report-json`.", show_default=False)],
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
+    report_md: Annotated[Path | None, typer.Option("--report-md", help="Write the Markdown report here.")] = None,
+    report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the merged JSON results here.")] = None,
+    fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
+) -> None:
+    """Merge shard results into the reports a single run over the whole matrix writes."""
+    from orchestrator.verify import run_merge_command
+
+    settings = state(ctx).config()
+    code = run_merge_command(
+        shards,
+        junit=junit,
+        report_md=report_md,
+        report_json=report_json,
+        fail_on_repair=fail_on_repair,
+        playbook_dirs=settings.playbooks.extra_dirs,
+    )
+    raise typer.Exit(code)
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+
+
+@app.command("sweep")
+def sweep_command(
+    ctx: typer.Context,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run).")] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep [config: deploy.region].")] = None,
+    older_than: Annotated[str, typer.Option("--older-than", help="Only stacks created longer ago than this (30m, 6h, 2d).")] = "6h",
+    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only print what would be deleted.")] = False,
+    journal: Annotated[Path | None, typer.Option("--journal", help="Journal of created stacks [config: run.journal].")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
+) -> None:
+    """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
+    from orchestrator.sweep import run_sweep_command
+
+    settings = state(ctx).config()
+    code = run_sweep_command(
+        target=target.value if target else settings.deploy.target,
+        regions=_split_regions(regions) or [settings.deploy.region],
+        endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
+        older_than=older_than,
+        yes=yes,
+        journal_path=str(journal) if journal is not None else settings.run.journal,
+        profile=profile or settings.aws.profile or None,
+        role_arn=role_arn or settings.aws.role_arn or None,
+        allowed_accounts=settings.aws.allowed_accounts,
+    )
+    raise typer.Exit(code)

@@ -6,20 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-import structlog
-
+from orchestrator.logs import get_logger
 from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
 from orchestrator.playbooks import Playbook, load_playbooks, match_failure
 
 if TYPE_CHECKING:
     from orchestrator.graph import DependencyGraph
 
-# Bound with run_id/stack/attempt by the caller's structlog context (orchestrator.logs configures it).
-log = structlog.get_logger()
-
 # Consequence texts beyond model.CASCADE_REASONS that CloudFormation writes on updates and rollbacks.
 _MORE_CASCADES = ("Resource update cancelled", "Resource deletion cancelled")
 _RESOLVING = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+_NEW_ATTEMPT = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
 
 
 @dataclass
@@ -61,6 +58,7 @@ def diagnose_events(
     `graph`) on another failed root cause. A stack-level failure with no resource root cause becomes
     the only failure, so the evidence is kept and reported as unknown rather than lost.
     """
+    log = get_logger()
     if playbooks is None:
         playbooks = load_playbooks()
     ordered = _chronological(events)
@@ -68,12 +66,18 @@ def diagnose_events(
     diagnosis = Diagnosis()
     latest: dict[tuple[str, bool], StackEvent] = {}
     stack_failure: StackEvent | None = None
+    rolling_back = False
     for event in ordered:
         if event.is_stack_event:
+            if "ROLLBACK" in event.status:
+                rolling_back = True
+            elif event.status in _NEW_ATTEMPT:
+                rolling_back = False
             if event.status.endswith(("_FAILED", "ROLLBACK_IN_PROGRESS")) and event.reason and not _is_cascade(event.reason):
                 stack_failure = event
             continue
-        if event.status in _RESOLVING:
+        # During a rollback, UPDATE_COMPLETE means "restored", not "the failure went away".
+        if event.status in _RESOLVING and not rolling_back:
             latest.pop((event.logical_id, False), None)
             continue
         if not event.status.endswith("_FAILED"):

@@ -46,8 +46,8 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info if json else structlog.dev.set_exc_info,
+            *([] if json else [_console_safe_stack]),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -56,6 +56,13 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
         cache_logger_on_first_use=False,
     )
     _state.update(configured=True, json=json)
+
+
+def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # The console renderer prints a "stack" field as a stack trace; ours is the stack name.
+    if "stack" in event_dict:
+        event_dict["stack_name"] = event_dict.pop("stack")
+    return event_dict
 
 
 def is_configured() -> bool:

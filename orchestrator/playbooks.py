@@ -199,6 +199,7 @@ def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playboo
     """Packaged playbooks (by file name), then each extra folder's, then entry points'; checks every named
     repair is registered and every id is unique. Diagnosis uses the first match in this order."""
     import repairs
+    from orchestrator.detectors import DETECTORS
 
     repairs.load_entry_point_repairs()
     books = _packaged()
@@ -214,6 +215,11 @@ def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playboo
         if book.id in seen:
             raise BadInput(f"playbook id '{book.id}' is also defined in {seen[book.id]}", file=book.source)
         seen[book.id] = book.source
+        if book.forecast is not None and book.forecast not in DETECTORS:
+            raise BadInput(
+                f"playbook key 'forecast': no detector named '{book.forecast}' (known: {', '.join(sorted(DETECTORS))})",
+                file=book.source,
+            )
         if book.repair not in repairs.REGISTRY:
             raise BadInput(
                 f"playbook key 'repair': no repair named '{book.repair}' (registered: {', '.join(repairs.REGISTRY.ids())})",

@@ -28,13 +28,13 @@ _TIME_KEYS = ("duration_s",)
 
 
 def template_repairs(report: Mapping[str, Any]) -> list[dict]:
-    """The repairs of every attempt that changed the template (a plan with no operation changed nothing)."""
-    return [
-        repair
-        for attempt in report.get("attempts") or []
-        for repair in attempt.get("repairs") or []
-        if repair.get("repair") not in _NON_TEMPLATE_REPAIRS and repair.get("operations")
-    ]
+    """The repairs that changed the template, before the first deployment (forecast) and after each attempt.
+
+    A plan with no operation changed nothing, and a retry never changes the template.
+    """
+    candidates = list(report.get("forecast_repairs") or [])
+    candidates += [repair for attempt in report.get("attempts") or [] for repair in attempt.get("repairs") or []]
+    return [r for r in candidates if r.get("repair") not in _NON_TEMPLATE_REPAIRS and r.get("operations")]
 
 
 def needed_repair(report: Mapping[str, Any] | None) -> bool:
@@ -56,7 +56,11 @@ def classify(cell: Mapping[str, Any]) -> str:
 
 
 def rollbacks(report: Mapping[str, Any]) -> int:
-    return sum(1 for a in report.get("attempts") or [] if "ROLLBACK" in str(a.get("stack_status", "")))
+    return sum(
+        1
+        for a in report.get("attempts") or []
+        if a.get("rolled_back") or "ROLLBACK" in str(a.get("stack_status", ""))
+    )
 
 
 def summarize(cells: Iterable[Mapping[str, Any]], *, wall_s: float | None = None) -> dict[str, Any]:
@@ -257,6 +261,12 @@ def _repairs_text(report: Mapping[str, Any]) -> str:
             f"forecast: {finding.get('logical_id')} ({finding.get('resource_type')}): "
             f"{finding.get('message')} [{finding.get('playbook')}]"
         )
+    for repair in report.get("forecast_repairs") or []:
+        resources = ", ".join(repair.get("resources") or [])
+        lines.append(f"before deploying: {repair.get('repair')} [{repair.get('playbook')}] on {resources or '-'}")
+        diff = repair_diff(repair)
+        if diff:
+            lines.extend("    " + line for line in diff.splitlines())
     for attempt in report.get("attempts") or []:
         for repair in attempt.get("repairs") or []:
             resources = ", ".join(repair.get("resources") or [])
@@ -471,6 +481,9 @@ def _cell_section(cell: Mapping[str, Any], playbooks: Mapping[str, Any] | None, 
             if docs:
                 out.append(f"  - AWS documentation: {docs}")
         out.append("")
+        shown = {f.get("playbook") for f in forecast}
+        for repair in report.get("forecast_repairs") or []:
+            out += _repair_lines(repair, shown, playbooks)
     for attempt in attempts:
         failures = attempt.get("failures") or []
         repairs = attempt.get("repairs") or []
@@ -498,25 +511,30 @@ def _cell_section(cell: Mapping[str, Any], playbooks: Mapping[str, Any] | None, 
         if failures:
             out.append("")
         for repair in repairs:
-            resources = ", ".join(f"`{r}`" for r in repair.get("resources") or []) or "-"
-            out.append(f"Repair `{repair.get('repair')}` (playbook `{repair.get('playbook')}`) on {resources}:")
-            if repair.get("rationale"):
-                out.append(f"{_md(repair['rationale'])}")
-            # A repair of the whole class can cover a playbook no failure of this attempt named.
-            if repair.get("playbook") not in {f.get("playbook") for f in failures}:
-                for key, label in (("explanation", "Root cause"), ("docs", "AWS documentation")):
-                    value = _pb_field(playbooks, repair.get("playbook"), key)
-                    if value:
-                        out.append(f"- {label}: {_md(value)}")
-            diff = repair_diff(repair)
-            if diff:
-                out += ["", "```diff", diff, "```"]
-            out.append("")
+            out += _repair_lines(repair, {f.get("playbook") for f in failures}, playbooks)
     for item in report.get("unknown") or []:
         out += ["### Unmatched failure (evidence)", "", "```json", json.dumps(item, indent=2, default=str), "```", ""]
     graph = graph or mermaid_from_report(report)
     if graph:
         out += ["### Failing resources and their neighbours", "", "```mermaid", graph.rstrip("\n"), "```", ""]
+    return out
+
+
+def _repair_lines(repair: Mapping[str, Any], explained: set, playbooks: Mapping[str, Any] | None) -> list[str]:
+    resources = ", ".join(f"`{r}`" for r in repair.get("resources") or []) or "-"
+    out = [f"Repair `{repair.get('repair')}` (playbook `{repair.get('playbook')}`) on {resources}:"]
+    if repair.get("rationale"):
+        out.append(f"{_md(repair['rationale'])}")
+    # A repair of the whole class can cover a playbook no failure shown above named.
+    if repair.get("playbook") not in explained:
+        for key, label in (("explanation", "Root cause"), ("docs", "AWS documentation")):
+            value = _pb_field(playbooks, repair.get("playbook"), key)
+            if value:
+                out.append(f"- {label}: {_md(value)}")
+    diff = repair_diff(repair)
+    if diff:
+        out += ["", "```diff", diff, "```"]
+    out.append("")
     return out
 
 

@@ -313,7 +313,17 @@ def run_sweep_command(
     stream: Any = None,
 ) -> int:
     """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code."""
+    import os
+
     age = parse_age(older_than)
+    credentials = None
+    if target == "endpoint" and os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        # Like the AWS CLI: keys in the environment choose the account on the endpoint (else dummy keys).
+        credentials = {
+            "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": os.environ.get("AWS_SESSION_TOKEN", ""),
+        }
     items = sweep(
         target=target,
         regions=regions,
@@ -324,6 +334,7 @@ def run_sweep_command(
         profile=profile,
         role_arn=role_arn,
         allowed_accounts=allowed_accounts,
+        credentials=credentials,
     )
     render_items(items, yes=yes, stream=stream)
     return exit_code(items)

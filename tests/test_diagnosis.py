@@ -138,6 +138,7 @@ def test_same_resource_across_attempts_is_one_failure_newest_reason(playbooks):
 
 
 def test_events_without_timestamps_are_read_newest_first(playbooks):
+    # The rollback's UPDATE_COMPLETE of WebSecurityGroup restores it; it does not resolve the failure.
     result = diagnose_events(recorded("throttled_update_no_timestamps.json"), playbooks=playbooks)
     assert [(f.logical_id, f.status, f.playbook) for f in result.failures] == [
         ("WebSecurityGroup", "UPDATE_FAILED", "transient")

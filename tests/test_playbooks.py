@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,7 @@ def test_extra_folder_adds_playbooks(tmp_path):
     [
         ("unknown repair", VALID.replace("repair: retry", "repair: rewrite-everything"), "no repair named 'rewrite-everything'"),
         ("bad regex", VALID.replace("'(?P<bucket>[a-z0-9.-]+) already exists'", "'(unclosed'"), "match.reason': bad regular expression"),
+        ("unknown detector", VALID + "forecast: crystal_ball\n", "no detector named 'crystal_ball'"),
         ("unknown key", VALID + "severity: high\n", "unknown playbook key 'severity'"),
         ("boolean tree", VALID.replace("match:\n", "match:\n  any_of: []\n"), "unknown playbook key 'match.any_of'"),
         ("list of reasons", VALID.replace("  reason: '(?P<bucket>[a-z0-9.-]+) already exists'", "  reason: [a, b]"), "must be one regular expression"),
@@ -182,3 +184,44 @@ def test_to_json_round_trips_the_match():
     data = book.to_json()
     assert data["match"]["resource_types"] == ["AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"]
     assert data["repair"] == "managed-policy-inline" and data["forecast"] == "managed_policy_catalog"
+
+
+def test_cli_lists_playbooks(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    write(tmp_path, "bucket.yaml", VALID)
+    result = CliRunner().invoke(app, ["playbooks", "--format", "json", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    listed = [item["id"] for item in json.loads(result.stdout)]
+    assert listed[0] == "logs-kms-key-policy" and listed[-1] == "custom-bucket-name"
+    text = CliRunner().invoke(app, ["playbooks"])
+    assert text.exit_code == 0 and "managed-policy-not-attachable  [critical]" in text.stdout
+
+
+def test_cli_bad_playbook_folder_exits_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    write(tmp_path, "bad.yaml", VALID.replace("repair: retry", "repair: nope"))
+    result = CliRunner().invoke(app, ["playbooks", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no repair named 'nope'" in result.stderr and "Traceback" not in result.output
+
+
+def test_entry_point_playbooks_load(tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import orchestrator.playbooks as module
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    write(folder, "bucket.yaml", VALID)
+    write(tmp_path, "thirdparty_books.py", f"def playbooks():\n    return [{str(folder)!r}]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = EntryPoint(name="thirdparty", value="thirdparty_books:playbooks", group=module.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(module, "entry_points", lambda group: [entry] if group == module.ENTRY_POINT_GROUP else [])
+    assert load_playbooks()[-1].id == "custom-bucket-name"
+    assert load_playbooks(entry_point_playbooks=False)[-1].id != "custom-bucket-name"

@@ -271,3 +271,22 @@ def test_load_run_rejects(case, text, expected):
     with pytest.raises(BadInput) as err:
         reports.load_run("s.json", text)
     assert expected in err.value.one_line()
+
+
+def test_forecast_repairs_count_and_show_their_diff():
+    forecasted = cell("templates/legacy/deployer.json", "us-east-1", "dev", deploy_report("forecasted"))
+    assert reports.classify(forecasted) == reports.REPAIRED
+    run = sample_run([forecasted])
+    text = reports.render_markdown(run, playbooks=PLAYBOOKS)
+    assert "### Predicted before the first deployment (forecast)" in text
+    assert "Repair `managed-policy-fix-arn` (playbook `managed-policy-not-attachable`) on `DeployRole`:" in text
+    assert '+        "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole"' in text
+    out = ET.fromstring(reports.render_junit(run)).find(".//system-out").text
+    assert "before deploying: managed-policy-fix-arn [managed-policy-not-attachable] on DeployRole" in out
+    assert reports.exit_code(run, fail_on_repair=True) == 1
+
+
+def test_a_repair_that_changes_nothing_is_not_a_repair():
+    report = deploy_report("retried")
+    report["attempts"][0]["repairs"] = [{"playbook": "missing-depends-on", "repair": "add-depends-on", "resources": ["Jobs"], "operations": []}]
+    assert reports.classify(cell("t", "us-east-1", "d", report)) == reports.GREEN

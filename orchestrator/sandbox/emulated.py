@@ -85,3 +85,30 @@ class EmulatedResource:
 
     def delete(self, account_id: str, region_name: str) -> None:
         self.properties = {}
+
+
+def _arn_tail(arn: str, marker: str) -> str | None:
+    # ELBv2 "full names" are the ARN's tail: app/<name>/<id>, targetgroup/<name>/<id>.
+    if isinstance(arn, str) and marker in arn:
+        return arn.split(":loadbalancer/")[-1] if marker == ":loadbalancer/" else arn.split(":")[-1]
+    return None
+
+
+def fallback_attribute(model: Any, attribute: str) -> Any:
+    """A GetAtt value for a moto model that lacks the attribute: AWS's documented value where derivable."""
+    arn = getattr(model, "arn", None)
+    if attribute == "LoadBalancerFullName" and arn:
+        return _arn_tail(arn, ":loadbalancer/")
+    if attribute == "TargetGroupFullName" and arn:
+        return _arn_tail(arn, ":targetgroup/")
+    if attribute in ("TargetGroupName", "LoadBalancerName") and getattr(model, "name", None):
+        return model.name
+    if attribute in ("Arn", "TargetGroupArn", "LoadBalancerArn", "ListenerArn") and arn:
+        return arn
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", attribute).lower()
+    if isinstance(getattr(model, snake, None), (str, int, float, list)):
+        return getattr(model, snake)
+    physical = getattr(model, "physical_resource_id", None) or "resource"
+    if attribute.endswith("Id") or attribute == "Name":
+        return physical
+    return f"{physical}.{attribute}"

@@ -281,7 +281,15 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
             resource_event(stack, rt, clock, now, lid, rtype, progress, properties=definition.get("Properties"))
         failure = None
         try:
-            cls, resolved, name = _prepare(stack, lid, definition)
+            try:
+                cls, resolved, name = _prepare(stack, lid, definition)
+            except Exception as exc:
+                if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+                    raise
+                # moto cannot resolve something in the properties: keep going with the resource emulated.
+                log.warning("moto_resolve_failed", logical_id=lid, resource_type=rtype, error=repr(exc))
+                cls, resolved = None, {"Type": rtype, "Properties": copy.deepcopy(definition.get("Properties") or {})}
+                name = parsing.generate_resource_name(rtype, stack.name, lid)
             check = rules.Check(ctx=ctx, logical_id=lid, resource_type=rtype, definition=definition,
                                 properties=resolved.setdefault("Properties", {}), physical_name=name, graph=graph,
                                 lookup=lambda other: stack.resource_map._parsed_resources.get(other),

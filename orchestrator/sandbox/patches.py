@@ -45,7 +45,29 @@ def _clean_json(resource_json: Any, resources_map: Any) -> Any:
             context_for(getattr(resources_map, "_account_id", None)) is not None:
         region = parsing.clean_json(resource_json["Fn::GetAZs"], resources_map) if resource_json["Fn::GetAZs"] else ""
         return availability_zones(region or resources_map._region_name)
+    if isinstance(resource_json, dict) and "Fn::GetAtt" in resource_json and \
+            context_for(getattr(resources_map, "_account_id", None)) is not None:
+        return _get_att(resource_json["Fn::GetAtt"], resources_map)
     return _ORIGINALS["clean_json"](resource_json, resources_map)
+
+
+def _get_att(value: Any, resources_map: Any) -> Any:
+    """Fn::GetAtt resolves the attributes AWS documents even where moto's model lacks them."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    from orchestrator.sandbox.emulated import fallback_attribute
+
+    name, attribute = (value.split(".", 1) if isinstance(value, str) else (value[0], value[1]))
+    attribute = parsing.clean_json(attribute, resources_map)
+    if name not in resources_map._resource_json_map:
+        raise ValidationError(message=f"Template error: instance of Fn::GetAtt references undefined resource {name}")
+    resource = resources_map._parsed_resources.get(name)
+    if resource is None:
+        return None
+    try:
+        return resource.get_cfn_attribute(attribute)
+    except (AttributeError, NotImplementedError, UnformattedGetAttTemplateException, KeyError):
+        return fallback_attribute(resource, attribute)
 
 
 # ---------------------------------------------------------------------------------------------- ResourceMap seams

@@ -210,7 +210,13 @@ def attach_managed_policies(check: Check, model: Any) -> None:
     from moto.iam.models import AWSManagedPolicy, iam_backends
 
     backend = iam_backends[check.account_id][check.partition]
-    for arn in check.properties.get("ManagedPolicyArns") or []:
+    wanted = list(check.properties.get("ManagedPolicyArns") or [])
+    for arn, policy in list(getattr(model, "managed_policies", {}).items()):
+        if arn not in wanted:
+            policy.detach_from(model)
+    for arn in wanted:
+        if arn in getattr(model, "managed_policies", {}):
+            continue
         if arn not in backend.managed_policies and ":iam::aws:policy/" in arn:
             entry = managed_policy(arn)
             data = json.loads(aws_managed_policies_data)[entry["name"]]
@@ -274,8 +280,14 @@ def keep_log_group_kms_key(check: Check, model: Any) -> None:
 
 def store_key_policy_as_json(check: Check, model: Any) -> None:
     """AWS::KMS::Key KeyPolicy is a JSON document on AWS; moto keeps the template's dict, which later breaks
-    DescribeKey/GetKeyPolicy. Store it as JSON text."""
-    if check.resource_type == "AWS::KMS::Key" and isinstance(getattr(model, "policy", None), (dict, list)):
+    DescribeKey/GetKeyPolicy, and ignores a changed KeyPolicy on update. Store the template's policy as
+    JSON text on create and update."""
+    if check.resource_type != "AWS::KMS::Key":
+        return
+    policy = check.properties.get("KeyPolicy")
+    if isinstance(policy, (dict, list)):
+        model.policy = json.dumps(policy)
+    elif isinstance(getattr(model, "policy", None), (dict, list)):
         model.policy = json.dumps(model.policy)
 
 
@@ -434,7 +446,7 @@ def role_policy_race(check: Check) -> RuleFailure | None:
             continue
         role_arn = getattr(check.lookup(role), "arn", None) or f"arn:{check.partition}:iam::{check.account_id}:role/{role}"
         if check.resource_type == "AWS::Lambda::Function":
-            if check.raw.get("VpcConfig"):
+            if "VpcConfig" in check.raw:
                 return RuleFailure("The provided execution role does not have permissions to call "
                                    "CreateNetworkInterface on EC2", "InvalidRequest", "Lambda", 400)
             return RuleFailure("The role defined for the function cannot be assumed by Lambda.",
@@ -545,6 +557,15 @@ def delete_through_api(account_id: str, region: str, resource_type: str, model: 
         from moto.logs.models import logs_backends
 
         logs_backends[account_id][region].delete_log_group(model.name)
+    elif resource_type == "AWS::IAM::Role":
+        # IAM refuses DeleteRole while managed policies are attached; CloudFormation detaches them first.
+        for policy in list(getattr(model, "managed_policies", {}).values()):
+            policy.detach_from(model)
+        return False
+    elif resource_type == "AWS::IAM::User":
+        for policy in list(getattr(model, "managed_policies", {}).values()):
+            policy.detach_from(model)
+        return False
     elif resource_type == "AWS::KMS::Key":
         from moto.kms.models import kms_backends
 

@@ -1,0 +1,78 @@
+"""The cfn-lint guard: repairs that add cfn-lint errors are rejected and never applied."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import RepairRejected
+from orchestrator.forecast import forecast_and_fix
+from orchestrator.lint_guard import check_repair, guard, lint_errors
+from orchestrator.model import PatchOp, RepairPlan
+from orchestrator.playbooks import load_playbooks
+from orchestrator.template_io import apply_patch, load_template, loads_template
+from repairs.base import Repair, RepairRegistry
+
+FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
+
+BUCKET = textwrap.dedent(
+    """\
+    AWSTemplateFormatVersion: "2010-09-09"
+    Resources:
+      Bucket:
+        Type: AWS::S3::Bucket
+        Properties:
+          BucketName: my-bucket-name
+    """
+)
+
+
+def test_a_clean_change_passes():
+    before = loads_template(BUCKET, fmt="yaml")
+    after = apply_patch(before, [PatchOp("add", "/Resources/Bucket/Properties/Tags", [{"Key": "a", "Value": "b"}])])
+    assert check_repair(before, after, "us-east-1") == []
+    guard(before, after, "us-east-1")
+
+
+def test_a_new_error_is_reported_with_its_line():
+    before = loads_template(BUCKET, fmt="yaml")
+    after = apply_patch(before, [PatchOp("add", "/Resources/Bucket/Properties/NoSuchProperty", True)])
+    errors = check_repair(before, after, "us-east-1")
+    assert len(errors) == 1
+    assert errors[0].startswith("line 7: E3002 ")
+    assert "NoSuchProperty" in errors[0]
+    with pytest.raises(RepairRejected, match="NoSuchProperty"):
+        guard(before, after, "us-east-1", repair="bad-repair")
+
+
+def test_errors_the_original_already_had_are_not_blamed_on_the_repair():
+    broken = BUCKET + "      Bogus: 1\n"
+    before = loads_template(broken, fmt="yaml")
+    assert [e.rule for e in lint_errors(before)] == ["E3002"]
+    after = apply_patch(before, [PatchOp("add", "/Resources/Other", {"Type": "AWS::SNS::Topic"})])
+    assert check_repair(before, after, "us-east-1") == []
+
+
+class _BadRepair(Repair):
+    """Deliberately wrong: sets DependsOn to a resource that does not exist (cfn-lint E3005)."""
+
+    id = "add-depends-on"
+
+    def plan(self, template, graph, failures, params):
+        ops = [PatchOp("add", f"/Resources/{f.logical_id}/DependsOn", "NoSuchResource") for f in failures]
+        return RepairPlan(repair=self.id, operations=ops, rationale="deliberately bad", resources=[f.logical_id for f in failures])
+
+
+def test_forecast_and_fix_rejects_a_repair_that_lint_refuses():
+    tpl = load_template(FIXTURES / "broken-network.yaml")
+    registry = RepairRegistry()
+    registry.register(_BadRepair())
+    books = [b for b in load_playbooks() if b.repair == "add-depends-on"]
+    fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=books, registry=registry)
+    assert findings and plans == []
+    assert fixed is tpl  # nothing applied
+    assert [r["repair"] for r in rejected] == ["add-depends-on"]
+    assert all("E3005" in line and "NoSuchResource" in line for line in rejected[0]["errors"])
+    assert len(rejected[0]["errors"]) == len({f.logical_id for f in findings if f.fixable})
