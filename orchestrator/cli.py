@@ -510,3 +510,18 @@ def sweep_command(
         allowed_accounts=settings.aws.allowed_accounts,
     )
     raise typer.Exit(code)
+
+
+@app.command("sandbox")
+def sandbox_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: a free port).", min=0, max=65535)] = 0,
+    region: Annotated[str, typer.Option("--region", help="Region the sandbox answers for.")] = "us-east-1",
+) -> None:
+    """Run the embedded sandbox (moto plus the CloudFormation fidelity rules) in the foreground until Ctrl-C."""
+    from orchestrator.sandbox import serve
+
+    try:
+        serve(host=host, port=port, region=region)
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

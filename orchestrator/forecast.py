@@ -80,7 +80,7 @@ def forecast(
                 seen.add(key)
                 findings.append(finding)
     findings.sort(key=lambda f: (f.line or 0, f.logical_id, f.playbook, f.message))
-    log.debug("forecast_done", findings=len(findings), duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    log.debug("forecast_detectors_done", findings=len(findings), duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return findings
 
 

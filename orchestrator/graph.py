@@ -247,7 +247,8 @@ class _Builder:
         cycle = graph.find_cycle()
         if cycle:
             first = g.edges[cycle[0], cycle[1]]["refs"][0]["path"]
-            self._fail("dependency cycle: " + " -> ".join(cycle), first)
+            shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... ({len(cycle) - 1} resources in all)", cycle[-1]]
+            self._fail("dependency cycle: " + " -> ".join(shown), first)
         return graph
 
     def _edge(self, source: str, target: str, kind: str, path: str, **extra: Any) -> None:

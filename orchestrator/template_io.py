@@ -10,7 +10,6 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -100,17 +99,53 @@ def _parts(ptr: str | Sequence[str | int]) -> tuple[str, ...]:
 # The template
 
 
-@dataclass
 class Template:
-    path: Path | None
-    fmt: str  # "json" | "yaml"
-    source: str
-    document: dict
-    name: str = field(default="<string>", compare=False)
-    _lines: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False, compare=False)
+    """A loaded template: long-form document, input format and text, and the line of every node.
+
+    A Template made by apply_patch renders its text lazily: the patch operations pile up and the
+    YAML round trip (slow on big templates) runs once, when source, line_of() or dumps() first needs it.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        fmt: str,
+        source: str | None,
+        document: dict,
+        name: str = "<string>",
+        _lines: dict[tuple[str, ...], int] | None = None,
+        *,
+        _pending: tuple[str, tuple[PatchOp, ...]] | None = None,
+    ):
+        self.path = path
+        self.fmt = fmt  # "json" | "yaml"
+        self.document = document
+        self.name = name
+        self._source = source
+        self._lines = _lines if _lines is not None else {}
+        # (text patched from, operations since): set when the text is still to be rendered.
+        self._pending = _pending
+
+    @property
+    def source(self) -> str:
+        """The template text: as read, or rendered from the patches applied since."""
+        if self._source is None:
+            self._render()
+        return self._source  # type: ignore[return-value]
+
+    def _render(self) -> None:
+        base, ops = self._pending  # type: ignore[misc]
+        text = _dump_json(self.document, base) if self.fmt == "json" else _dump_yaml_patched(base, ops)
+        try:
+            _, lines = _parse_text(text, self.fmt)
+        except _Problem as exc:
+            raise PatchError(f"the patched template does not parse: {exc.message}") from None
+        self._source, self._lines, self._pending = text, lines, None
 
     def line_of(self, ptr: str | Sequence[str | int]) -> int | None:
         """1-based line of the node at ptr; the nearest ancestor's line when the node has none."""
+        if self._source is None:
+            self._render()
         parts = _parts(ptr)
         while parts:
             line = self._lines.get(parts)
@@ -133,6 +168,16 @@ class Template:
             return _dump_json(self.document, self.source)
         ops = _diff_ops(original, self.document, ())
         return _dump_yaml_patched(self.source, ops)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Template):
+            return NotImplemented
+        return (self.path, self.fmt, self.document) == (other.path, other.fmt, other.document)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Template(name={self.name!r}, fmt={self.fmt!r}, resources={len(self.resources)})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +284,9 @@ def _parse_json(text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
         raise _Problem(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
     except RecursionError:
         raise _Problem(f"nesting deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        # Python refuses integers of more than 4300 digits; CloudFormation has no use for them either.
+        raise _Problem(f"invalid JSON: {str(exc).split(';')[0]}") from None
     return document, _json_lines(text)
 
 
@@ -422,17 +470,26 @@ def _scalar_text(key: Any) -> str:
 
 
 def apply_patch(tpl: Template, ops: Sequence[PatchOp]) -> Template:
-    """A new Template with ops applied (RFC 6902 add/replace/remove, "/-" appends); tpl is untouched."""
-    if not ops:
-        return Template(tpl.path, tpl.fmt, tpl.source, copy.deepcopy(tpl.document), tpl.name, dict(tpl._lines))
+    """A new Template with ops applied (RFC 6902 add/replace/remove, "/-" appends); tpl is untouched.
+
+    The document is patched now (PatchError if an op does not fit, BadInput if the result is no longer a
+    template); the text in the input's format is rendered when first needed."""
     document = copy.deepcopy(tpl.document)
-    for op in ops:
+    frozen = tuple(PatchOp(op.op, op.path, copy.deepcopy(op.value)) for op in ops)
+    for op in frozen:
         document = _apply_plain(document, op)
-    if tpl.fmt == "json":
-        text = _dump_json(document, tpl.source)
+    try:
+        _validate(document, {})
+    except _Problem as exc:
+        raise BadInput(f"after patching: {exc.message}", file=tpl.name) from None
+    if tpl._pending is not None:
+        base, earlier = tpl._pending
+        pending = (base, earlier + frozen)
     else:
-        text = _dump_yaml_patched(tpl.source, ops)
-    return _build(text, tpl.fmt, name=tpl.name, path=tpl.path)
+        pending = (tpl.source, frozen)
+    if not frozen:
+        return Template(tpl.path, tpl.fmt, tpl._source, document, tpl.name, dict(tpl._lines), _pending=tpl._pending)
+    return Template(tpl.path, tpl.fmt, None, document, tpl.name, None, _pending=pending)
 
 
 def _apply_plain(document: Any, op: PatchOp) -> Any:

@@ -280,3 +280,20 @@ def test_resources_property_and_template_metadata():
     tpl = load_template(FIXTURES / "pipeline.json")
     assert tpl.fmt == "json" and tpl.path == FIXTURES / "pipeline.json"
     assert tpl.resources["Pipeline"]["Type"] == "AWS::CodePipeline::Pipeline"
+
+
+def test_chained_patches_render_once_in_the_input_format():
+    tpl = load_template(FIXTURES / "vpc.yaml")
+    first = apply_patch(tpl, [PatchOp("add", "/Resources/Vpc/DependsOn", "InternetGateway")])
+    second = apply_patch(first, [PatchOp("replace", "/Resources/Vpc/Properties/CidrBlock", "10.1.0.0/16")])
+    assert second.resources["Vpc"]["DependsOn"] == "InternetGateway"
+    assert "DependsOn: InternetGateway" in second.source and "CidrBlock: 10.1.0.0/16" in second.source
+    assert "CidrBlock: 10.1.0.0/16" not in first.source
+    assert loads_template(second.source).document == second.document
+    assert second.line_of("/Resources/Vpc/DependsOn") == source_line(second, "DependsOn: InternetGateway")
+
+
+def test_patch_that_breaks_the_template_is_bad_input():
+    tpl = load_template(FIXTURES / "sam.yaml")
+    with pytest.raises(BadInput, match="after patching: resource 'OrdersTable' has no Type"):
+        apply_patch(tpl, [PatchOp("remove", "/Resources/OrdersTable/Type")])
