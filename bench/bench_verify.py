@@ -1,7 +1,8 @@
 """Benchmark of `verify` on the embedded sandbox: 20 templates x 2 regions, with 1 and with 4 workers.
 
-Prints wall time, cells per second and peak memory (ru_maxrss of a fresh process per configuration,
-plus the tracemalloc peak of Python allocations). Run: .venv/bin/python bench/bench_verify.py
+Prints wall time, cells per second and peak memory (ru_maxrss of a fresh process per configuration;
+with --tracemalloc also the peak of Python allocations, which slows the run about twofold, so the
+wall times of such a run are not comparable). Run: .venv/bin/python bench/bench_verify.py
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def write_matrix(folder: Path) -> Path:
     return matrix
 
 
-def run_once(workers: int) -> dict:
+def run_once(workers: int, *, trace: bool = False) -> dict:
     """One configuration in this (fresh) process."""
     from orchestrator import reports
     from orchestrator.logs import configure_logging
@@ -85,11 +86,12 @@ def run_once(workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         matrix = write_matrix(Path(tmp))
         vplan = plan(matrix_path=matrix)
-        tracemalloc.start()
+        if trace:
+            tracemalloc.start()
         started = time.perf_counter()
         run = verify(vplan, deploy=deploy_with_autofix, workers=workers, out_dir=Path(tmp) / "out")
         wall = time.perf_counter() - started
-        _, traced_peak = tracemalloc.get_traced_memory()
+        traced_peak = tracemalloc.get_traced_memory()[1] if trace else 0
         tracemalloc.stop()
     summary = run["summary"]
     return {
@@ -103,7 +105,7 @@ def run_once(workers: int) -> dict:
         "errors": summary["errors"],
         "deployments": summary["deployments"],
         "exit_code": reports.exit_code(run),
-        "traced_peak_mb": round(traced_peak / 2**20, 1),
+        "traced_peak_mb": round(traced_peak / 2**20, 1) if trace else "-",
         # Linux reports ru_maxrss in KiB.
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -113,15 +115,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", type=int, help="run a single configuration with this many workers (internal)")
     parser.add_argument("--workers", default="1,4", help="comma-separated worker counts to compare")
+    parser.add_argument("--tracemalloc", action="store_true", help="also measure the peak of Python allocations")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one)))
+        print(json.dumps(run_once(args.one, trace=args.tracemalloc)))
         return 0
     rows = []
     for workers in [int(w) for w in args.workers.split(",")]:
         # A fresh process per configuration, so that peak memory is that configuration's own.
         done = subprocess.run(
-            [sys.executable, __file__, "--one", str(workers)], capture_output=True, text=True, check=False
+            [sys.executable, __file__, "--one", str(workers), *(["--tracemalloc"] if args.tracemalloc else [])],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)

@@ -84,18 +84,24 @@ def forecast(
     return findings
 
 
-def _group_by_repair(findings: Iterable[Finding], books: dict[str, Any]) -> dict[str, tuple[list[Finding], dict]]:
+def _groups(findings: Iterable[Finding], books: dict[str, Any], repair_params: dict[str, dict]) -> list[Any]:
     """Fixable findings grouped by the repair their playbook names (one plan per repair covers the class)."""
-    groups: dict[str, tuple[list[Finding], dict]] = {}
+    from orchestrator.remedy import RepairGroup
+
+    groups: dict[str, RepairGroup] = {}
     for finding in findings:
         book = books.get(finding.playbook)
         if not finding.fixable or book is None or not getattr(book, "repair", None):
             continue
-        members, params = groups.setdefault(book.repair, ([], {}))
-        members.append(finding)
+        group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
+        group.failures.append(finding.to_failure())
         for key, value in (getattr(book, "params", None) or {}).items():
-            params.setdefault(key, value)
-    return groups
+            group.params.setdefault(key, value)
+    for group in groups.values():
+        group.params.update(repair_params.get(group.repair, {}))
+        named = sorted({f.playbook for f in group.failures if f.playbook})
+        group.playbook = ",".join(named) or group.playbook
+    return list(groups.values())
 
 
 def forecast_and_fix(
@@ -108,48 +114,28 @@ def forecast_and_fix(
     parameters: dict | None = None,
     lint: bool = True,
     registry: Any = None,
+    allow_widening: bool = False,
+    repair_params: dict[str, dict] | None = None,
+    details: list | None = None,
 ) -> tuple[Any, list[Finding], list[RepairPlan], list[dict]]:
     """(repaired template, findings, applied plans, rejected plans); the input template is never modified.
 
-    Each repair plans against the template as the previous repairs left it, and cfn-lint checks every
-    plan: one that introduces a new cfn-lint error is rejected and its change is dropped.
+    Each repair plans against the template as the previous repairs left it; widening plans and plans
+    that introduce a new cfn-lint error are rejected and their change dropped (orchestrator.remedy).
+    `repair_params` overrides playbook params by repair id; `details`, when given, receives the
+    AppliedRepair records (before/after templates, for diffs).
     """
-    from orchestrator.graph import build_graph
-    from orchestrator.lint_guard import check_repair
-    from orchestrator.template_io import apply_patch
-
-    if registry is None:
-        from repairs import REGISTRY as registry
+    from orchestrator.remedy import apply_round
 
     books_list = _load_playbooks(playbooks)
     books = {book.id: book for book in books_list}
     findings = forecast(
         template, region=region, partition=partition, playbooks=books_list, account_id=account_id, parameters=parameters
     )
-    current = template
-    plans: list[RepairPlan] = []
-    rejected: list[dict] = []
-    for repair_id, (members, params) in _group_by_repair(findings, books).items():
-        repair = registry.get(repair_id)
-        graph = build_graph(current)
-        plan = repair.plan(current, graph, [f.to_failure() for f in members], dict(params))
-        if plan.changes_nothing:
-            plans.append(plan)
-            continue
-        candidate = apply_patch(current, plan.operations)
-        errors = check_repair(current, candidate, region) if lint else []
-        if errors:
-            rejected.append(
-                {
-                    "repair": repair_id,
-                    "playbooks": sorted({f.playbook for f in members}),
-                    "resources": list(plan.resources),
-                    "errors": errors,
-                }
-            )
-            log.warning("forecast_repair_rejected", repair=repair_id, errors=len(errors))
-            continue
-        log.info("forecast_repair_applied", repair=repair_id, operations=len(plan.operations))
-        plans.append(plan)
-        current = candidate
-    return current, findings, plans, rejected
+    groups = _groups(findings, books, repair_params or {})
+    if not groups:
+        return template, findings, [], []
+    round_ = apply_round(template, groups, region=region, allow_widening=allow_widening, lint=lint, registry=registry)
+    if details is not None:
+        details.extend(round_.applied)
+    return round_.template, findings, round_.plans, round_.rejected

@@ -12,11 +12,12 @@ from typing import Any, Callable
 from orchestrator import template_io
 from orchestrator.config import Config, load_config
 from orchestrator.diagnosis import diagnose
-from orchestrator.errors import AutofixError, BadInput, Interrupted
-from orchestrator.graph import DependencyGraph, build_graph
+from orchestrator.errors import BadInput
+from orchestrator.graph import build_graph
 from orchestrator.logs import get_logger, noecho_parameters
-from orchestrator.model import Failure, FailureKind, PatchOp, RepairPlan, StackStatus
+from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.playbooks import Playbook, load_playbooks
+from orchestrator.remedy import RepairGroup, apply_round
 from orchestrator.template_io import Template
 
 # Statuses from which UpdateStack is accepted; ROLLBACK_COMPLETE is not among them (AWS refuses it).
@@ -91,56 +92,6 @@ class _Run:
     stack_deleted: bool = False
     stack_left: bool = False
     physical_ids: dict[str, str] = field(default_factory=dict)
-
-
-def _plan_json(plan: RepairPlan, playbook: str, before: Template, after: Template) -> dict:
-    data = plan.to_json()
-    data["playbook"] = playbook
-    data["diff"] = template_io.unified_diff(before, after) if plan.operations else ""
-    return data
-
-
-def _apply_plans(
-    run: _Run,
-    current: Template,
-    groups: dict[str, tuple[list[Failure], dict, str]],
-    *,
-    region: str,
-    allow_widening: bool,
-    log: Any,
-) -> tuple[Template, list[dict]]:
-    """Plan and apply one repair per repair id (each covers its whole class); guard each with cfn-lint and the privilege check."""
-    from orchestrator.lint_guard import check_repair
-    from repairs import REGISTRY
-
-    applied: list[dict] = []
-    for repair_id, (failures, params, playbook_id) in groups.items():
-        repair = REGISTRY.get(repair_id)
-        graph = build_graph(current)
-        plan = repair.plan(current, graph, failures, dict(params))
-        if plan.changes_nothing:
-            applied.append(_plan_json(plan, playbook_id, current, current))
-            continue
-        if plan.privilege is not None and plan.privilege.widening and not allow_widening:
-            run.rejected.append(
-                {"repair": repair_id, "playbook": playbook_id, "resources": plan.resources,
-                 "reason": "grants more than it replaces (use --allow-widening to accept)",
-                 "privilege": plan.privilege.to_json()}
-            )
-            log.warning("repair_rejected_widening", repair=repair_id, added=len(plan.privilege.added))
-            continue
-        candidate = template_io.apply_patch(current, plan.operations)
-        errors = check_repair(current, candidate, region)
-        if errors:
-            run.rejected.append(
-                {"repair": repair_id, "playbook": playbook_id, "resources": plan.resources,
-                 "reason": "introduces cfn-lint errors", "errors": errors}
-            )
-            continue
-        log.info("repair_applied", repair=repair_id, playbook=playbook_id, operations=len(plan.operations))
-        applied.append(_plan_json(plan, playbook_id, current, candidate))
-        current = candidate
-    return current, applied
 
 
 def _transient_wait(attempt: int, base: float, cap: float) -> float:
@@ -326,12 +277,13 @@ class _Runner:
                 attempt["duration_s"] = round(time.monotonic() - started, 3)
                 run.stop_reason = f"attempt budget of {self.max_attempts} spent"
                 return
-            groups = self._groups(failures)
             self.state(f"attempt {number}: repairing")
-            new_template, applied = _apply_plans(run, run.template, groups, region=run.region,
-                                                 allow_widening=self.allow_widening, log=log)
-            attempt["repairs"] = applied
+            round_ = apply_round(run.template, self._groups(failures), region=run.region,
+                                 allow_widening=self.allow_widening)
+            run.rejected.extend(round_.rejected)
+            attempt["repairs"] = [item.to_json() for item in round_.applied]
             attempt["duration_s"] = round(time.monotonic() - started, 3)
+            new_template = round_.template
             only_transient = all(self.books[f.playbook].repair == "retry" for f in failures)
             if only_transient:
                 transient_tries += 1
@@ -350,19 +302,22 @@ class _Runner:
             repeat_guard |= {s for s in signatures}
             run.template = new_template
 
-    def _groups(self, failures: list[Failure]) -> dict[str, tuple[list[Failure], dict, str]]:
-        groups: dict[str, tuple[list[Failure], dict, str]] = {}
+    def _groups(self, failures: list[Failure]) -> list[RepairGroup]:
+        groups: dict[str, RepairGroup] = {}
         for failure in failures:
             book = self.books[failure.playbook]
-            repair_id = book.repair
-            params = dict(book.params or {})
-            if repair_id in ("managed-policy-inline", "managed-policy-fix-arn"):
-                repair_id = "managed-policy-fix-arn" if self.mp_strategy == "fix-arn" else "managed-policy-inline"
-            members, merged, _ = groups.setdefault(repair_id, ([], {}, book.id))
-            members.append(failure)
-            for key, value in params.items():
-                merged.setdefault(key, value)
-        return groups
+            group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
+            group.failures.append(failure)
+            for key, value in (book.params or {}).items():
+                group.params.setdefault(key, value)
+        for group in groups.values():
+            group.params.update(_repair_params(self.mp_strategy).get(group.repair, {}))
+        return list(groups.values())
+
+
+def _repair_params(mp_strategy: str) -> dict[str, dict]:
+    """Run-level choices that override playbook params, by repair id."""
+    return {"managed-policy-inline": {"strategy": mp_strategy}}
 
 
 def _event_json(event: Any) -> dict:
@@ -496,7 +451,6 @@ def deploy_with_autofix(
     source = _as_template(template)
     build_graph(source)  # a dangling reference or a cycle is bad input before anything is deployed
     playbooks = load_playbooks(_setting(cfg, "playbooks", "extra_dirs", []))
-    books = {book.id: book for book in playbooks}
     run_id = run_id or new_run_id()
     stem = source.path.stem if source.path else "template"
     stack_name = stack_name or stack_name_for(stem, run_id, _setting(cfg, "deploy", "stack_prefix", "cfn-autofix-"))
@@ -512,18 +466,14 @@ def deploy_with_autofix(
         from orchestrator.forecast import forecast_and_fix
 
         state("forecast")
-        fixed, findings, plans, rejected = forecast_and_fix(source, region=region, playbooks=playbooks,
-                                                           parameters=params)
+        applied: list = []
+        fixed, findings, _, rejected = forecast_and_fix(
+            source, region=region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
+            repair_params=_repair_params(mp_strategy), details=applied,
+        )
         run.forecast = [f.to_json() for f in findings]
         run.rejected.extend(rejected)
-        before = source
-        for plan in plans:
-            if plan.operations:
-                after = template_io.apply_patch(before, plan.operations)
-                named = sorted({f.playbook for f in findings
-                                if f.playbook in books and books[f.playbook].repair == plan.repair})
-                run.forecast_repairs.append(_plan_json(plan, ",".join(named), before, after))
-                before = after
+        run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
         run.template = fixed
         log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
 

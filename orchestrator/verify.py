@@ -9,7 +9,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import structlog
 import structlog.contextvars
 
 from orchestrator import reports
-from orchestrator.errors import AutofixError, BadInput
+from orchestrator.errors import AutofixError, BadInput, Interrupted
 from orchestrator.graph import DependencyGraph, build_graph
 from orchestrator.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
 
@@ -56,9 +56,10 @@ def plan(
         matrix = parse_matrix({}, base_dir=Path.cwd())
     else:
         raise BadInput("verify needs templates or --matrix FILE")
-    if max_attempts is not None:
-        matrix.max_attempts = max_attempts
     all_cells = expand(matrix, templates or None, regions)
+    if max_attempts is not None:
+        # The command line wins over the matrix and its per-template overrides.
+        all_cells = [replace(cell, max_attempts=max_attempts) for cell in all_cells]
     if not all_cells:
         raise BadInput("the matrix has no cell (every region skipped?)", file=matrix_path)
     cells = select_shard(all_cells, *shard) if shard else all_cells
@@ -79,7 +80,7 @@ def cell_out_path(cell: Cell, out_dir: Path) -> Path:
     return folder / f"{cell.template.stem}.fixed{suffix}"
 
 
-def _declared_parameters(template: Any) -> set[str] | None:
+def _declared_parameters(template: Any) -> set[str]:
     params = (getattr(template, "document", None) or {}).get("Parameters")
     return set(params) if isinstance(params, Mapping) else set()
 
@@ -290,8 +291,9 @@ def run_cells(
 ) -> list[dict[str, Any]]:
     """Every cell through a bounded thread pool (each deploy waits on the network, so threads suffice).
 
-    Ctrl-C sets the shared cancel event (running cells stop and clean up), drops the queued cells and
-    re-raises once the running ones returned, so that no stack is left behind by an interrupted run.
+    Ctrl-C (or SIGTERM) sets the shared cancel event: running cells stop and clean up their stacks,
+    queued cells are recorded as not run, and the records come back as usual so that the reports of
+    an interrupted run are still written; the caller sees `cancel_event.is_set()`.
     """
     if workers < 1:
         raise BadInput(f"--workers must be at least 1 (got {workers})")
@@ -335,7 +337,6 @@ def run_cells(
             else:
                 cell = futures[future]
                 records.append({**cell.to_json(), "report": None, "error": "Interrupted: not run", "duration_s": 0.0})
-        raise
     finally:
         pool.shutdown(wait=True)
     return records
@@ -526,6 +527,7 @@ def run_verify_command(
         workers=workers,
         target=target,
     )
+    cancel_event = threading.Event()
     with Progress(len(vplan.cells), stream=stream) as progress:
         run = verify(
             vplan,
@@ -536,9 +538,12 @@ def run_verify_command(
             out_dir=out_dir,
             deploy_options=options,
             progress=progress,
+            cancel_event=cancel_event,
         )
     write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)
     print(summary_line(run), file=stream or sys.stdout)
+    if cancel_event.is_set():
+        raise Interrupted("verify stopped; the reports cover the cells that ran")
     return reports.exit_code(run, fail_on_repair=fail_on_repair)
 
 

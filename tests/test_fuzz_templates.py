@@ -271,15 +271,27 @@ LOGICAL_IDS = ["Vpc", "Igw", "Attach", "Route", "Eip", "Nat", "Role", "Policy", 
                "Deployment", "Service", "Listener", "Topic", "Fn", "Ünï", "R1", "R2", "X" * 200]
 
 
+ID_TYPES = {"Vpc": "AWS::EC2::VPC", "Igw": "AWS::EC2::InternetGateway", "Attach": "AWS::EC2::VPCGatewayAttachment",
+            "Route": "AWS::EC2::Route", "Eip": "AWS::EC2::EIP", "Nat": "AWS::EC2::NatGateway", "Role": "AWS::IAM::Role",
+            "Policy": "AWS::IAM::Policy", "Key": "AWS::KMS::Key", "Logs": "AWS::Logs::LogGroup",
+            "Api": "AWS::ApiGateway::RestApi", "Method": "AWS::ApiGateway::Method",
+            "Deployment": "AWS::ApiGateway::Deployment", "Service": "AWS::ECS::Service",
+            "Listener": "AWS::ElasticLoadBalancingV2::Listener", "Topic": "AWS::SNS::Topic", "Fn": "AWS::Lambda::Function"}
+
+
 @st.composite
 def coherent_templates(draw):
     """Templates whose references mostly resolve, so the forecast, detectors and repairs see them (odd values inside)."""
-    ids = draw(st.lists(st.sampled_from(LOGICAL_IDS), min_size=1, max_size=7, unique=True))
+    ids = draw(st.lists(st.sampled_from(LOGICAL_IDS), min_size=2, max_size=8, unique=True))
     params = draw(st.lists(st.sampled_from(["Env", "Secret", "Cidr", "Ami"]), max_size=3, unique=True))
     conds = draw(st.lists(st.sampled_from(["IsProd", "HasKey"]), max_size=2, unique=True))
     # Names that exist; one template in ten gets a dangling reference below (bad input, exit 2).
     target = st.sampled_from(ids + params + ["AWS::Region", "AWS::AccountId", "AWS::NoValue"])
     resource_target = st.sampled_from(ids)
+
+    def prefer(name: str, fallback: st.SearchStrategy, wrap=lambda n: {"Ref": n}) -> st.SearchStrategy:
+        # The detectors look for specific pairs (a route and its gateway, a log group and its key): make them likely.
+        return st.one_of(st.just(wrap(name)), fallback) if name in ids else fallback
     odd = st.one_of(odd_text, st.integers(), st.booleans(), st.none(), st.lists(odd_text, max_size=2),
                     st.dictionaries(st.text(max_size=5), odd_text, max_size=2))
     ref = st.builds(lambda n: {"Ref": n}, target)
@@ -303,37 +315,40 @@ def coherent_templates(draw):
                                                 "Statement": st.one_of(st.lists(doc_statement, max_size=3), doc_statement)}),
                          value)
     by_type = {
-        "AWS::IAM::Role": st.fixed_dictionaries({"AssumeRolePolicyDocument": document}, optional={
-            "ManagedPolicyArns": st.one_of(st.lists(st.one_of(st.sampled_from(ARNS), value), max_size=3), value),
+        "AWS::IAM::Role": st.fixed_dictionaries({"AssumeRolePolicyDocument": document,
+            "ManagedPolicyArns": st.one_of(st.lists(st.one_of(st.sampled_from(ARNS), value), min_size=1, max_size=3),
+                                           value)}, optional={
             "Policies": st.one_of(st.lists(st.fixed_dictionaries({"PolicyName": odd_text, "PolicyDocument": document}),
                                            max_size=2), value)}),
         "AWS::IAM::Policy": st.fixed_dictionaries({"PolicyName": odd_text, "PolicyDocument": document},
-                                                  optional={"Roles": st.one_of(st.lists(ref, max_size=2), value)}),
-        "AWS::KMS::Key": st.fixed_dictionaries({}, optional={"KeyPolicy": document, "EnableKeyRotation": value}),
-        "AWS::Logs::LogGroup": st.fixed_dictionaries({}, optional={"KmsKeyId": st.one_of(getatt, ref, value),
-                                                                   "LogGroupName": value}),
-        "AWS::EC2::Route": st.fixed_dictionaries({"RouteTableId": value, "DestinationCidrBlock": st.just("0.0.0.0/0")},
-                                                 optional={"GatewayId": st.one_of(ref, value),
-                                                           "NatGatewayId": st.one_of(ref, value)}),
-        "AWS::EC2::VPCGatewayAttachment": st.fixed_dictionaries({"VpcId": st.one_of(ref, value),
-                                                                 "InternetGatewayId": st.one_of(ref, value)}),
+                                                  optional={"Roles": st.one_of(prefer("Role", ref, lambda n: [{"Ref": n}]), value)}),
+        "AWS::KMS::Key": st.fixed_dictionaries({"KeyPolicy": document}, optional={"EnableKeyRotation": value}),
+        "AWS::Logs::LogGroup": st.fixed_dictionaries({"KmsKeyId": prefer("Key", st.one_of(getatt, ref, value),
+                                                                                lambda n: {"Fn::GetAtt": [n, "Arn"]})},
+                                                     optional={"LogGroupName": value}),
+        "AWS::EC2::Route": st.fixed_dictionaries({"RouteTableId": value, "DestinationCidrBlock": st.just("0.0.0.0/0"),
+                                                  "GatewayId": prefer("Igw", st.one_of(ref, value))},
+                                                 optional={"NatGatewayId": st.one_of(ref, value)}),
+        "AWS::EC2::VPCGatewayAttachment": st.fixed_dictionaries({"VpcId": prefer("Vpc", st.one_of(ref, value)),
+                                                                 "InternetGatewayId": prefer("Igw", value)}),
         "AWS::EC2::EIP": st.fixed_dictionaries({}, optional={"Domain": st.one_of(st.just("vpc"), value)}),
         "AWS::EC2::NatGateway": st.fixed_dictionaries({"AllocationId": st.one_of(getatt, value),
                                                        "SubnetId": st.one_of(ref, value)}),
         "AWS::ApiGateway::Deployment": st.fixed_dictionaries({"RestApiId": st.one_of(ref, value)}),
         "AWS::ApiGateway::Method": st.fixed_dictionaries({"RestApiId": st.one_of(ref, value),
                                                           "HttpMethod": st.just("GET")}),
-        "AWS::ECS::Service": st.fixed_dictionaries({}, optional={"LoadBalancers": st.lists(st.fixed_dictionaries(
-            {"TargetGroupArn": st.one_of(ref, value)}), max_size=2), "Cluster": value}),
+        "AWS::ECS::Service": st.fixed_dictionaries({"LoadBalancers": st.lists(st.fixed_dictionaries(
+            {"TargetGroupArn": st.one_of(ref, value)}), min_size=1, max_size=2)}, optional={"Cluster": value}),
         "AWS::ElasticLoadBalancingV2::Listener": st.fixed_dictionaries({"LoadBalancerArn": st.one_of(ref, value)}),
     }
     resources = {}
     for index, logical_id in enumerate(ids):
-        rtype = draw(st.sampled_from(list(by_type) + ["AWS::SNS::Topic", "AWS::EC2::VPC", "AWS::EC2::InternetGateway",
+        natural = ID_TYPES.get(logical_id)
+        rtype = natural if natural and draw(st.integers(0, 4)) else draw(st.sampled_from(list(by_type) + ["AWS::SNS::Topic", "AWS::EC2::VPC", "AWS::EC2::InternetGateway",
                                                       "AWS::Lambda::Function", "Custom::Odd", "AWS::Nope::Nope"]))
         body = {"Type": rtype}
         props = draw(st.one_of(by_type.get(rtype, st.dictionaries(st.text(max_size=6), value, max_size=3)), odd))
-        if props is not None and draw(st.integers(0, 9)):
+        if props is not None and draw(st.integers(0, 9)) != 5:
             body["Properties"] = props
         earlier = ids[:index]
         if earlier and draw(st.booleans()):

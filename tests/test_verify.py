@@ -244,3 +244,42 @@ def test_verify_command_shard_then_merge_command(tmp_path):
 def test_verify_command_bad_input(tmp_path, case, overrides, expected):
     with pytest.raises(BadInput, match=expected.replace("'", "'")):
         _command(tmp_path, FakeDeploy(), **overrides)
+
+
+def test_progress_reads_each_running_cells_state_from_the_loops_log_lines():
+    import structlog
+
+    from orchestrator.logs import configure_logging
+
+    configure_logging(json=True)
+    before = list(structlog.get_config()["processors"])
+    stream = io.StringIO()
+    with Progress(2, live=True, stream=stream) as progress:
+        progress.started("t.yaml|us-east-1|default")
+        with structlog.contextvars.bound_contextvars(cell="t.yaml|us-east-1|default"):
+            structlog.get_logger().info("stack_event", attempt=2, logical_id="Queue", status="CREATE_IN_PROGRESS")
+        assert progress.running["t.yaml|us-east-1|default"][0] == "attempt 2: stack_event Queue CREATE_IN_PROGRESS"
+        structlog.get_logger().info("unrelated_event", attempt=9)
+        assert progress.running["t.yaml|us-east-1|default"][0].startswith("attempt 2")
+    assert structlog.get_config()["processors"] == before
+
+
+def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path):
+    import os
+    import signal
+
+    cells = plan(matrix_path=MATRIX).cells[:3]
+    seen_cancel = []
+
+    def deploy(template, *, cancel_event, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while this cell runs
+        seen_cancel.append(cancel_event.wait(timeout=10))
+        report = json.loads((REPORTS / "green.json").read_text())
+        report["status"] = "interrupted"
+        return SimpleNamespace(report=report)
+
+    cancel = threading.Event()
+    records = run_cells(cells, deploy=deploy, workers=1, out_dir=tmp_path, cancel_event=cancel)
+    assert cancel.is_set() and seen_cancel == [True]
+    outcomes = sorted((r.get("error") or "", reports.classify(r)) for r in records)
+    assert outcomes == [("", reports.FAILED), ("Interrupted: not run", reports.ERROR), ("Interrupted: not run", reports.ERROR)]
