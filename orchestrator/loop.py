@@ -435,6 +435,7 @@ def deploy_with_autofix(
     cfg = config or load_config()
     region = region or _setting(cfg, "deploy", "region", "us-east-1")
     target = target or _setting(cfg, "deploy", "target", "embedded")
+    endpoint_url = endpoint_url or _setting(cfg, "deploy", "endpoint_url", "") or None
     max_attempts = _setting(cfg, "deploy", "max_attempts", 5) if max_attempts is None else max_attempts
     strategy = strategy or _setting(cfg, "deploy", "strategy", "keep")
     forecast = _setting(cfg, "deploy", "forecast", True) if forecast is None else forecast
