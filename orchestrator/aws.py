@@ -571,6 +571,23 @@ class AwsSession:
 
     # -- sweep ----------------------------------------------------------------------------------
 
+    def stack_resources(self, name: str) -> list[dict[str, Any]]:
+        """ListStackResources, every page: [{"logical_id","physical_id","resource_type","status"}]."""
+
+        def read() -> list[dict[str, Any]]:
+            found = []
+            for page in self.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=name):
+                for res in page.get("StackResourceSummaries") or []:
+                    found.append({
+                        "logical_id": res.get("LogicalResourceId", ""),
+                        "physical_id": res.get("PhysicalResourceId", ""),
+                        "resource_type": res.get("ResourceType", ""),
+                        "status": res.get("ResourceStatus", ""),
+                    })
+            return found
+
+        return self._retrying("ListStackResources", read)
+
     def list_tagged_stacks(
         self,
         tag_key: str = RUN_ID_TAG,

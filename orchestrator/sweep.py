@@ -140,17 +140,11 @@ def find_candidates(
 
 def stack_buckets(session: Any, stack_name: str) -> list[str]:
     """Physical names of the S3 buckets a stack still holds (what blocks a DeleteStack when not empty)."""
-    paginator = session.client("cloudformation").get_paginator("list_stack_resources")
-    buckets = []
-    for page in paginator.paginate(StackName=stack_name):
-        for res in page.get("StackResourceSummaries") or []:
-            if (
-                res.get("ResourceType") == "AWS::S3::Bucket"
-                and res.get("PhysicalResourceId")
-                and res.get("ResourceStatus") != "DELETE_COMPLETE"
-            ):
-                buckets.append(str(res["PhysicalResourceId"]))
-    return buckets
+    return [
+        res["physical_id"]
+        for res in session.stack_resources(stack_name)
+        if res["resource_type"] == "AWS::S3::Bucket" and res["physical_id"] and res["status"] != "DELETE_COMPLETE"
+    ]
 
 
 def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None, wait_timeout: float = 1800.0) -> None:

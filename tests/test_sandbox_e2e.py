@@ -348,7 +348,7 @@ def test_faults_are_absorbed_by_client_retries(sandbox_factory: Any) -> None:
     faults = FaultConfig(throttle_rate=0.3, error_5xx_rate=0.2, connection_resets=1, seed=5)
     box = sandbox_factory(config=SandboxConfig(faults=faults))
     cf = box.client("cloudformation", config=Config(retries={"max_attempts": 10, "mode": "standard"}))
-    for _ in range(6):
+    for _ in range(8):
         assert cf.list_stacks()["StackSummaries"] == []
     kinds = {fault for _, fault in box.faults.injected}
     assert "reset" in kinds and kinds & {"throttle", "5xx"}
