@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,12 +33,28 @@ class LintError:
         return f"{where}{self.rule} {self.message}"
 
 
+@lru_cache(maxsize=8)
+def _runner(region: str):
+    """One cfn-lint Runner (its rule collection) per region: loading the rules costs seconds and memory."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    return Runner(ConfigMixIn(regions=[region]))
+
+
+_RUNNER_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=64)
 def _lint_text(text: str, region: str) -> tuple[LintError, ...]:
-    from cfnlint.api import lint  # imported lazily: loading cfn-lint's rules takes a while
+    from cfnlint.api import lint  # imported lazily: cfn-lint is heavy
 
+    runner = _runner(region)
+    # The rule collection keeps per-run state; verify lints from several threads at once.
+    with _RUNNER_LOCK:
+        matches = lint(text, rules=runner.rules, regions=[region], config=None)
     errors = []
-    for match in lint(text, regions=[region]):
+    for match in matches:
         rule = str(match.rule.id)
         if not rule.startswith("E"):
             continue

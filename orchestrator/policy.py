@@ -7,7 +7,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from orchestrator.model import PrivilegeDelta
 
 # Managed policies AWS retired in favour of a new name; only offered when the new name is in the catalog.
 _RENAMES = {
@@ -45,6 +44,11 @@ def _catalog() -> dict[str, dict[str, Any]]:
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
     return json.loads(aws_managed_policies_data)
+
+
+def managed_policy_catalog() -> dict[str, dict[str, Any]]:
+    """moto's AWS managed-policy catalog, name -> {Path, Document, DefaultVersionId, CreateDate, ...}; parsed once."""
+    return _catalog()
 
 
 def managed_policy(arn: str) -> dict | None:
@@ -207,43 +211,6 @@ def logs_can_use_key(
     return False, "; ".join(parts)
 
 
-# ---------------------------------------------------------------------------------------------- privileges
-
-
-def privilege_set(policy_documents: list[dict], principal: str) -> set[tuple[str, str, str, str]]:
-    """Every (effect, principal, action, resource) the documents grant or deny; actions lower-cased."""
-    result: set[tuple[str, str, str, str]] = set()
-    for document in policy_documents:
-        for statement in _statements(document):
-            effect = statement.get("Effect", "Allow")
-            actions = _as_list(statement.get("Action")) or [f"not:{a}" for a in _as_list(statement.get("NotAction"))]
-            resources = _as_list(statement.get("Resource")) or ["*"]
-            for action in actions:
-                for resource in resources:
-                    res = resource if isinstance(resource, str) else json.dumps(resource, sort_keys=True)
-                    result.add((effect, principal, str(action).lower(), res))
-    return result
-
-
-def _covered(item: tuple[str, str, str, str], by: set[tuple[str, str, str, str]]) -> bool:
-    effect, principal, action, resource = item
-    return any(
-        e == effect and p == principal and _glob(a, action) and _glob(r, resource, case=True)
-        for e, p, a, r in by
-    )
-
-
-def privilege_delta(before: set, after: set) -> PrivilegeDelta:
-    """What changed between two privilege sets; widening when an added Allow is not covered by `before`.
-
-    Coverage honours IAM wildcards, so replacing a managed policy with its own document, or adding an
-    action a kept `s3:*` already grants, is not widening.
-    """
-    added = sorted(after - before)
-    removed = sorted(before - after)
-    widening = any(item[0] == "Allow" and not _covered(item, before) for item in added)
-    return PrivilegeDelta(
-        added=[" ".join(item) for item in added],
-        removed=[" ".join(item) for item in removed],
-        widening=widening,
-    )
+# Privilege sets and deltas live in orchestrator.privilege (one implementation, with wildcard expansion);
+# re-exported here for callers that reach for the policy module.
+from orchestrator.privilege import privilege_delta, privilege_set  # noqa: E402,F401

@@ -95,7 +95,13 @@ def apply_round(
             log.warning("repair_rejected_widening", repair=group.repair, added=len(plan.privilege.added))
             widening_rejected.append((group, plan))
             continue
-        after = template_io.apply_patch(current, plan.operations)
+        try:
+            after = template_io.apply_patch(current, plan.operations)
+        except template_io.PatchError as exc:
+            # The defect sits in a part of the template too malformed to patch (Properties: true): report, never crash.
+            result.rejected.append(_rejection(group, plan, "does not fit the template", errors=[str(exc)]))
+            log.warning("repair_rejected_patch", repair=group.repair, error=str(exc))
+            continue
         result.applied.append(AppliedRepair(plan, group.playbook, current, after))
         current = after
     if lint and current is not template and check_repair(template, current, region):

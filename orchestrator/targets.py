@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -66,6 +67,10 @@ class Target:
             "role_arn": self.role_arn,
             "account_id": self.account_id,
         }
+
+
+def _env_credentials() -> bool:
+    return bool(os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"))
 
 
 def _clean_credentials(credentials: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -147,7 +152,10 @@ def open_target(
             region=region,
             endpoint_url=endpoint_url.rstrip("/"),
             profile=profile,
-            credentials=_clean_credentials(credentials) or (None if profile else dict(DUMMY_CREDENTIALS)),
+            # Keys exported in the environment (as `cfn-autofix sandbox` prints them) select the endpoint's account;
+            # dummy keys only when nothing else is given.
+            credentials=_clean_credentials(credentials)
+            or (None if profile or _env_credentials() else dict(DUMMY_CREDENTIALS)),
         )
         log.info("target_opened", target="endpoint", region=region, endpoint_url=target.endpoint_url)
         yield target

@@ -135,12 +135,8 @@ class Template:
 
     def _render(self) -> None:
         base, ops = self._pending  # type: ignore[misc]
-        text = _dump_json(self.document, base) if self.fmt == "json" else _dump_yaml_patched(base, ops)
-        try:
-            _, lines = _parse_text(text, self.fmt)
-        except _Problem as exc:
-            raise PatchError(f"the patched template does not parse: {exc.message}") from None
-        self._source, self._lines, self._pending = text, lines, None
+        self._source, self._lines = _render_text(self.fmt, base, ops, self.document)
+        self._pending = None
 
     def line_of(self, ptr: str | Sequence[str | int]) -> int | None:
         """1-based line of the node at ptr; the nearest ancestor's line when the node has none."""
@@ -162,12 +158,11 @@ class Template:
     def dumps(self) -> str:
         """The document in the input's format; the source itself when nothing changed."""
         original = _parse_text(self.source, self.fmt)[0]
-        if original == self.document:
+        # JSON also honours a new key order; the YAML patch ops cannot express one.
+        if _same(original, self.document) or (self.fmt == "yaml" and original == self.document):
             return self.source
-        if self.fmt == "json":
-            return _dump_json(self.document, self.source)
-        ops = _diff_ops(original, self.document, ())
-        return _dump_yaml_patched(self.source, ops)
+        ops = _diff_ops(original, self.document, ()) if self.fmt == "yaml" else ()
+        return _render_text(self.fmt, self.source, ops, self.document)[0]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Template):
@@ -343,6 +338,29 @@ def _json_lines(text: str) -> dict[tuple[str, ...], int]:
             elif not top[0]:
                 lines[top[1] + (str(top[2]),)] = line
     return lines
+
+
+def _inline_like_sibling(
+    src: str,
+    children: list[tuple[str | None, int, int, int, Any]],
+    pieces: list[tuple[int | None, Any]],
+    position: int,
+    value: Any,
+    style: _JsonStyle,
+) -> bool:
+    """Whether a new container goes on one line because its nearest kept sibling is a container on one line
+    (a statement appended to a list of one-line statements stays one line)."""
+    if not isinstance(value, (dict, list)) or len(style.inline(value)) > 160:
+        return False
+    order = [*range(position - 1, -1, -1), *range(position + 1, len(pieces))]
+    for other in order:
+        number = pieces[other][0]
+        if number is None:
+            continue
+        _, _, value_start, value_end, old_value = children[number]
+        if isinstance(old_value, (dict, list)):
+            return "\n" not in src[value_start:value_end]
+    return False
 
 
 # --- YAML: cfn-lint's decoder (C parser, node marks, duplicate-key check), stricter about tags.
@@ -572,23 +590,217 @@ def _diff_ops(old: Any, new: Any, path: tuple[str, ...]) -> list[PatchOp]:
 
 # ---------------------------------------------------------------------------------------------
 # Dumping
+#
+# The promise: the repaired template is written in the input's format with only the repaired lines
+# changed. Each format first tries a splice (re-render only what changed and keep every other byte of
+# the source), checks that the result parses to exactly the new document, and falls back to rendering
+# the whole document when the splice cannot be made or does not check out.
+
+
+def _render_text(fmt: str, base: str, ops: Sequence[PatchOp], document: Any) -> tuple[str, dict[tuple[str, ...], int]]:
+    """The text of document, made from base (the text before ops), and the line of every node."""
+    if fmt == "json":
+        attempts = (lambda: _splice_json(base, document), lambda: _dump_json(document, base))
+    else:
+        attempts = (lambda: _splice_yaml_resources(base, ops), lambda: _dump_yaml_patched(base, ops))
+    for attempt in attempts[:-1]:
+        try:
+            text = attempt()
+            if text is None:
+                continue
+            parsed, lines = _parse_text(text, fmt)
+        except Exception:  # a splice meeting text it does not handle gives way to the full rendering
+            continue
+        if _same(parsed, document):
+            return text, lines
+    text = attempts[-1]()
+    try:
+        _, lines = _parse_text(text, fmt)
+    except _Problem as exc:
+        raise PatchError(f"the patched template does not parse: {exc.message}") from None
+    return text, lines
+
+
+def _fingerprint(value: Any) -> str:
+    # json.dumps tells true from 1 and 1 from 1.0 and keeps key order, unlike ==; and runs in C.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and _fingerprint(a) == _fingerprint(b)
+
+
+# --- JSON
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_JSON_DECODER = json.JSONDecoder()
+
+
+class _JsonStyle:
+    """How the file writes JSON: indent unit and separators, read from the source."""
+
+    def __init__(self, source: str):
+        self.indent: int | str | None = None
+        match = re.search(r"\n([ \t]+)\S", source)
+        if match:
+            ws = match.group(1)
+            self.indent = ws if "\t" in ws else len(ws)
+        self.item_sep = ", " if ", " in source or self.indent is not None else ","
+        self.key_sep = ": " if '": ' in source or self.indent is not None else ":"
+        self.ensure_ascii = source.isascii()
+
+    def inline(self, value: Any) -> str:
+        return json.dumps(value, ensure_ascii=self.ensure_ascii, separators=(self.item_sep, self.key_sep))
+
+    def block(self, value: Any, column: str) -> str:
+        if self.indent is None:
+            return self.inline(value)
+        text = json.dumps(value, indent=self.indent, ensure_ascii=self.ensure_ascii)
+        return text.replace("\n", "\n" + column)
 
 
 def _dump_json(document: Any, source: str) -> str:
-    indent: int | str | None = None
-    match = re.search(r"\n([ \t]+)\S", source)
-    if match:
-        ws = match.group(1)
-        indent = ws if "\t" in ws else len(ws)
-    separators = None if indent is not None or ", " in source else (",", ":")
-    text = json.dumps(document, indent=indent, ensure_ascii=not _has_non_ascii(source), separators=separators)
+    style = _JsonStyle(source)
+    if style.indent is None:
+        text = style.inline(document)
+    else:
+        text = json.dumps(document, indent=style.indent, ensure_ascii=style.ensure_ascii)
     if source.endswith("\n"):
         text += "\n"
     return text
 
 
-def _has_non_ascii(text: str) -> bool:
-    return not text.isascii()
+def _splice_json(source: str, document: Any) -> str:
+    """source with only the smallest changed subtrees re-rendered so that it reads as document."""
+    start = _WS.match(source).end()
+    old, end = _JSON_DECODER.raw_decode(source, start)
+    if _WS.match(source, end).end() != len(source):
+        raise ValueError("text after the JSON document")
+    return source[:start] + _json_node(source, start, end, old, document, _JsonStyle(source)) + source[end:]
+
+
+def _json_children(text: str, start: int) -> list[tuple[str | None, int, int, int, Any]]:
+    """(key, member start, value start, value end, value) of each child of the container at start."""
+    is_object = text[start] == "{"
+    close = "}" if is_object else "]"
+    pos = _WS.match(text, start + 1).end()
+    children: list[tuple[str | None, int, int, int, Any]] = []
+    if text[pos] == close:
+        return children
+    while True:
+        member_start, key = pos, None
+        if is_object:
+            key, pos = json.decoder.scanstring(text, pos + 1)
+            pos = _WS.match(text, pos).end()
+            if text[pos] != ":":
+                raise ValueError("expected ':'")
+            pos = _WS.match(text, pos + 1).end()
+        value, end = _JSON_DECODER.raw_decode(text, pos)
+        children.append((key, member_start, pos, end, value))
+        pos = _WS.match(text, end).end()
+        if text[pos] == ",":
+            pos = _WS.match(text, pos + 1).end()
+        elif text[pos] == close:
+            return children
+        else:
+            raise ValueError(f"unexpected {text[pos]!r}")
+
+
+def _line_indent(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return _WS.match(text, line_start).group().replace("\n", "").replace("\r", "")
+
+
+def _json_node(src: str, start: int, end: int, old: Any, new: Any, style: _JsonStyle) -> str:
+    """The text for new where src[start:end] spells old."""
+    if _same(old, new):
+        return src[start:end]
+    if isinstance(old, dict) and isinstance(new, dict) and old and new:
+        kept_old = [k for k in old if k in new]
+        if kept_old and kept_old == [k for k in new if k in old]:
+            children = _json_children(src, start)
+            index = {child[0]: number for number, child in enumerate(children)}
+            pieces: list[tuple[int | None, Any]] = []
+            for key, value in new.items():
+                if key in old:
+                    number = index[key]
+                    _, member_start, value_start, value_end, old_value = children[number]
+                    text = src[member_start:value_start] + _json_node(
+                        src, value_start, value_end, old_value, value, style
+                    )
+                    pieces.append((number, text))
+                else:
+                    pieces.append((None, (key, value)))
+            return _json_join(src, start, end, children, pieces, style)
+    elif isinstance(old, list) and isinstance(new, list) and old and new:
+        children = _json_children(src, start)
+        matcher = difflib.SequenceMatcher(
+            None, [_fingerprint(v) for v in old], [_fingerprint(v) for v in new], autojunk=False
+        )
+        pieces = []
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            paired = min(i2 - i1, j2 - j1) if tag == "replace" else (i2 - i1 if tag == "equal" else 0)
+            for offset in range(paired):
+                _, member_start, value_start, value_end, old_value = children[i1 + offset]
+                text = _json_node(src, value_start, value_end, old_value, new[j1 + offset], style)
+                pieces.append((i1 + offset, text))
+            for j in range(j1 + paired, j2):
+                pieces.append((None, (None, new[j])))
+        if any(number is not None for number, _ in pieces):
+            return _json_join(src, start, end, children, pieces, style)
+    original = src[start:end]
+    column = _line_indent(src, start)
+    # A node written on one line stays on one line while it is short.
+    if "\n" not in original and (not isinstance(new, (dict, list)) or len(style.inline(new)) <= 80):
+        return style.inline(new)
+    return style.block(new, column)
+
+
+def _json_join(
+    src: str,
+    start: int,
+    end: int,
+    children: list[tuple[str | None, int, int, int, Any]],
+    pieces: list[tuple[int | None, Any]],
+    style: _JsonStyle,
+) -> str:
+    """The container rebuilt from pieces: (index of a kept child, its text) or (None, (key, new value))."""
+    leading = src[start + 1 : children[0][1]]
+    trailing = src[children[-1][3] : end - 1]
+    separators = [src[children[i][3] : children[i + 1][1]] for i in range(len(children) - 1)]
+    if separators:
+        default_sep = separators[-1]
+    elif "\n" in leading:
+        default_sep = "," + leading
+    else:
+        default_sep = style.item_sep
+    parts = [src[start], leading]
+    previous: int | None = None
+    for position, (number, piece) in enumerate(pieces):
+        if position:
+            # A kept child brings the separator that followed it; anything else takes the last one.
+            parts.append(separators[previous] if previous is not None and previous < len(separators) else default_sep)
+        if number is None:
+            key, value = piece
+            sep = parts[-1] if position else leading
+            if "\n" in sep and not _inline_like_sibling(src, children, pieces, position, value, style):
+                rendered = style.block(value, sep[sep.rfind("\n") + 1 :])
+            else:
+                rendered = style.inline(value)
+            if key is not None:
+                rendered = json.dumps(key, ensure_ascii=style.ensure_ascii) + style.key_sep + rendered
+            parts.append(rendered)
+        else:
+            parts.append(piece)
+        previous = number
+    parts.extend((trailing, src[end - 1]))
+    return "".join(parts)
+
+
+
+
+# --- YAML
 
 
 def _rt_yaml(source: str) -> YAML:
@@ -621,17 +833,170 @@ def _guess_indent(source: str) -> tuple[int, int]:
     return mapping or 2, offset or 0
 
 
+def _braces_single_pairs(tree: Any, source: str) -> bool:
+    """Whether the source writes a one-pair mapping inside a flow sequence with braces: [{Port: 80}].
+
+    The round-trip tree keeps the flow style but not the braces, and ruamel drops them by default
+    ([Port: 80]); the source decides. A file that mixes both forms gets braces, the common form."""
+    lines = source.splitlines()
+    braced = bare = False
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, CommentedMap):
+            stack.extend(node.values())
+        elif isinstance(node, CommentedSeq):
+            flow = node.fa.flow_style()
+            for item in node:
+                if flow and isinstance(item, CommentedMap) and len(item) == 1:
+                    line, col = item.lc.line, item.lc.col
+                    if line is not None and line < len(lines) and lines[line][col : col + 1] == "{":
+                        braced = True
+                    else:
+                        bare = True
+                stack.append(item)
+    return braced or not bare
+
+
 def _dump_yaml_patched(source: str, ops: Sequence[PatchOp]) -> str:
     yaml = _rt_yaml(source)
     try:
         tree = yaml.load(source)
     except MarkedYAMLError as exc:
         raise PatchError(f"cannot round-trip the YAML source: {exc.problem}") from None
+    yaml.brace_single_entry_mapping_in_flow_sequence = _braces_single_pairs(tree, source)
     for op in ops:
         tree = _rt_apply(tree, op)
     out = io.StringIO()
     yaml.dump(tree, out)
     return out.getvalue()
+
+
+_TOP_KEY = re.compile(r"(?:Resources|\"Resources\"|'Resources')[ \t]*:[ \t]*(?:#.*)?$")
+# A resource key line: a double-quoted, single-quoted or plain key, then ':'.
+_BLOCK_KEY = re.compile(
+    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'|([^\s#'"{\[&*!|>%@`,?:-][^:#]*?))[ \t]*:(?:[ \t]|$)"""
+)
+
+
+def _resource_blocks(source: str) -> tuple[int, list[tuple[str, int, int]]] | None:
+    """The indent of the resource keys and each resource's (logical id, first line, end line) in source.
+
+    A block runs from its key line to the next resource's key line (or the end of Resources), so the
+    blank lines after a resource travel with it. None when Resources is not a block mapping."""
+    lines = source.splitlines(keepends=True)
+    header = next((i for i, line in enumerate(lines) if _TOP_KEY.match(line.rstrip("\r\n"))), None)
+    if header is None:
+        return None
+    indent = None
+    blocks: list[tuple[str, int, int]] = []
+    end = len(lines)
+    for number in range(header + 1, len(lines)):
+        line = lines[number]
+        stripped = line.lstrip(" ")
+        if not stripped.strip() or stripped.startswith("#"):
+            continue
+        column = len(line) - len(stripped)
+        if indent is None:
+            if column == 0:
+                return None
+            indent = column
+        if column < indent:
+            end = number
+            break
+        if column == indent:
+            match = _BLOCK_KEY.match(stripped)
+            if match is None:
+                return None
+            double, single, plain = match.groups()
+            if double is not None:
+                key = json.loads(f'"{double}"')
+            elif single is not None:
+                key = single.replace("''", "'")
+            else:
+                key = plain
+            if blocks:
+                blocks[-1] = (blocks[-1][0], blocks[-1][1], number)
+            blocks.append((key, number, end))
+    if indent is None or not blocks:
+        return None
+    blocks[-1] = (blocks[-1][0], blocks[-1][1], end)
+    return indent, [(key, first, _block_end(lines, first, last, indent)) for key, first, last in blocks]
+
+
+def _block_end(lines: list[str], first: int, end: int, indent: int) -> int:
+    """Where a block really ends: a comment at or left of the resource keys' column after the block's last
+    content line introduces what follows (the next resource, the next section), so it stays outside."""
+    content = first
+    for number in range(first, end):
+        stripped = lines[number].strip()
+        if stripped and not stripped.startswith("#"):
+            content = number
+    for number in range(content + 1, end):
+        line = lines[number]
+        if line.strip().startswith("#") and len(line) - len(line.lstrip(" ")) <= indent:
+            return number
+    return end
+
+
+def _splice_yaml_resources(source: str, ops: Sequence[PatchOp]) -> str | None:
+    """Re-render only the resource blocks the ops touch and splice them into source; None when the ops
+    reach outside Resources or the source is not laid out in plain blocks (then the whole file is rendered)."""
+    if "\r" in source or not ops:
+        return None
+    found = _resource_blocks(source)
+    if found is None:
+        return None
+    indent, blocks = found
+    by_id = {key: number for number, (key, _, _) in enumerate(blocks)}
+    if len(by_id) != len(blocks):
+        return None
+    groups: dict[int, list[PatchOp]] = {}
+    for op in ops:
+        parts = _parts(op.path)
+        if len(parts) < 2 or parts[0] != "Resources":
+            return None
+        number = by_id.get(parts[1])
+        if number is None:
+            if len(parts) != 2 or op.op != "add":
+                return None
+            # A new resource goes after the last one: render it with the last block.
+            by_id[parts[1]] = number = len(blocks) - 1
+        groups.setdefault(number, []).append(op)
+    lines = source.splitlines(keepends=True)
+    yaml = _rt_yaml(source)
+    replacements: dict[int, str] = {}
+    for number, block_ops in groups.items():
+        _, first, end = blocks[number]
+        block = "".join(lines[first:end])
+        newline_added = not block.endswith("\n")
+        mini = f"Resources:\n{block}" + ("\n" if newline_added else "")
+        tree = yaml.load(mini)
+        yaml.brace_single_entry_mapping_in_flow_sequence = _braces_single_pairs(tree, mini)
+        for op in block_ops:
+            tree = _rt_apply(tree, op)
+        out = io.StringIO()
+        yaml.dump(tree, out)
+        text = out.getvalue()
+        head, _, body = text.partition("\n")
+        if head.strip() not in ("Resources:", "Resources: {}"):
+            return None
+        if head.strip() == "Resources: {}":
+            body = ""
+        elif not body.startswith(" " * indent) or body[indent : indent + 1] == " ":
+            return None
+        if newline_added and body.endswith("\n"):
+            body = body[:-1]
+        replacements[number] = body
+    pieces = []
+    cursor = 0
+    for number in sorted(replacements):
+        _, first, end = blocks[number]
+        pieces.append("".join(lines[cursor:first]))
+        pieces.append(replacements[number])
+        cursor = end
+    pieces.append("".join(lines[cursor:]))
+    return "".join(pieces)
 
 
 def _tag_of(node: Any) -> str | None:

@@ -360,3 +360,12 @@ def test_transient_resource_failure_fails_once(sandbox_factory: Any) -> None:
     assert first["StackStatus"] == "ROLLBACK_COMPLETE"
     assert failed(events(box, "one"))["AlarmTopic"] == "Internal Failure"
     assert create(box, "two", body("web_tier"))["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.parametrize(("case", "template"), [("not json", "{not json"), ("no resources", "{}"), ("yaml error", "Resources: [")])
+def test_unparseable_template_is_a_validation_error(sandbox: Sandbox, case: str, template: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        sandbox.client("cloudformation").create_stack(StackName="bad", TemplateBody=template)
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["Error"]["Message"].startswith("Template format error:")
+    assert sandbox.client("cloudformation").list_stacks()["StackSummaries"] == []

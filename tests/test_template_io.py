@@ -297,3 +297,235 @@ def test_patch_that_breaks_the_template_is_bad_input():
     tpl = load_template(FIXTURES / "sam.yaml")
     with pytest.raises(BadInput, match="after patching: resource 'OrdersTable' has no Type"):
         apply_patch(tpl, [PatchOp("remove", "/Resources/OrdersTable/Type")])
+
+
+# --- Splicing: only the repaired lines change -------------------------------------------------
+
+HAND_FORMATTED_JSON = """{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {
+    "LogsRole": {
+      "Type": "AWS::IAM::Role",
+      "Properties": {
+        "AssumeRolePolicyDocument": {
+          "Version": "2012-10-17",
+          "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": ["logs.amazonaws.com"]}, "Action": "sts:AssumeRole"}
+          ]
+        },
+        "Policies": [
+          {
+            "PolicyName": "write",
+            "PolicyDocument": {
+              "Version": "2012-10-17",
+              "Statement": [
+                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}
+              ]
+            }
+          }
+        ],
+        "Tags": [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "dev"}]
+      }
+    },
+    "Queue": {
+      "Type": "AWS::SQS::Queue",
+      "Properties": {"DelaySeconds": 5, "Tags": [{"Key": "team", "Value": "core"}]}
+    }
+  },
+  "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}}
+}
+"""
+PRINCIPAL_LINE = '{"Effect": "Allow", "Principal": {"Service": ["logs.amazonaws.com"]}, "Action": "sts:AssumeRole"}'
+TAGS_LINE = '"Tags": [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "dev"}]'
+QUEUE_PROPS_LINE = '"Properties": {"DelaySeconds": 5, "Tags": [{"Key": "team", "Value": "core"}]}'
+ROLE = "/Resources/LogsRole/Properties"
+
+
+@pytest.mark.parametrize(
+    "case_id, op, max_changed, kept, expected_line",
+    [
+        ("replace-value", PatchOp("replace", "/Resources/Queue/Properties/DelaySeconds", 0), 2,
+         [PRINCIPAL_LINE, TAGS_LINE], '"Properties": {"DelaySeconds": 0, "Tags": [{"Key": "team", "Value": "core"}]}'),
+        ("add-depends-on", PatchOp("add", "/Resources/Queue/DependsOn", "LogsRole"), 3,
+         [PRINCIPAL_LINE, TAGS_LINE], '      "DependsOn": "LogsRole"\n'),
+        ("append-statement", PatchOp("add", f"{ROLE}/Policies/0/PolicyDocument/Statement/-",
+                                     {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"}), 3,
+         [PRINCIPAL_LINE, TAGS_LINE, QUEUE_PROPS_LINE],
+         '                {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"}\n'),
+        ("remove-list-item", PatchOp("remove", f"{ROLE}/Tags/0"), 2,
+         [PRINCIPAL_LINE, QUEUE_PROPS_LINE], '"Tags": [{"Key": "env", "Value": "dev"}]'),
+        ("remove-last-key", PatchOp("remove", f"{ROLE}/Tags"), 3,
+         [PRINCIPAL_LINE, QUEUE_PROPS_LINE], '        ]\n      }\n'),
+        ("append-in-compact-list", PatchOp("add", f"{ROLE}/AssumeRolePolicyDocument/Statement/0/Principal/Service/-",
+                                           "ec2.amazonaws.com"), 2,
+         [TAGS_LINE, QUEUE_PROPS_LINE], '"Principal": {"Service": ["logs.amazonaws.com", "ec2.amazonaws.com"]}'),
+        ("add-resource", PatchOp("add", "/Resources/Topic", {"Type": "AWS::SNS::Topic"}), 5,
+         [PRINCIPAL_LINE, TAGS_LINE, QUEUE_PROPS_LINE], '    "Topic": {\n      "Type": "AWS::SNS::Topic"\n    }\n'),
+    ],
+)
+def test_json_patch_splices_into_hand_formatted_text(case_id, op, max_changed, kept, expected_line):
+    tpl = loads_template(HAND_FORMATTED_JSON)
+    patched = apply_patch(tpl, [op])
+    changed = changed_lines(tpl.source, patched.source)
+    assert 1 <= len(changed) <= max_changed, changed
+    assert json.loads(patched.source) == patched.document
+    assert loads_template(patched.dumps()).document == patched.document
+    for needle in kept:
+        original_line = tpl.source.splitlines()[source_line(tpl, needle) - 1]
+        assert original_line in patched.source.splitlines()  # byte-identical, indentation and all
+    assert expected_line in patched.source
+    assert '  "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}}\n' in patched.source
+
+
+def test_json_untouched_lines_stay_byte_identical_after_several_patches():
+    tpl = loads_template(HAND_FORMATTED_JSON)
+    patched = apply_patch(tpl, [
+        PatchOp("add", "/Resources/LogsRole/DependsOn", ["Queue"]),
+        PatchOp("replace", f"{ROLE}/Policies/0/PolicyName", "write-logs"),
+    ])
+    before, after = tpl.source.splitlines(), patched.source.splitlines()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    kept = sum(block.size for block in matcher.get_matching_blocks())
+    assert kept >= len(before) - 3
+    assert '            "PolicyName": "write-logs",' in after
+    assert patched.resources["LogsRole"]["DependsOn"] == ["Queue"]
+    assert loads_template(patched.source).document == patched.document
+
+
+@pytest.mark.parametrize(
+    "case_id, text, op, expected",
+    [
+        ("minified", '{"Resources":{"A":{"Type":"AWS::SNS::Topic"},"B":{"Type":"AWS::SQS::Queue"}}}',
+         PatchOp("add", "/Resources/B/DependsOn", "A"),
+         '{"Resources":{"A":{"Type":"AWS::SNS::Topic"},"B":{"Type":"AWS::SQS::Queue","DependsOn":"A"}}}'),
+        ("tabs", '{\n\t"Resources": {\n\t\t"A": {"Type": "AWS::SNS::Topic"}\n\t}\n}\n',
+         PatchOp("add", "/Resources/A/Properties", {"TopicName": "t", "Tags": []}),
+         '{\n\t"Resources": {\n\t\t"A": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t", "Tags": []}}\n\t}\n}\n'),
+        ("non-ascii-kept", '{"Description": "café",\n "Resources": {"A": {"Type": "AWS::SNS::Topic"}}}',
+         PatchOp("add", "/Resources/A/Metadata", {"Note": "naïve"}),
+         '{"Description": "café",\n "Resources": {"A": {"Type": "AWS::SNS::Topic", "Metadata": {"Note": "naïve"}}}}'),
+    ],
+)
+def test_json_splice_follows_the_files_own_layout(case_id, text, op, expected):
+    patched = apply_patch(loads_template(text, fmt="json"), [op])
+    assert patched.source == expected
+    assert json.loads(patched.source) == patched.document
+
+
+def test_json_reordered_mapping_is_rerendered_in_the_new_order():
+    tpl = loads_template(HAND_FORMATTED_JSON)
+    queue = tpl.document["Resources"]["Queue"]
+    tpl.document["Resources"]["Queue"] = {"Properties": queue["Properties"], "Type": queue["Type"]}
+    text = tpl.dumps()
+    assert list(json.loads(text)["Resources"]["Queue"]) == ["Properties", "Type"]
+    assert PRINCIPAL_LINE in text and TAGS_LINE in text
+
+
+def test_json_pipeline_fixture_keeps_every_other_line():
+    tpl = load_template(FIXTURES / "pipeline.json")
+    patched = apply_patch(tpl, [PatchOp("add", "/Resources/Pipeline/DependsOn/-", "ArtifactBucket")])
+    assert len(changed_lines(tpl.source, patched.source)) <= 3
+    assert loads_template(patched.source).document == patched.document
+
+
+FLOW_YAML = """Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: app
+          Image: nginx
+          PortMappings: [{ContainerPort: 8080}]
+          Ulimits: [{Name: nofile, SoftLimit: 1024, HardLimit: 4096}, {Name: nproc}]
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  TopicArn:
+    Value: !Ref Topic
+"""
+
+
+@pytest.mark.parametrize(
+    "case_id, op",
+    [
+        ("unrelated-resource", PatchOp("add", "/Resources/Topic/Properties", {"TopicName": "t"})),
+        ("same-resource", PatchOp("replace", "/Resources/Task/Properties/ContainerDefinitions/0/Image", "nginx:1")),
+        ("outside-resources", PatchOp("add", "/Outputs/TopicArn/Description", "the topic")),
+    ],
+)
+def test_yaml_single_pair_flow_mapping_in_flow_sequence_keeps_its_braces(case_id, op):
+    tpl = loads_template(FLOW_YAML)
+    patched = apply_patch(tpl, [op])
+    lines = patched.source.splitlines()
+    assert "          PortMappings: [{ContainerPort: 8080}]" in lines
+    assert "          Ulimits: [{Name: nofile, SoftLimit: 1024, HardLimit: 4096}, {Name: nproc}]" in lines
+    assert loads_template(patched.source).document == patched.document
+
+
+def test_yaml_bare_single_pair_in_flow_sequence_stays_bare():
+    text = "Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Metadata:\n      Pairs: [a: 1, b: 2]\nOutputs: {}\n"
+    patched = apply_patch(loads_template(text), [PatchOp("add", "/Outputs/X", {"Value": 1})])
+    assert "      Pairs: [a: 1, b: 2]\n" in patched.source
+
+
+SPLICE_YAML = """AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  # the queue first
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      Tags:
+          - Key: team      # indented further than the rest of the file
+            Value: core
+
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      ManagedPolicyArns:
+      - arn:aws:iam::aws:policy/ReadOnlyAccess
+  "Topic":
+    Type: AWS::SNS::Topic   # quoted logical id
+# outputs follow
+
+Outputs:
+  QueueArn:
+    Value: !GetAtt Queue.Arn
+"""
+
+
+@pytest.mark.parametrize(
+    "case_id, ops, untouched",
+    [
+        ("property", [PatchOp("add", "/Resources/Role/DependsOn", "Queue")], ["Queue", "Topic"]),
+        ("quoted-id", [PatchOp("replace", "/Resources/Topic/Type", "AWS::SQS::Queue")], ["Queue", "Role"]),
+        ("new-resource", [PatchOp("add", "/Resources/Key", {"Type": "AWS::KMS::Key"}),
+                          PatchOp("add", "/Resources/Key/Properties", {"Enabled": True})], ["Queue", "Role"]),
+        ("remove-resource", [PatchOp("remove", "/Resources/Topic")], ["Queue", "Role"]),
+        ("two-resources", [PatchOp("add", "/Resources/Topic/DependsOn", "Role"),
+                           PatchOp("replace", "/Resources/Role/Properties/ManagedPolicyArns/0", "arn:x")], ["Queue"]),
+    ],
+)
+def test_yaml_patch_rerenders_only_the_touched_resources(case_id, ops, untouched):
+    tpl = loads_template(SPLICE_YAML)
+    patched = apply_patch(tpl, ops)
+    assert loads_template(patched.source).document == patched.document
+    # The oddly indented Queue block would be re-indented by a whole-file round trip.
+    if "Queue" in untouched:
+        assert "      Tags:\n          - Key: team      # indented further than the rest of the file\n" in patched.source
+    if "Role" in untouched:
+        assert "      ManagedPolicyArns:\n      - arn:aws:iam::aws:policy/ReadOnlyAccess\n" in patched.source
+    if "Topic" in untouched:
+        assert '  "Topic":\n    Type: AWS::SNS::Topic   # quoted logical id\n' in patched.source
+    assert "  # the queue first\n" in patched.source
+    assert "# outputs follow\n\nOutputs:\n  QueueArn:\n    Value: !GetAtt Queue.Arn\n" in patched.source
+
+
+def test_yaml_splice_falls_back_to_the_whole_file_when_a_block_uses_an_outside_anchor():
+    text = (
+        "Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties:\n      Tags: &tags\n        - {Key: a, Value: b}\n"
+        "  B:\n    Type: AWS::SNS::Topic\n    Properties:\n      Tags: *tags\n"
+    )
+    tpl = loads_template(text)
+    patched = apply_patch(tpl, [PatchOp("add", "/Resources/B/DependsOn", "A")])
+    assert patched.resources["B"]["DependsOn"] == "A"
+    assert loads_template(patched.source).document == patched.document

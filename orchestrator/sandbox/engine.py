@@ -16,6 +16,7 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import Event, Stack
 from moto.core.utils import utcnow
 from moto.ec2.models.core import TaggedEC2Resource
+from moto.utilities.utils import get_partition
 
 from orchestrator.sandbox import rules
 from orchestrator.sandbox.context import SandboxContext
@@ -293,7 +294,8 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
             check = rules.Check(ctx=ctx, logical_id=lid, resource_type=rtype, definition=definition,
                                 properties=resolved.setdefault("Properties", {}), physical_name=name, graph=graph,
                                 lookup=lambda other: stack.resource_map._parsed_resources.get(other),
-                                account_id=stack.account_id, region=stack.region_name)
+                                account_id=stack.account_id, region=stack.region_name,
+                                partition=get_partition(stack.region_name))
             for fixup in rules.PRE_CREATE_FIXUPS:
                 fixup(check)
             failure = rules.run_checks(check)

@@ -169,14 +169,20 @@ def _create_stack(self: CloudFormationResponse) -> ActionResult:
     with ctx.lock:
         if _find_active(backend, name) is not None:
             raise AlreadyExistsException(f"Stack [{name}] already exists")
-        stack = Stack(
-            stack_id=generate_stack_id(name, self.region, self.current_account), name=name, template=body,
-            parameters=parameters, account_id=self.current_account, region_name=self.region,
-            notification_arns=self._get_param("NotificationARNs", []), tags=tags, role_arn=self._get_param("RoleARN"),
-            cross_stack_resources=backend.exports,
-            enable_termination_protection=self._get_param("EnableTerminationProtection"),
-            timeout_in_mins=self._get_param("TimeoutInMinutes"), stack_policy_body=self._get_param("StackPolicyBody"),
-        )
+        try:
+            stack = Stack(
+                stack_id=generate_stack_id(name, self.region, self.current_account), name=name, template=body,
+                parameters=parameters, account_id=self.current_account, region_name=self.region,
+                notification_arns=self._get_param("NotificationARNs", []), tags=tags, role_arn=self._get_param("RoleARN"),
+                cross_stack_resources=backend.exports,
+                enable_termination_protection=self._get_param("EnableTerminationProtection"),
+                timeout_in_mins=self._get_param("TimeoutInMinutes"), stack_policy_body=self._get_param("StackPolicyBody"),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            # AWS answers a template it cannot parse with a ValidationError, never a server error.
+            raise ValidationError(message=f"Template format error: {exc}") from None
+        if not isinstance(stack.template_dict, dict) or not stack.template_dict.get("Resources"):
+            raise ValidationError(message="Template format error: At least one Resources member must be defined.")
         _validate_parameter_types(stack.template_dict, parameters, self.region)
         backend.stacks[stack.stack_id] = stack
         engine.create(stack, ctx, disable_rollback=self._get_bool_param("DisableRollback", False),
@@ -358,6 +364,17 @@ def check_seams() -> None:
             problems.append(f"{owner.__name__}.{attribute} is missing")
     if not hasattr(IAMBackend, "get_role"):
         problems.append("IAMBackend.get_role is missing")
+    from moto.core.base_backend import BackendDict
+    from moto.iam.models import AccessKey
+    from moto.moto_server import werkzeug_app
+
+    if not isinstance(getattr(BackendDict, "_instances", None), list):
+        problems.append("BackendDict._instances (per-account reset) is missing")
+    if "user_name" not in AccessKey.__init__.__code__.co_varnames:
+        problems.append("AccessKey(user_name, prefix, account_id) changed")
+    for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
+        if not hasattr(werkzeug_app, name):
+            problems.append(f"moto.moto_server.werkzeug_app.{name} is missing")
     if problems:
         raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
 

@@ -206,8 +206,9 @@ def attach_managed_policies(check: Check, model: Any) -> None:
     """
     if check.resource_type not in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
         return
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
     from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    from orchestrator.policy import managed_policy_catalog
 
     backend = iam_backends[check.account_id][check.partition]
     wanted = list(check.properties.get("ManagedPolicyArns") or [])
@@ -219,7 +220,7 @@ def attach_managed_policies(check: Check, model: Any) -> None:
             continue
         if arn not in backend.managed_policies and ":iam::aws:policy/" in arn:
             entry = managed_policy(arn)
-            data = json.loads(aws_managed_policies_data)[entry["name"]]
+            data = managed_policy_catalog()[entry["name"]]
             backend.managed_policies[arn] = AWSManagedPolicy.from_data(entry["name"], check.account_id, check.region, data)
         policy = backend.managed_policies[arn]
         name = getattr(model, "name", None) or check.physical_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import random
 import signal
 import threading
@@ -88,8 +89,15 @@ class Sandbox:
             if self.config.faults.any_api_faults:
                 self.faults = FaultInjector(self.config.faults)
                 app = FaultMiddleware(app, self.faults)
-            # Bound here (not in the thread) so a taken port raises in the caller instead of hanging.
-            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietRequestHandler)
+            # Bound here (not in the thread) so a taken port raises in the caller instead of hanging;
+            # werkzeug exits the process on a taken port, which a library must not do.
+            try:
+                self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietRequestHandler)
+            except (SystemExit, OSError) as exc:
+                context.unregister(self.account_id)
+                drop_account_state(self.account_id)
+                self._ctx = None
+                raise OSError(errno.EADDRINUSE, f"cannot listen on {self.host}:{self.port}") from exc
             self.port = self._server.server_address[1]
             self.endpoint_url = f"http://{self.host}:{self.port}"
             self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True)

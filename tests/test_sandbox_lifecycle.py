@@ -1,0 +1,116 @@
+"""Tests of the sandbox's lifecycle: start, stop, reset, accounts, credentials, self-test, update rollback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from orchestrator.sandbox import Sandbox
+from orchestrator.sandbox import patches
+
+TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}}}
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_start_stop_context_manager() -> None:
+    with Sandbox(region="eu-central-1") as box:
+        assert box.running and box.endpoint_url == f"http://127.0.0.1:{box.port}"
+        assert _port_open(box.port)
+        assert box.credentials["region_name"] == "eu-central-1"
+        assert len(box.account_id) == 12 and box.account_id.isdigit()
+        assert box.client("sts").get_caller_identity()["Account"] == box.account_id
+        port = box.port
+    assert not box.running and not _port_open(port)
+    box.stop()  # stopping twice is harmless
+
+
+def test_reset_empties_the_account_and_keeps_credentials(sandbox: Sandbox) -> None:
+    cf = sandbox.client("cloudformation")
+    cf.create_stack(StackName="t", TemplateBody=json.dumps(TOPIC))
+    assert sandbox.client("sns").list_topics()["Topics"]
+    sandbox.reset()
+    assert cf.list_stacks()["StackSummaries"] == []
+    assert sandbox.client("sns").list_topics()["Topics"] == []
+    assert sandbox.client("sts").get_caller_identity()["Account"] == sandbox.account_id
+
+
+def test_sandboxes_started_from_threads_get_distinct_accounts() -> None:
+    boxes: list[Sandbox] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        box = Sandbox().start()
+        with lock:
+            boxes.append(box)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len({b.account_id for b in boxes}) == 3 and len({b.port for b in boxes}) == 3
+        boxes[0].client("cloudformation").create_stack(StackName="mine", TemplateBody=json.dumps(TOPIC))
+        assert [b.client("cloudformation").list_stacks()["StackSummaries"] != [] for b in boxes] == [True, False, False]
+    finally:
+        for box in boxes:
+            box.stop()
+
+
+def test_taken_port_raises_instead_of_hanging(sandbox: Sandbox) -> None:
+    with pytest.raises(OSError):
+        Sandbox(port=sandbox.port).start()
+
+
+def test_self_test_and_seams_pass_on_the_pinned_moto() -> None:
+    patches.check_seams()
+    patches.self_test()
+    assert patches.installed()
+
+
+def test_plain_moto_accounts_are_left_unpatched(sandbox: Sandbox) -> None:
+    """Accounts no sandbox owns keep moto's own behaviour (what bench/ compares against)."""
+    import boto3
+
+    plain = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                         aws_access_key_id="AKIAPLAINMOTO0000000", aws_secret_access_key="x")
+    template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSCodeDeployRole"]}}}}
+    plain.create_stack(StackName="plain", TemplateBody=json.dumps(template))
+    try:
+        assert plain.describe_stacks(StackName="plain")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    finally:
+        plain.delete_stack(StackName="plain")
+
+
+def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbox) -> None:
+    cf = sandbox.client("cloudformation")
+    cf.create_stack(StackName="u", TemplateBody=json.dumps(TOPIC))
+    broken = json.loads(json.dumps(TOPIC))
+    broken["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}}
+    broken["Resources"]["Role"] = {"Type": "AWS::IAM::Role", "DependsOn": "Queue", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/NoSuchPolicy"]}}
+    cf.update_stack(StackName="u", TemplateBody=json.dumps(broken))
+    stack = cf.describe_stacks(StackName="u")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert sandbox.client("sqs").list_queues().get("QueueUrls", []) == []
+    restored = cf.get_template(StackName="u")["TemplateBody"]
+    assert (json.loads(restored) if isinstance(restored, str) else restored) == TOPIC
+    with pytest.raises(ClientError) as caught:
+        cf.update_stack(StackName="u", TemplateBody=json.dumps(TOPIC))
+    assert caught.value.response["Error"]["Message"] == "No updates are to be performed."
+
+
+def test_emulated_resources_of_unknown_stack_is_empty(sandbox: Sandbox) -> None:
+    assert sandbox.emulated_resources("nope") == []
