@@ -242,6 +242,14 @@ def forecast_command(
         raise typer.Exit(1)
 
 
+def quiet_console_logs(ctx: typer.Context) -> None:
+    """On a terminal the live view and the summary carry the progress: info-level logs would repeat them."""
+    app_state = state(ctx)
+    settings = app_state.config()
+    if sys.stderr.isatty() and not (app_state.log_json or settings.log.json) and settings.log.level == "info":
+        configure_logging(json=False, level="warning")
+
+
 # --- deploy --------------------------------------------------------------------------------------
 
 
@@ -332,6 +340,7 @@ def deploy_command(
     from orchestrator.loop import deploy_with_autofix
 
     settings = state(ctx).config()
+    quiet_console_logs(ctx)
     parameters = parse_parameters(param, params_file)
     if out is not None and out.is_dir():
         raise BadInput("--out is a directory", file=str(out))
@@ -425,6 +434,8 @@ def verify_command(
 ) -> None:
     """Verify templates x regions x parameter sets, each cell in its own sandbox; write JUnit, Markdown and JSON."""
     from orchestrator.verify import run_verify_command
+
+    quiet_console_logs(ctx)
 
     settings = state(ctx).config()
     _sigterm_as_interrupt()
