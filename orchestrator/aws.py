@@ -442,19 +442,8 @@ class AwsSession:
 
         `noecho` names parameters whose values must never reach a log line or an error message.
         """
-        noecho = set(noecho)
-        args = self._stack_args(name, template, parameters, capabilities, tags)
-        args["DisableRollback"] = disable_rollback
-        log.info(
-            "stack_create_requested",
-            stack=name,
-            parameters=redact_parameters(parameters, noecho),
-            capabilities=list(capabilities),
-            disable_rollback=disable_rollback,
-            via_s3="TemplateURL" in args,
-        )
-        secrets = [str(v) for k, v in (parameters or {}).items() if k in noecho]
-        return str(self._call("cloudformation", "create_stack", secrets=secrets, **args)["StackId"])
+        return self._send_stack("create_stack", name, template, parameters, capabilities, tags,
+                                disable_rollback, noecho)
 
     def update_stack(
         self,
@@ -471,11 +460,18 @@ class AwsSession:
 
         Raises NoUpdatesToPerform when nothing changed and StackNotUpdatable for e.g. ROLLBACK_COMPLETE.
         """
+        return self._send_stack("update_stack", name, template, parameters, capabilities, tags,
+                                disable_rollback, noecho)
+
+    def _send_stack(self, operation: str, name: str, template: str, parameters: Mapping[str, Any] | None,
+                    capabilities: Iterable[str], tags: Mapping[str, str] | None, disable_rollback: bool,
+                    noecho: Iterable[str]) -> str:
+        """CreateStack or UpdateStack with the same arguments, logging and NoEcho redaction."""
         noecho = set(noecho)
         args = self._stack_args(name, template, parameters, capabilities, tags)
         args["DisableRollback"] = disable_rollback
         log.info(
-            "stack_update_requested",
+            "stack_create_requested" if operation == "create_stack" else "stack_update_requested",
             stack=name,
             parameters=redact_parameters(parameters, noecho),
             capabilities=list(capabilities),
@@ -483,7 +479,7 @@ class AwsSession:
             via_s3="TemplateURL" in args,
         )
         secrets = [str(v) for k, v in (parameters or {}).items() if k in noecho]
-        return str(self._call("cloudformation", "update_stack", secrets=secrets, **args)["StackId"])
+        return str(self._call("cloudformation", operation, secrets=secrets, **args)["StackId"])
 
     def describe_stack(self, name: str) -> dict[str, Any] | None:
         """DescribeStacks for one stack (name or id); None when it does not exist."""
