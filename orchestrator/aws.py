@@ -24,6 +24,7 @@ from botocore.exceptions import (
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -153,6 +154,9 @@ class RetryPolicy:
 def is_retryable(exc: BaseException) -> bool:
     """Throttling, 5xx and connection failures are worth another try; nothing else is."""
     if isinstance(exc, CONNECTION_ERRORS):
+        return True
+    if isinstance(exc, ResponseParserError):
+        # An HTML error page instead of an API answer (a proxy's or server's 5xx): as transient as a 5xx.
         return True
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -287,6 +291,13 @@ class AwsSession:
             ) from exc
         except BotoCoreError as exc:
             raise AwsError(f"{operation}: {_scrub(str(exc), secret_values)}", operation=operation, code=type(exc).__name__) from exc
+        except ResponseParserError as exc:
+            raise AwsError(
+                f"{operation}: the endpoint kept answering with something that is not an API response",
+                operation=operation,
+                code="ResponseParserError",
+                retryable=True,
+            ) from exc
 
     def _translate(self, operation: str, exc: ClientError, secrets: Iterable[str]) -> AwsError:
         error = exc.response.get("Error", {})

@@ -52,7 +52,13 @@ def _lint_text(text: str, region: str) -> tuple[LintError, ...]:
     runner = _runner(region)
     # The rule collection keeps per-run state; verify lints from several threads at once.
     with _RUNNER_LOCK:
-        matches = lint(text, rules=runner.rules, regions=[region], config=None)
+        try:
+            matches = lint(text, rules=runner.rules, regions=[region], config=None)
+        except Exception as exc:  # cfn-lint crashes on some malformed templates (e.g. a string where a mapping goes)
+            # One stable pseudo-error: the same crash before and after a repair is not new, a crash only after is.
+            log.debug("lint_crashed", error=f"{type(exc).__name__}: {exc}")
+            return (LintError(rule="E0000", message=f"cfn-lint could not check the template ({type(exc).__name__})",
+                              line=None, path=()),)
     errors = []
     for match in matches:
         rule = str(match.rule.id)

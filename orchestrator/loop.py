@@ -150,8 +150,9 @@ class _Runner:
         declared = document.get("Parameters") or {}
         parameters = {k: v for k, v in self.params.items() if k in declared}
         return {
-            # JSON of the long form: the same document whatever the input's format.
-            "template": json.dumps(document, indent=1),
+            # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
+            # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
+            "template": json.dumps(document, indent=1, ensure_ascii=False),
             "parameters": parameters or None,
             "capabilities": required_capabilities(document),
             "tags": {RUN_ID_TAG: self.run.run_id},

@@ -584,12 +584,7 @@ def test_forecast_cli(case, fmt, fix, fuzz_dir):
 CONFIG = load_config()
 
 
-@settings(FUZZ, max_examples=100)
-@given(case=st.one_of(serialized(), serialized(coherent_templates()), yaml_texts.map(lambda t: (t, ".yaml"))))
-def test_deploy_entry_validates_before_deploying(case, fuzz_dir):
-    """deploy_with_autofix checks the template before opening a target: the only other error is the bad URL we pass."""
-    content, suffix = case
-    path = write_case(fuzz_dir, content, suffix)
+def check_deploy_entry(path: Path) -> None:
     before = digest(path)
     with hard_limit():
         with pytest.raises(BadInput) as caught:
@@ -597,10 +592,26 @@ def test_deploy_entry_validates_before_deploying(case, fuzz_dir):
             deploy_with_autofix(path, target="endpoint", endpoint_url="ftp://nowhere", config=CONFIG,
                                 write_template=False)
     message = str(caught.value)
-    assert "\n" not in message
+    assert len(message.splitlines()) == 1, message
     assert message.startswith(str(path)) or "must start with http" in message, message
     assert digest(path) == before, "the input file changed"
-    assert not list(fuzz_dir.glob(path.stem + ".fixed*")), "nothing is written before deployment"
+    assert not list(path.parent.glob(path.stem + ".fixed*")), "nothing is written before deployment"
+
+
+@settings(FUZZ, max_examples=100)
+@given(case=st.one_of(serialized(), yaml_texts.map(lambda t: (t, ".yaml"))))
+def test_deploy_entry_validates_malformed_templates(case, fuzz_dir):
+    """deploy_with_autofix checks the template before opening a target: the only other error is the bad URL we pass."""
+    content, suffix = case
+    check_deploy_entry(write_case(fuzz_dir, content, suffix))
+
+
+# Coherent templates often reach a repair, whose cfn-lint guard costs a second: fewer examples.
+@settings(FUZZ, max_examples=60)
+@given(case=serialized(coherent_templates()))
+def test_deploy_entry_forecasts_and_repairs_coherent_templates(case, fuzz_dir):
+    content, suffix = case
+    check_deploy_entry(write_case(fuzz_dir, content, suffix))
 
 
 # -------------------------------------------------------------------------------------------------
