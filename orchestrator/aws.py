@@ -191,15 +191,16 @@ def _is_url(template: str) -> bool:
     return template.startswith(("https://", "http://")) and "\n" not in template and " " not in template
 
 
-def _event_from(raw: Mapping[str, Any]) -> StackEvent:
+def _event_from(raw: Mapping[str, Any], secrets: Iterable[str] = ()) -> StackEvent:
     return StackEvent(
         event_id=str(raw["EventId"]),
         stack_name=str(raw.get("StackName", "")),
         logical_id=str(raw.get("LogicalResourceId", "")),
         resource_type=str(raw.get("ResourceType", "")),
         status=str(raw.get("ResourceStatus", "")),
-        reason=str(raw.get("ResourceStatusReason") or ""),
-        physical_id=str(raw.get("PhysicalResourceId") or ""),
+        # A NoEcho value can come back inside a failure reason or a physical id (a name built from it).
+        reason=_scrub(str(raw.get("ResourceStatusReason") or ""), secrets),
+        physical_id=_scrub(str(raw.get("PhysicalResourceId") or ""), secrets),
         timestamp=raw.get("Timestamp"),
     )
 
@@ -219,6 +220,8 @@ class AwsSession:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._identity: dict[str, str] | None = None
+        # Values of NoEcho parameters sent with this session: scrubbed from every event, answer and error text.
+        self._secrets: set[str] = set()
         creds = dict(target.credentials or {})
         try:
             # Explicit keys (sandbox, endpoint, assumed role) win over a profile.
@@ -252,7 +255,7 @@ class AwsSession:
             return self._clients[service]
 
     def _retrying(self, operation: str, fn: Callable[[], T], *, secrets: Iterable[str] = ()) -> T:
-        secret_values = [s for s in secrets if s]
+        secret_values = [s for s in {*secrets, *self._secrets} if s]
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -490,6 +493,7 @@ class AwsSession:
             via_s3="TemplateURL" in args,
         )
         secrets = [str(v) for k, v in (parameters or {}).items() if k in noecho]
+        self._secrets.update(v for v in secrets if v)
         return str(self._call("cloudformation", operation, secrets=secrets, **args)["StackId"])
 
     def describe_stack(self, name: str) -> dict[str, Any] | None:
@@ -499,7 +503,14 @@ class AwsSession:
         except StackNotFound:
             return None
         stacks = answer.get("Stacks") or []
-        return stacks[0] if stacks else None
+        if not stacks:
+            return None
+        stack = dict(stacks[0])
+        if self._secrets:
+            stack["StackStatusReason"] = _scrub(str(stack.get("StackStatusReason") or ""), self._secrets)
+            stack["Outputs"] = [{**o, "OutputValue": _scrub(str(o.get("OutputValue", "")), self._secrets)}
+                                for o in stack.get("Outputs") or []]
+        return stack
 
     def stack_status(self, name: str) -> StackStatus:
         """The stack's current status; raises StackNotFound when there is no such stack."""
@@ -566,7 +577,7 @@ class AwsSession:
         raw_events, cursor_seen = self._retrying("DescribeStackEvents", read)
         if not cursor_seen:
             log.warning("event_cursor_not_found", stack=name, after_event_id=after_event_id)
-        return [_event_from(raw) for raw in reversed(raw_events)]
+        return [_event_from(raw, self._secrets) for raw in reversed(raw_events)]
 
     iter_stack_events = iter_new_events  # the name used in docs/CONTRACTS.md
 

@@ -678,3 +678,22 @@ def test_hostile_input_bounded(case_id, content, suffix, fuzz_dir):
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
     assert grown_kb < 400_000, f"{case_id} grew the process by {grown_kb / 1000:.0f} MB"
     assert code in (0, 2)
+
+
+# -------------------------------------------------------------------------------------------------
+# Odd but valid templates deploy end to end (the fuzz cases above stop before deployment)
+
+ODD_VALID = sorted((Path(__file__).parent / "fixtures" / "reliability").glob("odd-*"))
+
+
+@pytest.mark.parametrize("path", ODD_VALID, ids=[p.name for p in ODD_VALID])
+def test_odd_but_valid_templates_deploy_green(path, tmp_path):
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    before = digest(copy)
+    result = deploy_with_autofix(copy, report_json=tmp_path / "report.json")
+    assert result.status == "succeeded", result.report.get("stop_reason")
+    assert result.deployments == 1
+    assert result.repaired_template is None, "nothing needed repair, so nothing is written"
+    assert digest(copy) == before
+    assert json.loads((tmp_path / "report.json").read_text())["status"] == "succeeded"
