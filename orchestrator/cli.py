@@ -237,7 +237,9 @@ def forecast_command(
         applied = ", ".join(plan["repair"] for plan in extra["repairs"]) or "none"
         typer.echo(f"{PROG}: wrote {extra['repaired_template']} (repairs: {applied})", err=True)
         for item in extra["rejected_repairs"]:
-            typer.echo(f"{PROG}: rejected {item['repair']}: {'; '.join(item['errors'])}", err=True)
+            # A widening rejection carries a reason and a privilege delta, not cfn-lint errors.
+            why = "; ".join(item.get("errors") or []) or item.get("reason", "")
+            typer.echo(f"{PROG}: rejected {item['repair']}: {why}", err=True)
     if findings:
         raise typer.Exit(1)
 

@@ -68,6 +68,7 @@ def test_every_iam_and_kms_repair_reports_its_privilege_delta():
         ("ecs-task-execution-missing-path", "arn:aws:iam::aws:policy/AmazonECSTaskExecutionRolePolicy",
          "AmazonECSTaskExecutionRolePolicy"),
     ],
+    ids=["codedeploy-missing-service-role-path", "lambda-basic-missing-path", "ecs-task-execution-missing-path"],
 )
 def test_inline_substitution_is_exactly_the_catalog_document(case, bad_arn, name):
     keep = "arn:aws:iam::aws:policy/ReadOnlyAccess"
