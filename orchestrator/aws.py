@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -484,6 +485,9 @@ class AwsSession:
         noecho = set(noecho)
         args = self._stack_args(name, template, parameters, capabilities, tags)
         args["DisableRollback"] = disable_rollback
+        # One token for every retry of this request: CloudFormation then treats a retry of a request it
+        # already accepted (a reset connection, a 5xx after the fact) as the same request.
+        args["ClientRequestToken"] = f"cfn-autofix-{uuid.uuid4().hex}"
         log.info(
             "stack_create_requested" if operation == "create_stack" else "stack_update_requested",
             stack=name,

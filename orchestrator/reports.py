@@ -188,6 +188,7 @@ def merge_runs(runs: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
         started_at=min((r.get("started_at") or "" for _, r in runs), default=None) or None,
     )
     merged["merged_from"] = merged_from
+    merged["interrupted"] = any(bool(run.get("interrupted")) for _, run in runs)
     return merged
 
 

@@ -368,7 +368,7 @@ def verify(
         progress=progress,
         cancel_event=cancel_event,
     )
-    return reports.build_run(
+    run = reports.build_run(
         records,
         matrix_cells=[c.id for c in vplan.all_cells],
         matrix_digest=vplan.digest,
@@ -378,6 +378,9 @@ def verify(
         wall_s=time.monotonic() - started,
         started_at=started_at,
     )
+    # A run cut short says so at the top, not only through its cells' statuses.
+    run["interrupted"] = bool(cancel_event is not None and cancel_event.is_set())
+    return run
 
 
 # ---------------------------------------------------------------- Markdown inputs

@@ -45,6 +45,7 @@ def _inline_documents(resource: dict) -> list[dict]:
         ("managed-policy-yaml", "managed-policy.yaml", "managed-policy-not-attachable"),
         ("logs-kms-json", "logs-kms.json", "logs-kms-key-policy"),
         ("igw-route-yaml", "igw-route.yaml", "missing-depends-on"),
+        ("eip-racing-its-vpc-yaml", "../repairs/depends_on_igw.yaml", "missing-depends-on"),
     ],
 )
 def test_each_class_alone_is_repaired_after_one_failed_deployment(case, fixture, playbook, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -403,6 +404,9 @@ def gateway_attachment_race(check: Check) -> RuleFailure | None:
     for attachment, _gateway, attached_vpc in attachments:
         if attached_vpc == vpc and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
             vpc_id = check.physical_id_of(vpc)
+            if not str(vpc_id).startswith("vpc-"):
+                # The VPC is still being created in the same wave: AWS names the network by an id all the same.
+                vpc_id = "vpc-" + hashlib.sha1(f"{check.ctx.account_id}:{vpc}".encode()).hexdigest()[:17]
             if kind == "vpc":
                 return RuleFailure(f"VPC {vpc_id} has no internet gateway", "InvalidRequest", "ElasticLoadBalancingV2",
                                    400, "InvalidSubnet", form="legacy")
