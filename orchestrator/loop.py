@@ -460,6 +460,7 @@ def deploy_with_autofix(
                source=source, template=source)
     log = get_logger(run_id=run_id, stack=stack_name)
     params = {str(k): str(v) for k, v in (parameters or {}).items()}
+    _check_parameters(source, params)
     log.info("run_started", template=str(source.path or "<string>"), target=target, region=region,
              strategy=strategy, max_attempts=max_attempts)
     state = on_state or (lambda text: None)
@@ -499,6 +500,13 @@ def deploy_with_autofix(
                              cancel_event=cancel_event, cfg=cfg, log=log, state=state)
             try:
                 runner.execute()
+            except aws.AwsError as exc:
+                if isinstance(exc, BadInput):
+                    raise
+                # AWS refused a call retries cannot cure: the run fails with a report, and still cleans up.
+                run.status = "failed"
+                run.stop_reason = f"AWS error: {exc}"
+                log.error("aws_error", error=str(exc))
             except KeyboardInterrupt:
                 run.status = "interrupted"
                 run.stop_reason = "interrupted"
@@ -516,6 +524,20 @@ def deploy_with_autofix(
         run.status = "interrupted"
         run.stop_reason = "interrupted"
     return _finish(run, out=out, report_json=report_json, write_template=True if write_template else False, log=log)
+
+
+def _check_parameters(source: Template, params: dict[str, str]) -> None:
+    """Parameter values CloudFormation would refuse are bad input, caught before anything is deployed."""
+    declared = source.document.get("Parameters") or {}
+    if not isinstance(declared, dict):
+        return
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise BadInput(f"parameter {unknown[0]!r} is not declared by the template", file=source.path)
+    for name, spec in declared.items():
+        if isinstance(spec, dict) and "Default" not in spec and name not in params:
+            raise BadInput(f"parameter {name} has no Default and no value: pass --param {name}=VALUE",
+                           file=source.path, line=source.line_of(("Parameters", name)))
 
 
 def _sandbox_config(cfg: Any) -> Any:

@@ -220,6 +220,8 @@ def test_cli_deploy_green_and_out_path(tmp_path):
         ("bad-param", ["deploy", str(FIXTURES / "correct.yaml"), "--param", "novalue"], "KEY=VALUE"),
         ("bad-strategy", ["deploy", str(FIXTURES / "correct.yaml"), "--strategy", "sideways"], "sideways"),
         ("endpoint-without-url", ["deploy", str(FIXTURES / "correct.yaml"), "--target", "endpoint"], "endpoint"),
+        ("missing-required-parameter", ["deploy", str(FIXTURES / "required-param.yaml")], "--param Name=VALUE"),
+        ("undeclared-parameter", ["deploy", str(FIXTURES / "correct.yaml"), "--param", "Nope=1"], "'Nope'"),
     ],
 )
 def test_cli_deploy_bad_input_is_one_line_exit_2(case, args, needle):
