@@ -93,6 +93,31 @@ def test_plain_moto_accounts_are_left_unpatched(sandbox: Sandbox) -> None:
         plain.delete_stack(StackName="plain")
 
 
+def test_served_sandbox_applies_the_rules_to_any_keys(sandbox: Sandbox) -> None:
+    """`cfn-autofix sandbox` serves every account with the rules: the AWS CLI's own keys hit them too."""
+    import boto3
+
+    from orchestrator.sandbox import context
+
+    template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSCodeDeployRole"]}}}}
+    anyone = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="AKIASOMEONEELSE00000", aws_secret_access_key="x")
+    context.serve_all_accounts("us-east-1")
+    try:
+        anyone.create_stack(StackName="served", TemplateBody=json.dumps(template))
+        stack = anyone.describe_stacks(StackName="served")["Stacks"][0]
+        assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+        reasons = [e.get("ResourceStatusReason", "") for e in anyone.describe_stack_events(StackName="served")["StackEvents"]
+                   if e["LogicalResourceId"] == "Role" and e["ResourceStatus"] == "CREATE_FAILED"]
+        assert reasons and "does not exist or is not attachable" in reasons[0]
+        anyone.delete_stack(StackName="served")
+    finally:
+        context.serve_all_accounts(None)
+    assert context.context_for("123456789012") is None
+
+
 def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbox) -> None:
     cf = sandbox.client("cloudformation")
     cf.create_stack(StackName="u", TemplateBody=json.dumps(TOPIC))

@@ -36,6 +36,21 @@ class SandboxContext:
 
 _REGISTRY: dict[str, SandboxContext] = {}
 _REGISTRY_LOCK = threading.Lock()
+# Set by `cfn-autofix sandbox`: every account on that server gets the fidelity rules, so the AWS CLI or
+# any tool works with whatever keys it has (moto maps unknown keys to its default account).
+_ALL_ACCOUNTS: tuple[str, SandboxConfig] | None = None
+_ON_DEMAND: set[str] = set()
+
+
+def serve_all_accounts(region: str | None, config: SandboxConfig | None = None) -> None:
+    """Apply the rules to every account of this process's moto (region None turns that off again)."""
+    global _ALL_ACCOUNTS
+    with _REGISTRY_LOCK:
+        _ALL_ACCOUNTS = (region, config or SandboxConfig()) if region else None
+        if _ALL_ACCOUNTS is None:
+            for account_id in _ON_DEMAND:
+                _REGISTRY.pop(account_id, None)
+            _ON_DEMAND.clear()
 
 
 def register(ctx: SandboxContext) -> None:
@@ -52,4 +67,12 @@ def context_for(account_id: str | None) -> SandboxContext | None:
     """The sandbox owning this account, or None: moto then behaves exactly as unpatched."""
     if account_id is None:
         return None
-    return _REGISTRY.get(account_id)
+    ctx = _REGISTRY.get(account_id)
+    if ctx is None and _ALL_ACCOUNTS is not None:
+        with _REGISTRY_LOCK:
+            ctx = _REGISTRY.get(account_id)
+            if ctx is None and _ALL_ACCOUNTS is not None:
+                region, config = _ALL_ACCOUNTS
+                ctx = _REGISTRY[account_id] = SandboxContext(account_id=account_id, region=region, config=config)
+                _ON_DEMAND.add(account_id)
+    return ctx

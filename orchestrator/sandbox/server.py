@@ -188,8 +188,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> 
     stop = threading.Event()
     sandbox = Sandbox(region=region, host=host, port=port)
     sandbox.start()
+    context.serve_all_accounts(region, sandbox.config)
     creds = sandbox.credentials
     print(f"cfn-autofix sandbox listening on {sandbox.endpoint_url} (account {sandbox.account_id}, region {region})")
+    print("  every account on this endpoint gets CloudFormation's failure behaviour; these keys select a fresh one:")
     print(f"  export AWS_ENDPOINT_URL={sandbox.endpoint_url}")
     print(f"  export AWS_ACCESS_KEY_ID={creds['aws_access_key_id']}")
     print(f"  export AWS_SECRET_ACCESS_KEY={creds['aws_secret_access_key']}")
@@ -204,6 +206,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> 
     except KeyboardInterrupt:
         stop.set()
     finally:
+        context.serve_all_accounts(None)
         sandbox.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
