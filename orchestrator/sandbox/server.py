@@ -197,9 +197,11 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> 
     print(f"  export AWS_SECRET_ACCESS_KEY={creds['aws_secret_access_key']}")
     print(f"  export AWS_DEFAULT_REGION={region}")
     print("Press Ctrl-C to stop.", flush=True)
-    previous = None
+    previous = previous_int = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # Explicit: a process started in the background by a shell inherits SIGINT ignored.
+        previous_int = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             continue
@@ -210,4 +212,6 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> 
         sandbox.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
         print("sandbox stopped", flush=True)
