@@ -82,15 +82,14 @@ def digest(path: Path) -> str:
 
 def non_log_lines(stderr: str) -> list[str]:
     """stderr without structlog's JSON lines (logs are JSON when stderr is not a terminal)."""
-    lines = []
-    for line in stderr.splitlines():
-        try:
-            if isinstance(json.loads(line), dict):
-                continue
-        except ValueError:
-            pass
-        lines.append(line)
-    return lines
+    return [line for line in stderr.splitlines() if not _is_json_object(line)]
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def assert_clean_cli(result: click.testing.Result, path: Path, ok_codes: tuple[int, ...]) -> None:
