@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -277,6 +279,25 @@ class Progress:
 # ---------------------------------------------------------------- the pool
 
 
+@contextlib.contextmanager
+def _signals_to_main_thread() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while the pool starts its threads: the threads inherit the mask, so the signals
+    only ever reach the main thread, and never while a thread start is half done (which would leave a
+    running cell the pool does not know about)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _not_run(cell: Cell) -> dict[str, Any]:
+    return {**cell.to_json(), "report": None, "error": "Interrupted: not run", "duration_s": 0.0}
+
+
 def run_cells(
     cells: list[Cell],
     *,
@@ -299,11 +320,13 @@ def run_cells(
         raise BadInput(f"--workers must be at least 1 (got {workers})")
     cancel_event = cancel_event or threading.Event()
     progress = progress or Progress(len(cells), live=False)
-    records: list[dict[str, Any]] = []
+    # Each cell's record is stored by the thread that ran it, so an interrupt at any instant (even while
+    # cells are being queued) loses no finished or running cell.
+    results: dict[str, dict[str, Any]] = {}
 
-    def one(cell: Cell) -> dict[str, Any]:
+    def one(cell: Cell) -> None:
         if cancel_event.is_set():
-            return {**cell.to_json(), "report": None, "error": "Interrupted: not run", "duration_s": 0.0}
+            return
         progress.started(cell.id)
         record = run_cell(
             cell,
@@ -315,31 +338,26 @@ def run_cells(
             deploy_options=deploy_options,
             on_state=progress.state,
         )
+        results[cell.id] = record
         progress.finished(record)
-        return record
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
-    futures: dict[Future, Cell] = {pool.submit(one, cell): cell for cell in cells}
-    pending = set(futures)
+    pending: set[Future] = set()
     try:
+        with _signals_to_main_thread():
+            for cell in cells:
+                pending.add(pool.submit(one, cell))
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            records.extend(f.result() for f in done)
+            for future in done:
+                future.result()
     except KeyboardInterrupt:
         cancel_event.set()
         log.warning("verify_interrupted", running=len(progress.running), queued=len(pending))
-        for future in pending:
-            future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-        for future in pending:
-            if future.done() and not future.cancelled():
-                records.append(future.result())
-            else:
-                cell = futures[future]
-                records.append({**cell.to_json(), "report": None, "error": "Interrupted: not run", "duration_s": 0.0})
     finally:
         pool.shutdown(wait=True)
-    return records
+    return [results.get(cell.id) or _not_run(cell) for cell in cells]
 
 
 def verify(

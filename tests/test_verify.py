@@ -264,15 +264,25 @@ def test_progress_reads_each_running_cells_state_from_the_loops_log_lines():
     assert structlog.get_config()["processors"] == before
 
 
-def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path):
-    import os
-    import signal
+def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path, monkeypatch):
+    # Ctrl-C is raised in the main thread's wait loop once the first cell runs: deterministic, unlike an
+    # OS signal sent to the pytest worker. tests/test_interrupt.py sends real signals to a real process.
+    import orchestrator.verify as verify_module
 
     cells = plan(matrix_path=MATRIX).cells[:3]
     seen_cancel = []
+    running = threading.Event()
+    real_wait = verify_module.wait
+
+    def wait_then_ctrl_c(*args, **kwargs):
+        if running.wait(timeout=10):
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "wait", wait_then_ctrl_c)
 
     def deploy(template, *, cancel_event, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while this cell runs
+        running.set()
         seen_cancel.append(cancel_event.wait(timeout=10))
         report = json.loads((REPORTS / "green.json").read_text())
         report["status"] = "interrupted"
