@@ -105,10 +105,17 @@ def run_until_stack_event(args: list[str], cwd: Path, env: dict, sig: int) -> tu
 def test_deploy_interrupted_deletes_its_stack_and_reports(case, sig, workdir, served_sandbox):
     tmp_path, env = workdir
     report = tmp_path / "report.json"
-    code, logs, other = run_until_stack_event(
-        ["--config", str(tmp_path / "cfn-autofix.toml"), "deploy", "webtier.yaml", "--target", "endpoint",
-         "--endpoint-url", served_sandbox["AWS_ENDPOINT_URL"], "--no-forecast", "--report-json", str(report)],
-        tmp_path, env, sig)
+    # On a loaded machine the whole run can finish before the signal lands; only a run that was still going
+    # when signalled says anything about interruption, so such a run is tried again (at most three times).
+    for _ in range(3):
+        report.unlink(missing_ok=True)
+        code, logs, other = run_until_stack_event(
+            ["--config", str(tmp_path / "cfn-autofix.toml"), "deploy", "webtier.yaml", "--target", "endpoint",
+             "--endpoint-url", served_sandbox["AWS_ENDPOINT_URL"], "--no-forecast", "--report-json", str(report)],
+            tmp_path, env, sig)
+        finished_first = report.exists() and json.loads(report.read_text())["status"] == "succeeded"
+        if not finished_first:
+            break
     assert code == 130, other
     assert "Traceback" not in other
     data = json.loads(report.read_text())
