@@ -9,6 +9,18 @@ import pytest
 from orchestrator.sandbox import Sandbox, SandboxConfig
 
 
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """A plain moto server on 127.0.0.1 (no sandbox rules): the AWS layer's tests run against it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def sandbox_session() -> Iterator[Sandbox]:
     """One running sandbox per test process; use `sandbox` to get it emptied for your test."""

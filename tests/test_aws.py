@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 from structlog.testing import capture_logs
 
 from orchestrator.aws import (
@@ -33,15 +32,6 @@ from orchestrator.targets import DUMMY_CREDENTIALS, Target
 
 FAST = RetryPolicy(max_attempts=4, max_wait_s=30.0, base_s=0.0, cap_s=0.0)
 QUEUE_TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from moto.cloudformation.models import cloudformation_backends
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from orchestrator.aws import AwsError, AwsSession
 from orchestrator.errors import BadInput
@@ -22,19 +20,9 @@ ACCOUNT = "123456789012"  # moto's account for the dummy key pair
 QUEUE = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def endpoint(moto_url):
+    return moto_url
 
 
 @pytest.fixture

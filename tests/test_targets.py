@@ -7,7 +7,6 @@ import types
 
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from orchestrator.aws import AwsSession, RetryPolicy
 from orchestrator.errors import BadInput, Refusal
@@ -22,15 +21,6 @@ from orchestrator.targets import (
 )
 
 MOTO_ACCOUNT = "123456789012"  # the account a plain moto server reports for any key
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
