@@ -97,10 +97,10 @@ def median_seconds(func, runs: int) -> float:
 def bench_file(path: Path, runs: int, lint_runs: int) -> dict:
     from cfnlint.api import lint
 
-    from orchestrator.forecast import forecast
-    from orchestrator.graph import build_graph
-    from orchestrator.playbooks import load_playbooks
-    from orchestrator.template_io import load_template
+    from orchestrator.forecast.run import forecast
+    from orchestrator.template.graph import build_graph
+    from orchestrator.catalog.playbooks import load_playbooks
+    from orchestrator.template.load import load_template
 
     books = load_playbooks()
     holder: dict = {}

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from orchestrator import deploy_with_autofix  # noqa: E402
-from orchestrator.lint_guard import _lint_text  # noqa: E402
+from orchestrator.remedy.lint_guard import _lint_text  # noqa: E402
 from orchestrator.logs import configure_logging  # noqa: E402
 from orchestrator.sandbox import Sandbox  # noqa: E402
 
@@ -54,7 +54,7 @@ def overhead() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fixed = Path(tmp) / "webtier.fixed.yaml"
         deploy_with_autofix(EXAMPLE, out=fixed)
-        body = json.dumps(__import__("orchestrator.template_io", fromlist=["x"]).load_template(fixed).document)
+        body = json.dumps(__import__("orchestrator.template.load", fromlist=["x"]).load_template(fixed).document)
         plain: list[float] = []
         tool: list[float] = []
         with Sandbox(region="us-east-1") as box:

@@ -77,10 +77,10 @@ def write_matrix(folder: Path) -> Path:
 
 def run_once(workers: int, *, trace: bool = False) -> dict:
     """One configuration in this (fresh) process."""
-    from orchestrator import reports
+    from orchestrator.verify import reports
     from orchestrator.logs import configure_logging
-    from orchestrator.loop import deploy_with_autofix
-    from orchestrator.verify import plan, verify
+    from orchestrator.deploy.loop import deploy_with_autofix
+    from orchestrator.verify.run import plan, verify
 
     configure_logging(json=True, level="error")
     with tempfile.TemporaryDirectory() as tmp:

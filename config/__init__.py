@@ -1,0 +1,1 @@
+"""The default configuration file (installed as orchestrator.defaults)."""

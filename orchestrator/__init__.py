@@ -11,7 +11,7 @@ __all__ = ["DeployResult", "deploy_with_autofix", "__version__"]
 def __getattr__(name: str) -> Any:
     # Lazy so that `import orchestrator.model` stays cheap (the loop pulls in moto, boto3, cfn-lint).
     if name in ("deploy_with_autofix", "DeployResult"):
-        from orchestrator import loop
+        from orchestrator.deploy import loop
 
         return getattr(loop, name)
     raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

@@ -126,7 +126,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 
 def default_config_path() -> Path:
-    return Path(str(resources.files("config").joinpath("default.toml")))
+    return Path(str(resources.files("orchestrator.defaults").joinpath("default.toml")))
 
 
 def load_config(

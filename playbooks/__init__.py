@@ -1,0 +1,1 @@
+"""Packaged playbooks: one YAML file per failure class (installed as orchestrator.playbooks)."""

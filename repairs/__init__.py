@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from orchestrator.errors import BadInput
-from repairs.base import Repair, RepairRegistry
-from repairs.depends_on import AddDependsOn
-from repairs.logs_kms import LogsKmsKeyPolicy
-from repairs.managed_policy import ManagedPolicyFixArn, ManagedPolicyInline
-from repairs.retry import Retry
+from orchestrator.repairs.base import Repair, RepairRegistry
+from orchestrator.repairs.depends_on import AddDependsOn
+from orchestrator.repairs.logs_kms import LogsKmsKeyPolicy
+from orchestrator.repairs.managed_policy import ManagedPolicyFixArn, ManagedPolicyInline
+from orchestrator.repairs.retry import Retry
 
 ENTRY_POINT_GROUP = "cfn_autofix.repairs"
 

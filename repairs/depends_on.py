@@ -6,9 +6,9 @@ import re
 
 import networkx as nx
 
-from orchestrator import detectors
+from orchestrator.detectors import core as detectors
 from orchestrator.model import Failure, PatchOp, RepairPlan
-from repairs.base import Repair, as_list, physical_map, props, referenced, resources_of, set_depends_on
+from orchestrator.repairs.base import Repair, as_list, physical_map, props, referenced, resources_of, set_depends_on
 
 ATTACHMENT = "AWS::EC2::VPCGatewayAttachment"
 _ROLE_ARN = re.compile(r"arn:[^:]+:(?:iam::\d*:role/(?:[^/\s]+/)*|sts::\d*:assumed-role/)(?P<name>[\w+=,.@-]+)")
@@ -80,7 +80,7 @@ class AddDependsOn(Repair):
 
     def plan(self, template, graph, failures: list[Failure], params: dict) -> RepairPlan:
         if graph is None:
-            from orchestrator.graph import build_graph
+            from orchestrator.template.graph import build_graph
 
             graph = build_graph(template)
         resources = resources_of(template.document)

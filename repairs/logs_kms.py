@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import re
 
-from orchestrator import policy
+from orchestrator.iam import policy
 from orchestrator.model import Failure, PatchOp, RepairPlan
-from orchestrator.privilege import privilege_delta, privilege_set, required_logs_grant
-from repairs.base import (
+from orchestrator.iam.privilege import privilege_delta, privilege_set, required_logs_grant
+from orchestrator.repairs.base import (
     PSEUDO_DEFAULTS,
     Repair,
     as_list,

@@ -7,10 +7,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from orchestrator import policy
+from orchestrator.iam import policy
 from orchestrator.model import Failure, PatchOp, PrivilegeDelta, RepairPlan
-from orchestrator.privilege import privilege_delta, privilege_set
-from repairs.base import Repair, as_list, props, ptr, resolve_string, resources_of
+from orchestrator.iam.privilege import privilege_delta, privilege_set
+from orchestrator.repairs.base import Repair, as_list, props, ptr, resolve_string, resources_of
 
 IDENTITY_TYPES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
 _ARN = re.compile(r"arn:(?P<partition>[^:]+):iam::aws:policy(?P<path>/(?:[^/]+/)*)(?P<name>[^/\s]+)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.model import Failure, RepairPlan
-from repairs.base import Repair
+from orchestrator.repairs.base import Repair
 
 
 class Retry(Repair):

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from structlog.testing import capture_logs
 
-from orchestrator.aws import (
+from orchestrator.aws.session import (
     RUN_ID_TAG,
     TEMPLATE_BODY_LIMIT,
     AwsCredentialsMissing,
@@ -28,7 +28,7 @@ from orchestrator.aws import (
 )
 from orchestrator.errors import BadInput, Refusal
 from orchestrator.model import StackStatus
-from orchestrator.targets import DUMMY_CREDENTIALS, Target
+from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
 
 FAST = RetryPolicy(max_attempts=4, max_wait_s=30.0, base_s=0.0, cap_s=0.0)
 QUEUE_TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})

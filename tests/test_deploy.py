@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from orchestrator import deploy_with_autofix
 from orchestrator.cli import app
-from orchestrator.policy import managed_policy
-from orchestrator.template_io import load_template
+from orchestrator.iam.policy import managed_policy
+from orchestrator.template.load import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 EXAMPLE = Path(__file__).parent.parent / "examples" / "webtier-broken.yaml"

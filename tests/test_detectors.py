@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import detectors
-from orchestrator.detectors import DetectorContext, StaticResolver, Unresolvable, partition_for_region
-from orchestrator.graph import build_graph
-from orchestrator.template_io import load_template, loads_template
+from orchestrator.detectors import core as detectors
+from orchestrator.detectors.core import DetectorContext, StaticResolver, Unresolvable, partition_for_region
+from orchestrator.template.graph import build_graph
+from orchestrator.template.load import load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
 
@@ -96,7 +96,7 @@ def test_partition_for_region(case, region, partition):
 
 
 def test_registry_names_every_detector_a_playbook_uses():
-    from orchestrator.playbooks import load_playbooks
+    from orchestrator.catalog.playbooks import load_playbooks
 
     named = {b.forecast for b in load_playbooks() if b.forecast}
     assert named <= set(detectors.DETECTORS)

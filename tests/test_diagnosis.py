@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.diagnosis import diagnose, diagnose_events
-from orchestrator.graph import build_graph
+from orchestrator.deploy.diagnosis import diagnose, diagnose_events
+from orchestrator.template.graph import build_graph
 from orchestrator.model import StackEvent
-from orchestrator.playbooks import load_playbooks
-from orchestrator.template_io import loads_template
+from orchestrator.catalog.playbooks import load_playbooks
+from orchestrator.template.load import loads_template
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 

@@ -11,9 +11,9 @@ from botocore.config import Config as BotoConfig
 from structlog.testing import capture_logs
 
 from orchestrator.config import load_config
-from orchestrator.journal import Journal
+from orchestrator.aws.journal import Journal
 from orchestrator.logs import configure_logging
-from orchestrator.loop import deploy_with_autofix
+from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.sandbox import FaultConfig, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[1]

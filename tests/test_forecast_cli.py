@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.forecast import forecast
-from orchestrator.template_io import load_template
+from orchestrator.forecast.run import forecast
+from orchestrator.template.load import load_template
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "forecast"

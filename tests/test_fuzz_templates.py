@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from orchestrator.cli import app
 from orchestrator.config import load_config
 from orchestrator.errors import BadInput
-from orchestrator.forecast import forecast_and_fix
-from orchestrator.graph import build_graph
-from orchestrator.loop import deploy_with_autofix
-from orchestrator.playbooks import load_playbooks
-from orchestrator.template_io import load_template, loads_template
+from orchestrator.forecast.run import forecast_and_fix
+from orchestrator.template.graph import build_graph
+from orchestrator.deploy.loop import deploy_with_autofix
+from orchestrator.catalog.playbooks import load_playbooks
+from orchestrator.template.load import load_template, loads_template
 
 # Built once: typer rebuilds the whole click tree on every CliRunner.invoke, which costs more than the work.
 CLI = typer.main.get_command(app)

@@ -12,8 +12,8 @@ from cfnlint.graph import Graph as CfnLintGraph
 from cfnlint.template import Template as CfnLintTemplate
 
 from orchestrator.errors import BadInput
-from orchestrator.graph import DependencyGraph, build_graph
-from orchestrator.template_io import load_template, loads_template
+from orchestrator.template.graph import DependencyGraph, build_graph
+from orchestrator.template.load import load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"
 ALL_FIXTURES = sorted(p.name for p in FIXTURES.iterdir())

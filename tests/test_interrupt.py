@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from orchestrator.journal import Journal
+from orchestrator.aws.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBTIER = ROOT / "examples" / "webtier-broken.yaml"

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from orchestrator.journal import Journal
+from orchestrator.aws.journal import Journal
 
 
 def test_pending_is_recorded_minus_deleted(tmp_path):

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 
-import repairs
-from orchestrator.forecast import forecast_and_fix
-from orchestrator.graph import build_graph
-from orchestrator.loop import deploy_with_autofix
+from orchestrator import repairs
+from orchestrator.forecast.run import forecast_and_fix
+from orchestrator.template.graph import build_graph
+from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.model import Failure
-from orchestrator.template_io import apply_patch, load_template, loads_template
+from orchestrator.template.load import apply_patch, load_template, loads_template
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBTIER = ROOT / "examples" / "webtier-broken.yaml"
-# moto's own copy of the AWS managed-policy catalog, read here independently of orchestrator.policy.
+# moto's own copy of the AWS managed-policy catalog, read here independently of orchestrator.iam.policy.
 CATALOG = json.loads(aws_managed_policies_data)
 
 ASSUME = {"Version": "2012-10-17",

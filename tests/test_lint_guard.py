@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import RepairRejected
-from orchestrator.forecast import forecast_and_fix
-from orchestrator.lint_guard import check_repair, guard, lint_errors
+from orchestrator.forecast.run import forecast_and_fix
+from orchestrator.remedy.lint_guard import check_repair, guard, lint_errors
 from orchestrator.model import PatchOp, RepairPlan
-from orchestrator.playbooks import load_playbooks
-from orchestrator.template_io import apply_patch, load_template, loads_template
-from repairs.base import Repair, RepairRegistry
+from orchestrator.catalog.playbooks import load_playbooks
+from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.repairs.base import Repair, RepairRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import repairs
+from orchestrator import repairs
 from orchestrator.errors import BadInput
 from orchestrator.model import Failure, FailureKind, Impact
-from orchestrator.playbooks import Playbook, load_playbooks, match_failure, parse_playbook
+from orchestrator.catalog.playbooks import Playbook, load_playbooks, match_failure, parse_playbook
 
 VALID = """\
 id: custom-bucket-name
@@ -116,7 +116,7 @@ def test_status_key_is_anded():
 def _data(text: str) -> dict:
     import tempfile
 
-    from orchestrator.template_io import read_data_yaml
+    from orchestrator.template.load import read_data_yaml
 
     with tempfile.TemporaryDirectory() as folder:
         return read_data_yaml(write(Path(folder), "p.yaml", text))
@@ -214,7 +214,7 @@ def test_cli_bad_playbook_folder_exits_2(tmp_path):
 def test_entry_point_playbooks_load(tmp_path, monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import orchestrator.playbooks as module
+    import orchestrator.catalog.playbooks as module
 
     folder = tmp_path / "books"
     folder.mkdir()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.privilege import (
+from orchestrator.iam.privilege import (
     expand_action,
     privilege_delta,
     privilege_set,
     required_logs_grant,
 )
-from repairs.logs_kms import logs_statement
+from orchestrator.repairs.logs_kms import logs_statement
 
 
 def doc(*statements: dict) -> dict:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import repairs
-from orchestrator.graph import build_graph
+from orchestrator import repairs
+from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure
-from orchestrator.policy import managed_policy
-from orchestrator.template_io import apply_patch, load_template, loads_template
+from orchestrator.iam.policy import managed_policy
+from orchestrator.template.load import apply_patch, load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"
 BAD = "arn:aws:iam::aws:policy/AWSCodeDeployRole"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-import repairs
-from orchestrator.diagnosis import diagnose
+from orchestrator import repairs
+from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.errors import BadInput
-from orchestrator.graph import build_graph
+from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure, RepairPlan, StackEvent
-from orchestrator.playbooks import by_id, load_playbooks
-from orchestrator.template_io import apply_patch, load_template
-from repairs.base import Repair, RepairRegistry
+from orchestrator.catalog.playbooks import by_id, load_playbooks
+from orchestrator.template.load import apply_patch, load_template
+from orchestrator.repairs.base import Repair, RepairRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

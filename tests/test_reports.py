@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import reports
+from orchestrator.verify import reports
 from orchestrator.errors import BadInput
 
 REPORTS = Path(__file__).parent / "fixtures" / "verify" / "reports"

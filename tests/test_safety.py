@@ -11,13 +11,13 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from orchestrator.aws import RUN_ID_TAG, AwsSession, RetryPolicy
+from orchestrator.aws.session import RUN_ID_TAG, AwsSession, RetryPolicy
 from orchestrator.cli import app
 from orchestrator.config import load_config
 from orchestrator.errors import AutofixError, Refusal
-from orchestrator.journal import Journal
-from orchestrator.loop import deploy_with_autofix
-from orchestrator.targets import DUMMY_CREDENTIALS, Target
+from orchestrator.aws.journal import Journal
+from orchestrator.deploy.loop import deploy_with_autofix
+from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
 
 ALLOWED = "111111111111"
 FOREIGN = "222222222222"

@@ -1,4 +1,4 @@
-"""Unit tests of orchestrator.policy: managed-policy catalog, CloudWatch Logs key-policy check, privilege deltas."""
+"""Unit tests of orchestrator.iam.policy: managed-policy catalog, CloudWatch Logs key-policy check, privilege deltas."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestrator.policy import (
+from orchestrator.iam.policy import (
     find_managed_policy_by_name,
     known_rename,
     logs_can_use_key,

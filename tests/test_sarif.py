@@ -8,11 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from orchestrator import sarif
-from orchestrator.forecast import forecast
+from orchestrator.forecast import sarif
+from orchestrator.forecast.run import forecast
 from orchestrator.model import Finding
-from orchestrator.playbooks import load_playbooks
-from orchestrator.template_io import load_template
+from orchestrator.catalog.playbooks import load_playbooks
+from orchestrator.template.load import load_template
 
 HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "fixtures" / "sarif-schema-subset.json").read_text())

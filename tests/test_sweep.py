@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from moto.cloudformation.models import cloudformation_backends
 
-from orchestrator.aws import AwsError, AwsSession
+from orchestrator.aws.session import AwsError, AwsSession
 from orchestrator.errors import BadInput
-from orchestrator.journal import Journal
-from orchestrator.sweep import RUN_ID_TAG, exit_code, parse_age, stack_buckets, sweep, sweep_region
-from orchestrator.targets import DUMMY_CREDENTIALS, Target
+from orchestrator.aws.journal import Journal
+from orchestrator.aws.sweep import RUN_ID_TAG, exit_code, parse_age, stack_buckets, sweep, sweep_region
+from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"  # moto's account for the dummy key pair

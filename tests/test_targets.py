@@ -8,9 +8,9 @@ import types
 import pytest
 from botocore.stub import Stubber
 
-from orchestrator.aws import AwsSession, RetryPolicy
+from orchestrator.aws.session import AwsSession, RetryPolicy
 from orchestrator.errors import BadInput, Refusal
-from orchestrator.targets import (
+from orchestrator.aws.targets import (
     DUMMY_CREDENTIALS,
     Target,
     check_sandbox_account,

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator import reports
+from orchestrator.verify import reports
 from orchestrator.errors import BadInput
-from orchestrator.verify import Progress, cell_graphs, cell_out_path, plan, run_cells, verify
+from orchestrator.verify.run import Progress, cell_graphs, cell_out_path, plan, run_cells, verify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
 MATRIX = FIXTURES / "matrix.toml"
@@ -178,7 +178,7 @@ def test_cell_graphs_show_the_failing_resources_and_neighbours(tmp_path):
 
 
 def _command(tmp_path, deploy, **overrides):
-    from orchestrator.verify import run_verify_command
+    from orchestrator.verify.run import run_verify_command
 
     options = dict(
         matrix_path=MATRIX,
@@ -219,7 +219,7 @@ def test_verify_command_writes_every_report_and_exit_codes(tmp_path):
 
 
 def test_verify_command_shard_then_merge_command(tmp_path):
-    from orchestrator.verify import run_merge_command
+    from orchestrator.verify.run import run_merge_command
 
     files = []
     for k in (1, 2):
@@ -267,7 +267,7 @@ def test_progress_reads_each_running_cells_state_from_the_loops_log_lines():
 def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path, monkeypatch):
     # Ctrl-C is raised in the main thread's wait loop once the first cell runs: deterministic, unlike an
     # OS signal sent to the pytest worker. tests/test_interrupt.py sends real signals to a real process.
-    import orchestrator.verify as verify_module
+    import orchestrator.verify.run as verify_module
 
     cells = plan(matrix_path=MATRIX).cells[:3]
     seen_cancel = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator import reports
+from orchestrator.verify import reports
 from orchestrator.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
@@ -181,8 +181,8 @@ def test_sweep_bad_age():
 
 @pytest.mark.slow
 def test_sweep_dry_run_through_the_cli_against_a_sandbox(sandbox, tmp_path):
-    from orchestrator.aws import AwsSession
-    from orchestrator.targets import Target
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.targets import Target
 
     session = AwsSession(Target(kind="endpoint", region=sandbox.region, endpoint_url=sandbox.endpoint_url,
                                 credentials={k: sandbox.credentials[k] for k in ("aws_access_key_id", "aws_secret_access_key")}))

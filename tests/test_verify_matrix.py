@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import BadInput
-from orchestrator.matrix import (
+from orchestrator.verify.matrix import (
     Cell,
     expand,
     load_matrix,
@@ -136,7 +136,7 @@ def test_shard_assignment_is_stable_across_processes():
     import subprocess
     import sys
 
-    code = "from orchestrator.matrix import shard_of; print(shard_of('templates/bucket.yaml|us-east-1|dev', 7))"
+    code = "from orchestrator.verify.matrix import shard_of; print(shard_of('templates/bucket.yaml|us-east-1|dev', 7))"
     runs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")

@@ -12,11 +12,11 @@ from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 from rich.console import Console
 
-from orchestrator.aws import RUN_ID_TAG, AwsSession, RetryPolicy
+from orchestrator.aws.session import RUN_ID_TAG, AwsSession, RetryPolicy
 from orchestrator.model import StackEvent, StackStatus
-from orchestrator.progress import StackProgress
-from orchestrator.targets import DUMMY_CREDENTIALS, Target
-from orchestrator.watcher import EventCollector, is_root_failure, watch
+from orchestrator.deploy.progress import StackProgress
+from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
+from orchestrator.deploy.watcher import EventCollector, is_root_failure, watch
 
 STACK = "web"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/web/1"

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from orchestrator.policy import logs_can_use_key, managed_policy
+from orchestrator.iam.policy import logs_can_use_key, managed_policy
 from orchestrator.sandbox.context import SandboxContext
 
 # ---------------------------------------------------------------------------------------------- failures
@@ -209,7 +209,7 @@ def attach_managed_policies(check: Check, model: Any) -> None:
         return
     from moto.iam.models import AWSManagedPolicy, iam_backends
 
-    from orchestrator.policy import managed_policy_catalog
+    from orchestrator.iam.policy import managed_policy_catalog
 
     backend = iam_backends[check.account_id][check.partition]
     wanted = list(check.properties.get("ManagedPolicyArns") or [])

@@ -206,7 +206,7 @@ class Sandbox:
             ] if stacks else []
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for this sandbox (tests and the CLI's own checks; the engine uses orchestrator.aws)."""
+        """A boto3 client for this sandbox (tests and the CLI's own checks; the engine uses orchestrator.aws.session)."""
         import boto3
 
         return boto3.client(service, endpoint_url=self.endpoint_url, **self.credentials, **kwargs)

@@ -11,9 +11,9 @@ from typing import Any
 import structlog
 
 from orchestrator.errors import AutofixError, BadInput, Refusal
-from orchestrator.journal import Journal, JournalEntry
+from orchestrator.aws.journal import Journal, JournalEntry
 
-log = structlog.get_logger("orchestrator.sweep")
+log = structlog.get_logger(__name__)
 
 RUN_ID_TAG = "cfn-autofix:run-id"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -149,7 +149,7 @@ def stack_buckets(session: Any, stack_name: str) -> list[str]:
 
 def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None, wait_timeout: float = 1800.0) -> None:
     """Delete one tagged stack; on DELETE_FAILED empty its S3 buckets (every version) and retry once."""
-    from orchestrator.aws import AwsError  # the boto3 boundary; only needed once something is deleted
+    from orchestrator.aws.session import AwsError  # the boto3 boundary; only needed once something is deleted
 
     if item.action == "gone":
         if journal is not None and item.run_id:
@@ -227,8 +227,8 @@ def sweep(
     wait_timeout: float = 1800.0,
 ) -> list[SweepItem]:
     """Sweep every region of a persistent target; dry run (nothing deleted) unless `yes`."""
-    from orchestrator.aws import AwsSession
-    from orchestrator.targets import open_target
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.targets import open_target
 
     if target == "embedded":
         raise BadInput(

@@ -211,6 +211,6 @@ def logs_can_use_key(
     return False, "; ".join(parts)
 
 
-# Privilege sets and deltas live in orchestrator.privilege (one implementation, with wildcard expansion);
+# Privilege sets and deltas live in orchestrator.iam.privilege (one implementation, with wildcard expansion);
 # re-exported here for callers that reach for the policy module.
-from orchestrator.privilege import privilege_delta, privilege_set  # noqa: E402,F401
+from orchestrator.iam.privilege import privilege_delta, privilege_set  # noqa: E402,F401

@@ -19,12 +19,12 @@ from typing import Any
 import structlog
 import structlog.contextvars
 
-from orchestrator import reports
+from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput, Interrupted
-from orchestrator.graph import DependencyGraph, build_graph
-from orchestrator.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
+from orchestrator.template.graph import DependencyGraph, build_graph
+from orchestrator.verify.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
 
-log = structlog.get_logger("orchestrator.verify")
+log = structlog.get_logger(__name__)
 
 DeployFn = Callable[..., Any]
 
@@ -126,7 +126,7 @@ def _run_cell_body(
     state: Callable[[str], None],
 ) -> None:
     try:
-        from orchestrator.template_io import load_template
+        from orchestrator.template.load import load_template
 
         state("loading template")
         template = load_template(cell.template)
@@ -406,7 +406,7 @@ def verify(
 
 def playbook_catalog(extra_dirs: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """Playbook id -> playbook, for the impact, explanation and docs link the Markdown report shows."""
-    from orchestrator.playbooks import load_playbooks
+    from orchestrator.catalog.playbooks import load_playbooks
 
     return {pb.id: pb for pb in load_playbooks(extra_dirs)}
 
@@ -417,7 +417,7 @@ def cell_graphs(run: Mapping[str, Any]) -> dict[str, str]:
     A cell whose template is no longer at hand (a merge on another machine) is left out; the Markdown
     renderer then derives a smaller graph from the report itself.
     """
-    from orchestrator.template_io import load_template
+    from orchestrator.template.load import load_template
 
     graphs: dict[str, str] = {}
     for cell in run.get("cells") or []:
@@ -463,7 +463,7 @@ def write_outputs(
     playbook_dirs: tuple[str, ...] | list[str] = (),
 ) -> None:
     """Write the requested reports atomically (a reader never sees half a file)."""
-    from orchestrator.template_io import write_atomic
+    from orchestrator.template.load import write_atomic
 
     outputs: list[tuple[Path, Callable[[], str]]] = []
     if report_json:
@@ -521,7 +521,7 @@ def run_verify_command(
     `config` (orchestrator.config.Config) reaches every cell's deploy_with_autofix and names the
     extra playbook folders the Markdown report explains failures with.
     """
-    from orchestrator.matrix import parse_shard
+    from orchestrator.verify.matrix import parse_shard
 
     if target not in ("embedded", "endpoint", "aws"):
         raise BadInput(f"--target {target!r}: expected embedded, endpoint or aws")
@@ -537,7 +537,7 @@ def run_verify_command(
         max_attempts=max_attempts,
     )
     if deploy is None:
-        from orchestrator.loop import deploy_with_autofix as deploy
+        from orchestrator.deploy.loop import deploy_with_autofix as deploy
     options = {k: v for k, v in {"profile": profile, "role_arn": role_arn, "config": config}.items() if v}
     playbook_dirs = tuple(config.playbooks.extra_dirs) if config is not None else ()
     log.info(

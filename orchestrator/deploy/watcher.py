@@ -13,7 +13,7 @@ import structlog
 
 from orchestrator.model import StackEvent, StackStatus, is_cascade_reason
 
-log = structlog.get_logger("orchestrator.watcher")
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -73,7 +73,7 @@ def watch(
     The interval is `poll_min` while events arrive and doubles up to `poll_max` while none do.
     `cancel_event` interrupts the wait between polls (the result then has cancelled=True).
     """
-    from orchestrator.aws import StackNotFound  # aws.py is the boto3 boundary; loaded only with a session
+    from orchestrator.aws.session import StackNotFound  # aws.py is the boto3 boundary; loaded only with a session
 
     bound = log.bind(stack=stack_name)
     cursor = after_event_id

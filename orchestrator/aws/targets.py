@@ -15,7 +15,7 @@ import structlog
 
 from orchestrator.errors import BadInput, Refusal
 
-log = structlog.get_logger("orchestrator.targets")
+log = structlog.get_logger(__name__)
 
 TARGET_KINDS = ("embedded", "aws", "endpoint")
 DEFAULT_STACK_PREFIX = "cfn-autofix-"
@@ -84,7 +84,7 @@ def check_sandbox_account(session: Any, allowed_accounts: Sequence[str]) -> str:
 
     Called before any write, so a wrong profile can never touch an account that holds something of value.
     """
-    from orchestrator.aws import AwsCredentialsMissing  # aws.py is the boto3 boundary; import it only when needed
+    from orchestrator.aws.session import AwsCredentialsMissing  # aws.py is the boto3 boundary; import it only when needed
 
     try:
         identity = session.caller_identity()
@@ -161,7 +161,7 @@ def open_target(
         yield target
         return
 
-    from orchestrator.aws import AwsSession  # the only boto3 boundary
+    from orchestrator.aws.session import AwsSession  # the only boto3 boundary
 
     target = Target(
         kind="aws",

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from orchestrator.errors import BadInput
 from orchestrator.model import Failure, FailureKind, Impact
-from orchestrator.template_io import read_data_yaml
+from orchestrator.template.load import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
 TOP_KEYS = {"id", "title", "impact", "match", "forecast", "repair", "params", "docs", "explanation"}
@@ -166,7 +166,7 @@ def _from_path(path: Path) -> list[Playbook]:
 
 
 def _packaged() -> list[Playbook]:
-    folder = importlib_resources.files("playbooks")
+    folder = importlib_resources.files("orchestrator.playbooks")
     found = []
     for item in sorted(folder.iterdir(), key=lambda t: t.name):
         if item.name.endswith((".yaml", ".yml")):
@@ -198,8 +198,8 @@ def _from_entry_points() -> list[Playbook]:
 def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playbooks: bool = True) -> list[Playbook]:
     """Packaged playbooks (by file name), then each extra folder's, then entry points'; checks every named
     repair is registered and every id is unique. Diagnosis uses the first match in this order."""
-    import repairs
-    from orchestrator.detectors import DETECTORS
+    from orchestrator import repairs
+    from orchestrator.detectors.core import DETECTORS
 
     repairs.load_entry_point_repairs()
     books = _packaged()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from orchestrator import template_io
-from orchestrator.graph import build_graph
+from orchestrator.template import load as template_io
+from orchestrator.template.graph import build_graph
 from orchestrator.logs import get_logger
 from orchestrator.model import Failure, RepairPlan
-from orchestrator.template_io import Template
+from orchestrator.template.load import Template
 
 log = get_logger()
 
@@ -76,10 +76,10 @@ def apply_round(
     round's result; only when that shows new errors is each plan checked alone, so the usual round
     costs two cfn-lint runs whatever the number of repairs.
     """
-    from orchestrator.lint_guard import check_repair
+    from orchestrator.remedy.lint_guard import check_repair
 
     if registry is None:
-        from repairs import REGISTRY as registry
+        from orchestrator.repairs import REGISTRY as registry
 
     result = RoundResult(template=template)
     current = template
@@ -117,7 +117,7 @@ def apply_round(
 def _isolate_lint_failures(template: Template, result: RoundResult, groups: Sequence[RepairGroup],
                            region: str) -> Template:
     """Re-apply the round's plans one by one, dropping each one that introduces cfn-lint errors."""
-    from orchestrator.lint_guard import check_repair
+    from orchestrator.remedy.lint_guard import check_repair
 
     by_repair = {g.repair: g for g in groups}
     kept: list[AppliedRepair] = []

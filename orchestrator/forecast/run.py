@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator import detectors
+from orchestrator.detectors import core as detectors
 from orchestrator.errors import BadInput
 from orchestrator.model import Finding, RepairPlan
 
@@ -18,7 +18,7 @@ log = structlog.get_logger()
 def _load_playbooks(playbooks: Sequence[Any] | None) -> list[Any]:
     if playbooks is not None:
         return list(playbooks)
-    from orchestrator.playbooks import load_playbooks
+    from orchestrator.catalog.playbooks import load_playbooks
 
     return load_playbooks()
 
@@ -41,7 +41,7 @@ def forecast(
     parameters: dict | None = None,
 ) -> list[Finding]:
     """Findings of every detector a playbook names, each labelled with that playbook's id, in template order."""
-    from orchestrator.graph import build_graph
+    from orchestrator.template.graph import build_graph
 
     books = _load_playbooks(playbooks)
     graph = graph if graph is not None else build_graph(template)
@@ -86,7 +86,7 @@ def forecast(
 
 def _groups(findings: Iterable[Finding], books: dict[str, Any], repair_params: dict[str, dict]) -> list[Any]:
     """Fixable findings grouped by the repair their playbook names (one plan per repair covers the class)."""
-    from orchestrator.remedy import RepairGroup
+    from orchestrator.remedy.apply import RepairGroup
 
     groups: dict[str, RepairGroup] = {}
     for finding in findings:
@@ -121,11 +121,11 @@ def forecast_and_fix(
     """(repaired template, findings, applied plans, rejected plans); the input template is never modified.
 
     Each repair plans against the template as the previous repairs left it; widening plans and plans
-    that introduce a new cfn-lint error are rejected and their change dropped (orchestrator.remedy).
+    that introduce a new cfn-lint error are rejected and their change dropped (orchestrator.remedy.apply).
     `repair_params` overrides playbook params by repair id; `details`, when given, receives the
     AppliedRepair records (before/after templates, for diffs).
     """
-    from orchestrator.remedy import apply_round
+    from orchestrator.remedy.apply import apply_round
 
     books_list = _load_playbooks(playbooks)
     books = {book.id: book for book in books_list}

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import networkx as nx
 
 from orchestrator.errors import BadInput
-from orchestrator.template_io import Template, pointer
+from orchestrator.template.load import Template, pointer
 
 __all__ = ["DependencyGraph", "EDGE_KINDS", "build_graph", "node_id"]
 

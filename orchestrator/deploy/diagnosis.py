@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from orchestrator.logs import get_logger
 from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
-from orchestrator.playbooks import Playbook, load_playbooks, match_failure
+from orchestrator.catalog.playbooks import Playbook, load_playbooks, match_failure
 
 if TYPE_CHECKING:
-    from orchestrator.graph import DependencyGraph
+    from orchestrator.template.graph import DependencyGraph
 
 # Consequence texts beyond model.CASCADE_REASONS that CloudFormation writes on updates and rollbacks.
 _MORE_CASCADES = ("Resource update cancelled", "Resource deletion cancelled")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import structlog
 
-log = structlog.get_logger("orchestrator.journal")
+log = structlog.get_logger(__name__)
 
 DEFAULT_JOURNAL = Path("~/.cfn-autofix/journal.jsonl")
 

@@ -39,7 +39,7 @@ from orchestrator import __version__
 from orchestrator.errors import AutofixError, BadInput, Refusal
 from orchestrator.model import StackEvent, StackStatus
 
-log = structlog.get_logger("orchestrator.aws")
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from importlib import resources as importlib_resources
 from typing import Any
 
-from orchestrator import policy
+from orchestrator.iam import policy
 from orchestrator.model import FailureKind, Finding
 
 DEPENDS_ON_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html"
@@ -375,8 +375,8 @@ class StaticResolver:
 class DetectorContext:
     """What every detector sees: the template, its graph and the target."""
 
-    template: Any  # orchestrator.template_io.Template
-    graph: Any  # orchestrator.graph.DependencyGraph
+    template: Any  # orchestrator.template.load.Template
+    graph: Any  # orchestrator.template.graph.DependencyGraph
     region: str = "us-east-1"
     partition: str = "aws"
     account_id: str = PLACEHOLDER_ACCOUNT

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from orchestrator import template_io
+from orchestrator.template import load as template_io
 from orchestrator.config import Config, load_config
-from orchestrator.diagnosis import diagnose
+from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.errors import BadInput
-from orchestrator.graph import build_graph
+from orchestrator.template.graph import build_graph
 from orchestrator.logs import get_logger, noecho_parameters
 from orchestrator.model import Failure, FailureKind, StackStatus
-from orchestrator.playbooks import Playbook, load_playbooks
-from orchestrator.remedy import RepairGroup, apply_round
-from orchestrator.template_io import Template
+from orchestrator.catalog.playbooks import Playbook, load_playbooks
+from orchestrator.remedy.apply import RepairGroup, apply_round
+from orchestrator.template.load import Template
 
 # Statuses from which UpdateStack is accepted; ROLLBACK_COMPLETE is not among them (AWS refuses it).
 _UPDATABLE = frozenset({
@@ -141,8 +141,8 @@ class _Runner:
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
-        from orchestrator.aws import RUN_ID_TAG
-        from orchestrator.targets import required_capabilities
+        from orchestrator.aws.session import RUN_ID_TAG
+        from orchestrator.aws.targets import required_capabilities
 
         import json
 
@@ -180,7 +180,7 @@ class _Runner:
 
     def _deploy(self) -> tuple[str, str | None]:
         """Send this attempt's create or update; returns (operation, event cursor)."""
-        from orchestrator import aws
+        from orchestrator.aws import session as aws
 
         if not self.created:
             return "create", self._create()
@@ -200,9 +200,9 @@ class _Runner:
 
     # -- the loop ----------------------------------------------------------------------------
     def execute(self) -> None:
-        from orchestrator import aws
-        from orchestrator.progress import StackProgress
-        from orchestrator.watcher import EventCollector, watch
+        from orchestrator.aws import session as aws
+        from orchestrator.deploy.progress import StackProgress
+        from orchestrator.deploy.watcher import EventCollector, watch
 
         run = self.run
         repeat_guard: set[tuple[str, str]] = set()
@@ -330,7 +330,7 @@ def _event_json(event: Any) -> dict:
 
 
 def _journal(cfg: Any) -> Any:
-    from orchestrator.journal import Journal
+    from orchestrator.aws.journal import Journal
 
     path = _setting(cfg, "run", "journal", None)
     return Journal(Path(path).expanduser() if path else None)
@@ -363,7 +363,7 @@ def _cleanup(run: _Run, session: Any, journal: Any, keep_stack: bool, log: Any, 
 
 def _finish(run: _Run, *, out: str | Path | None, report_json: str | Path | None, write_template: bool,
             log: Any) -> DeployResult:
-    from orchestrator.deploy_report import build_report
+    from orchestrator.deploy.report import build_report
 
     repaired_path: Path | None = None
     changed = run.template.document != run.source.document
@@ -430,8 +430,8 @@ def deploy_with_autofix(
     `report_json` when given. Ctrl-C (KeyboardInterrupt) or `cancel_event` ends the run as
     "interrupted" after deleting its stack.
     """
-    from orchestrator import aws
-    from orchestrator.targets import open_target, stack_name_for
+    from orchestrator.aws import session as aws
+    from orchestrator.aws.targets import open_target, stack_name_for
 
     cfg = config or load_config()
     region = region or _setting(cfg, "deploy", "region", "us-east-1")
@@ -466,7 +466,7 @@ def deploy_with_autofix(
     state = on_state or (lambda text: None)
 
     if forecast:
-        from orchestrator.forecast import forecast_and_fix
+        from orchestrator.forecast.run import forecast_and_fix
 
         state("forecast")
         applied: list = []

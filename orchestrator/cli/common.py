@@ -1,0 +1,160 @@
+"""What every command shares: the typer app, global options, config state, error-to-exit-code mapping, helpers.
+
+Adding a command: a new module in orchestrator/cli/ with one small function decorated with
+@app.command("name"), imported in orchestrator/cli/__init__.py; take the shared state with `state(ctx)`;
+raise AutofixError subclasses (BadInput, Refusal, ...) for expected problems — the group turns them into
+one stderr line and the exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from orchestrator.config import Config, load_config
+from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
+from orchestrator.logs import configure_logging
+
+PROG = "cfn-autofix"
+
+
+def error_line(exc: AutofixError) -> str:
+    """The single stderr line for an expected error."""
+    if isinstance(exc, Refusal):
+        return f"{PROG}: refused: {exc}"
+    if isinstance(exc, Interrupted):
+        return f"{PROG}: interrupted{': ' + str(exc) if str(exc) else ''}"
+    return f"{PROG}: error: {exc}".replace("\n", " ")
+
+
+class _AutofixGroup(TyperGroup):
+    """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AutofixError as exc:
+            typer.echo(error_line(exc), err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo(f"{PROG}: interrupted", err=True)
+            raise typer.Exit(Interrupted.exit_code) from None
+
+
+app = typer.Typer(
+    name=PROG,
+    cls=_AutofixGroup,
+    help="Deploy a CloudFormation template to a sandbox, repair what fails, and deploy again until green.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class AppState:
+    """What the global options set up, shared with every command through ctx.obj."""
+
+    config_path: Path | None = None
+    log_json: bool = False
+    _configs: dict[tuple, Config] = field(default_factory=dict, repr=False)
+
+    def config(self, overrides: dict[str, Any] | None = None) -> Config:
+        """The merged configuration, with this command's CLI overrides ({"deploy.region": ...}) on top."""
+        key = tuple(sorted((overrides or {}).items(), key=lambda item: item[0]))
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in key)
+        if key not in self._configs:
+            self._configs[key] = load_config(overrides, config_file=self.config_path)
+        return self._configs[key]
+
+
+def state(ctx: typer.Context) -> AppState:
+    """The shared state of the running invocation (set by the global options)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def emit(text: str, out: Path | None) -> None:
+    """Write a command's output to --out (atomically) or to stdout."""
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from orchestrator.template.load import write_atomic
+
+    if out.is_dir():
+        raise BadInput("--out is a directory", file=str(out))
+    if not out.parent.exists():
+        raise BadInput("--out: the directory does not exist", file=str(out))
+    write_atomic(out, text)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines on stderr (the default when stderr is not a terminal).")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="PATH", help="Configuration file (TOML); replaces the project file lookup."),
+    ] = None,
+) -> None:
+    """Deploy a CloudFormation template to a sandbox, repair what fails, and deploy again until green."""
+    app_state = state(ctx)
+    app_state.config_path = config
+    app_state.log_json = log_json
+    settings = app_state.config()
+    configure_logging(json=True if (log_json or settings.log.json) else None, level=settings.log.level)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: exit codes 0 / 1 / 2 bad input / 3 refusal / 130 interrupted."""
+    try:
+        app(args=argv, prog_name=PROG)
+    except AutofixError as exc:  # raised outside a command (e.g. while building the command tree)
+        typer.echo(error_line(exc), err=True)
+        sys.exit(exc.exit_code)
+
+
+class TargetKind(str, enum.Enum):
+    embedded = "embedded"
+    aws = "aws"
+    endpoint = "endpoint"
+
+
+def split_regions(text: str | None) -> list[str] | None:
+    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+
+
+def quiet_console_logs(ctx: typer.Context) -> None:
+    """On a terminal the live view and the summary carry the progress: info-level logs would repeat them."""
+    app_state = state(ctx)
+    settings = app_state.config()
+    if sys.stderr.isatty() and not (app_state.log_json or settings.log.json) and settings.log.level == "info":
+        configure_logging(json=False, level="warning")
+
+
+def sigterm_as_interrupt() -> None:
+    """SIGTERM ends a run like Ctrl-C: stacks deleted, report written, exit 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,0 +1,109 @@
+"""`cfn-autofix deploy`: deploy a template with autofix and print the run's summary."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.errors import BadInput
+
+
+class Strategy(str, enum.Enum):
+    keep = "keep"
+    recreate = "recreate"
+
+
+class ManagedPolicyStrategy(str, enum.Enum):
+    inline = "inline"
+    fix_arn = "fix-arn"
+
+
+def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[str, str]:
+    """--param K=V pairs over a parameters file (JSON object, or the AWS CLI's ParameterKey/ParameterValue list)."""
+    import json
+
+    values: dict[str, str] = {}
+    if params_file is not None:
+        try:
+            data = json.loads(params_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BadInput("parameters file not found", file=str(params_file)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read parameters file: {exc}", file=str(params_file)) from None
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"invalid JSON: {exc.msg}", file=str(params_file), line=exc.lineno) from None
+        if isinstance(data, dict) and all(isinstance(v, (str, int, float, bool)) for v in data.values()):
+            values.update({str(k): str(v) for k, v in data.items()})
+        elif isinstance(data, list) and all(isinstance(i, dict) and "ParameterKey" in i for i in data):
+            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
+        else:
+            raise BadInput("expected {\"Name\": \"value\"} or [{\"ParameterKey\", \"ParameterValue\"}]",
+                           file=str(params_file))
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--param {pair!r}: expected KEY=VALUE")
+        values[key] = value
+    return values
+
+
+@app.command("deploy")
+def deploy_command(
+    ctx: typer.Context,
+    template: Annotated[Path, typer.Argument(help="CloudFormation template, JSON or YAML.", show_default=False)],
+    region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to [config: deploy.region].")] = None,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
+    strategy: Annotated[Strategy | None, typer.Option("--strategy", help="keep: update in place after a repair; recreate: delete and create.")] = None,
+    no_forecast: Annotated[bool, typer.Option("--no-forecast", help="Skip the forecast; learn only from failed deployments.")] = False,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE", help="Stack parameter; repeat for several.")] = None,
+    params_file: Annotated[Path | None, typer.Option("--params-file", help="JSON parameters file.")] = None,
+    keep_stack: Annotated[bool, typer.Option("--keep-stack", help="Leave the sandbox stack in place after the run.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the repaired template [NAME.fixed.EXT beside the input].")] = None,
+    report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON report here.")] = None,
+    stack_name: Annotated[str | None, typer.Option("--stack-name", help="Stack name [prefix + template name + run id].")] = None,
+    managed_policy_strategy: Annotated[ManagedPolicyStrategy | None, typer.Option("--managed-policy-strategy", help="inline: exact managed-policy document inline; fix-arn: rewrite the ARN.")] = None,
+    allow_widening: Annotated[bool, typer.Option("--allow-widening", help="Accept repairs that grant more than they replace.")] = False,
+) -> None:
+    """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
+    from rich.console import Console
+
+    from orchestrator.deploy.report import render_summary
+    from orchestrator.deploy.loop import deploy_with_autofix
+
+    settings = state(ctx).config()
+    quiet_console_logs(ctx)
+    parameters = parse_parameters(param, params_file)
+    if out is not None and out.is_dir():
+        raise BadInput("--out is a directory", file=str(out))
+    sigterm_as_interrupt()
+    result = deploy_with_autofix(
+        template,
+        region=region,
+        target=target.value if target else None,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        role_arn=role_arn,
+        max_attempts=max_attempts,
+        strategy=strategy.value if strategy else None,
+        forecast=False if no_forecast else None,
+        parameters=parameters,
+        keep_stack=True if keep_stack else None,
+        out=out,
+        report_json=report_json,
+        config=settings,
+        stack_name=stack_name,
+        progress=sys.stderr.isatty(),
+        allow_widening=True if allow_widening else None,
+        managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
+    )
+    render_summary(result.report, Console(highlight=False))
+    raise typer.Exit(result.exit_code)

@@ -1,0 +1,1 @@
+"""Data tables shipped with the package (the documented DependsOn cases)."""

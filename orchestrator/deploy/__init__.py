@@ -1,0 +1,1 @@
+"""The deploy loop: deploy, watch the stack, diagnose its failure, repair and deploy again; the run report."""

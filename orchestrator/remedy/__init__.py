@@ -1,0 +1,1 @@
+"""Applying repairs to a template: one round of planned repairs, guarded against widening and new cfn-lint errors."""

@@ -1,0 +1,1 @@
+"""Nightly verification: the templates x regions matrix, its workers, and the JUnit / Markdown / JSON reports."""
