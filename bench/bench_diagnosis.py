@@ -240,7 +240,7 @@ def score_events(folder: Path, engine: tuple, books: list, class_of: dict[str, s
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     exact = logical_ok = 0
     mismatches = []
-    for name, expected in sorted(index["files"].items()):
+    for name, expected in sorted(index.items()):
         data = json.loads((folder / name).read_text(encoding="utf-8"))
         events = [_event_from_raw(raw, stack_event) for raw in data["StackEvents"]]
         diagnosis = diagnose_events(events, None, books)
@@ -248,14 +248,14 @@ def score_events(folder: Path, engine: tuple, books: list, class_of: dict[str, s
             (f.logical_id, UNKNOWN if f.playbook in (None, UNKNOWN) else class_of.get(f.playbook, f.playbook))
             for f in list(diagnosis.failures) + list(getattr(diagnosis, "delete_failures", []))
         )
-        want = sorted((item["logical_id"], item["class"]) for item in expected["root_causes"])
+        want = sorted((item["logical_id"], item["class"]) for item in expected)
         if got == want:
             exact += 1
         if sorted(g[0] for g in got) == sorted(w[0] for w in want):
             logical_ok += 1
         if got != want:
             mismatches.append({"file": name, "expected": want, "got": got})
-    return {"files": len(index["files"]), "exact": exact, "logical_ok": logical_ok, "mismatches": mismatches}
+    return {"files": len(index), "exact": exact, "logical_ok": logical_ok, "mismatches": mismatches}
 
 
 def write_atomic(path: Path, text: str) -> None:
