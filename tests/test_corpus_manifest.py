@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.template_io import load_template
+try:
+    from orchestrator.template import load_template
+except ImportError:  # before the issue-14 layout
+    from orchestrator.template_io import load_template
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "corpora"))
 import corpus_files  # noqa: E402
