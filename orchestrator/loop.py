@@ -94,16 +94,9 @@ class _Run:
     physical_ids: dict[str, str] = field(default_factory=dict)
 
 
-def _transient_wait(attempt: int, base: float, cap: float) -> float:
-    import tenacity
-
-    # tenacity computes the backoff so every wait in the tool follows one policy.
-    wait = tenacity.wait_exponential_jitter(initial=base, max=cap)
-    state = tenacity.RetryState(None, None, (), {})
-    state.attempt_number = attempt
-    return float(wait(state))
-
-
+def _transient_wait(attempt: int, policy: Any) -> float:
+    """Backoff before redeploying after an all-transient attempt: aws.py's policy, computed by tenacity."""
+    return policy.backoff(attempt)
 
 
 def _setting(cfg: Any, section: str, key: str, default: Any) -> Any:
@@ -136,8 +129,9 @@ class _Runner:
         self.log = log
         self.state = state
         self.created = False
-        self.retry_base = float(_setting(cfg, "retry", "base_s", 0.5))
-        self.retry_cap = float(_setting(cfg, "retry", "cap_s", 20.0))
+        from orchestrator.aws import RetryPolicy
+
+        self.retry = RetryPolicy.from_config(cfg)
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
@@ -288,7 +282,7 @@ class _Runner:
             only_transient = all(self.books[f.playbook].repair == "retry" for f in failures)
             if only_transient:
                 transient_tries += 1
-                delay = _transient_wait(transient_tries, self.retry_base, self.retry_cap)
+                delay = _transient_wait(transient_tries, self.retry)
                 log.info("transient_backoff", seconds=round(delay, 2))
                 if self.cancel_event is not None:
                     if self.cancel_event.wait(delay):
