@@ -183,3 +183,12 @@ def test_a_handed_off_plan_that_fails_lint_is_reported_under_its_group():
 def test_a_round_of_unchanged_plans_returns_the_input_itself(lint):
     result = apply_round(BASE, [group("nothing")], region="us-east-1", registry=StubRegistry(NOTHING), lint=lint)
     assert result.template is BASE and result.rejected == [] and result.plans[0].operations == []
+
+
+def test_lint_isolation_keeps_unchanged_plans_in_their_place():
+    registry = StubRegistry(NOTHING, LINT_BAD, NAME_TOPIC)
+    groups = [group("nothing"), group("lint-bad", "Queue"), group("name-topic")]
+    result = apply_round(BASE, groups, region="us-east-1", registry=registry)
+    assert [item.plan.repair for item in result.applied] == ["nothing", "name-topic"]
+    assert [r["repair"] for r in result.rejected] == ["lint-bad"]
+    assert result.applied[0].group is groups[0] and result.applied[1].before is BASE
