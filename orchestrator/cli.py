@@ -7,8 +7,10 @@ Refusal, ...) for expected problems — the group turns them into one stderr lin
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -300,20 +302,30 @@ def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[
     return values
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM ends a run like Ctrl-C: stacks deleted, report written, exit 130."""
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a run lasts, SIGTERM ends it like Ctrl-C (stacks deleted, report written, exit 130); the process's
+    previous handlers come back afterwards, so an in-process caller (a test, an embedding tool) keeps its own."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
-    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGTERM, handler)
+        # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield
+    finally:
+        for sig, old in previous.items():
+            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 @app.command("deploy")
@@ -348,27 +360,27 @@ def deploy_command(
     parameters = parse_parameters(param, params_file)
     if out is not None and out.is_dir():
         raise BadInput("--out is a directory", file=str(out))
-    _sigterm_as_interrupt()
-    result = deploy_with_autofix(
-        template,
-        region=region,
-        target=target.value if target else None,
-        endpoint_url=endpoint_url,
-        profile=profile,
-        role_arn=role_arn,
-        max_attempts=max_attempts,
-        strategy=strategy.value if strategy else None,
-        forecast=False if no_forecast else None,
-        parameters=parameters,
-        keep_stack=True if keep_stack else None,
-        out=out,
-        report_json=report_json,
-        config=settings,
-        stack_name=stack_name,
-        progress=sys.stderr.isatty(),
-        allow_widening=True if allow_widening else None,
-        managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
-    )
+    with _sigterm_as_interrupt():
+        result = deploy_with_autofix(
+            template,
+            region=region,
+            target=target.value if target else None,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            role_arn=role_arn,
+            max_attempts=max_attempts,
+            strategy=strategy.value if strategy else None,
+            forecast=False if no_forecast else None,
+            parameters=parameters,
+            keep_stack=True if keep_stack else None,
+            out=out,
+            report_json=report_json,
+            config=settings,
+            stack_name=stack_name,
+            progress=sys.stderr.isatty(),
+            allow_widening=True if allow_widening else None,
+            managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
+        )
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)
 
@@ -442,25 +454,25 @@ def verify_command(
     quiet_console_logs(ctx)
 
     settings = state(ctx).config()
-    _sigterm_as_interrupt()
-    code = run_verify_command(
-        templates,
-        matrix_path=matrix,
-        regions=_split_regions(regions),
-        workers=workers if workers is not None else settings.verify.workers,
-        shard=shard,
-        junit=junit,
-        report_md=report_md,
-        report_json=report_json,
-        fail_on_repair=fail_on_repair,
-        target=(target.value if target else settings.deploy.target),
-        endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
-        out_dir=out_dir,
-        max_attempts=max_attempts,
-        profile=profile,
-        role_arn=role_arn,
-        config=settings,
-    )
+    with _sigterm_as_interrupt():
+        code = run_verify_command(
+            templates,
+            matrix_path=matrix,
+            regions=_split_regions(regions),
+            workers=workers if workers is not None else settings.verify.workers,
+            shard=shard,
+            junit=junit,
+            report_md=report_md,
+            report_json=report_json,
+            fail_on_repair=fail_on_repair,
+            target=(target.value if target else settings.deploy.target),
+            endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
+            out_dir=out_dir,
+            max_attempts=max_attempts,
+            profile=profile,
+            role_arn=role_arn,
+            config=settings,
+        )
     raise typer.Exit(code)
 
 
