@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
 
@@ -203,6 +203,8 @@ def forecast_command(
     from orchestrator.playbooks import load_playbooks
     from orchestrator.template_io import load_template, write_atomic
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
@@ -355,6 +357,8 @@ def deploy_command(
     from orchestrator.deploy_report import render_summary
     from orchestrator.loop import deploy_with_autofix
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config()
     quiet_console_logs(ctx)
     parameters = parse_parameters(param, params_file)
@@ -426,7 +430,11 @@ def playbooks_command(
 
 
 def _split_regions(text: str | None) -> list[str] | None:
-    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+    """--regions R1,R2 as a list, each name checked like every other --region."""
+    regions = [r.strip() for r in text.split(",") if r.strip()] if text else None
+    for region in regions or []:
+        check_region(region)
+    return regions
 
 
 @app.command("verify")
@@ -454,11 +462,12 @@ def verify_command(
     quiet_console_logs(ctx)
 
     settings = state(ctx).config()
+    chosen_regions = _split_regions(regions)
     with _sigterm_as_interrupt():
         code = run_verify_command(
             templates,
             matrix_path=matrix,
-            regions=_split_regions(regions),
+            regions=chosen_regions,
             workers=workers if workers is not None else settings.verify.workers,
             shard=shard,
             junit=junit,
@@ -546,6 +555,7 @@ def sandbox_command(
     region: Annotated[str, typer.Option("--region", help="Region the sandbox answers for.")] = "us-east-1",
 ) -> None:
     """Run the embedded sandbox (moto plus the CloudFormation fidelity rules) in the foreground until Ctrl-C."""
+    check_region(region)
     from orchestrator.sandbox import serve
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import template_io
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.diagnosis import diagnose
 from orchestrator.errors import BadInput
 from orchestrator.graph import build_graph
@@ -437,6 +437,7 @@ def deploy_with_autofix(
     keep_stack = _setting(cfg, "deploy", "keep_stack", False) if keep_stack is None else keep_stack
     allow_widening = _setting(cfg, "deploy", "allow_widening", False) if allow_widening is None else allow_widening
     mp_strategy = managed_policy_strategy or _setting(cfg, "deploy", "managed_policy_strategy", "inline")
+    check_region(region)
     if strategy not in ("keep", "recreate"):
         raise BadInput(f"unknown strategy {strategy!r}: use keep or recreate")
     if mp_strategy not in ("inline", "fix-arn"):
@@ -459,21 +460,6 @@ def deploy_with_autofix(
              strategy=strategy, max_attempts=max_attempts)
     state = on_state or (lambda text: None)
 
-    if forecast:
-        from orchestrator.forecast import forecast_and_fix
-
-        state("forecast")
-        applied: list = []
-        fixed, findings, _, rejected = forecast_and_fix(
-            source, region=region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
-            repair_params=_repair_params(mp_strategy), details=applied,
-        )
-        run.forecast = [f.to_json() for f in findings]
-        run.rejected.extend(rejected)
-        run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
-        run.template = fixed
-        log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
-
     retry = aws.RetryPolicy.from_config(cfg)
     runner: _Runner | None = None
     try:
@@ -487,6 +473,10 @@ def deploy_with_autofix(
             sandbox_config=sandbox_config if sandbox_config is not None else _sandbox_config(cfg),
             retry=retry,
         ) as tgt:
+            # The target is open (an aws target's account guard passed) before the forecast spends any time.
+            if forecast:
+                _forecast(run, playbooks=playbooks, params=params, allow_widening=allow_widening,
+                          mp_strategy=mp_strategy, state=state, log=log)
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, session=session, target=tgt, journal=_journal(cfg), playbooks=playbooks,
                              params=params, noecho=noecho_parameters(source.document), max_attempts=max_attempts,
@@ -518,6 +508,24 @@ def deploy_with_autofix(
         run.status = "interrupted"
         run.stop_reason = "interrupted"
     return _finish(run, out=out, report_json=report_json, write_template=True if write_template else False, log=log)
+
+
+def _forecast(run: _Run, *, playbooks: list[Playbook], params: dict[str, str], allow_widening: bool,
+              mp_strategy: str, state: Callable[[str], None], log: Any) -> None:
+    """Repair what the forecast predicts before the first deployment; the findings and repairs go in the report."""
+    from orchestrator.forecast import forecast_and_fix
+
+    state("forecast")
+    applied: list = []
+    fixed, findings, _, rejected = forecast_and_fix(
+        run.source, region=run.region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
+        repair_params=_repair_params(mp_strategy), details=applied,
+    )
+    run.forecast = [f.to_json() for f in findings]
+    run.rejected.extend(rejected)
+    run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
+    run.template = fixed
+    log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
 
 
 def _check_parameters(source: Template, params: dict[str, str]) -> None:
