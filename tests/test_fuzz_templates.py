@@ -673,6 +673,7 @@ def test_hostile_input_bounded(case_id, content, suffix, fuzz_dir):
 ODD_VALID = sorted((Path(__file__).parent / "fixtures" / "reliability").glob("odd-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ODD_VALID, ids=[p.name for p in ODD_VALID])
 def test_odd_but_valid_templates_deploy_green(path, tmp_path):
     copy = tmp_path / path.name
