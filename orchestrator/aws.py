@@ -151,6 +151,16 @@ class RetryPolicy:
         values = {name: getattr(section, name) for name in ("max_attempts", "max_wait_s", "base_s", "cap_s") if hasattr(section, name)}
         return cls(**values)
 
+    def wait(self) -> wait_random_exponential:
+        """The tenacity wait strategy of this policy: every backoff in the tool goes through it."""
+        return wait_random_exponential(multiplier=self.base_s, max=self.cap_s)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before try `attempt` + 1 (attempt counts from 1), computed by tenacity."""
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = attempt
+        return float(self.wait()(state))
+
 
 def is_retryable(exc: BaseException) -> bool:
     """Throttling, 5xx and connection failures are worth another try; nothing else is."""
@@ -270,7 +280,7 @@ class AwsSession:
 
         retryer = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts) | stop_before_delay(self.retry.max_wait_s),
-            wait=wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.cap_s),
+            wait=self.retry.wait(),
             retry=retry_if_exception(is_retryable),
             before_sleep=log_retry,
             sleep=self._sleep,

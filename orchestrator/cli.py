@@ -7,8 +7,10 @@ Refusal, ...) for expected problems — the group turns them into one stderr lin
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
 
@@ -201,6 +203,8 @@ def forecast_command(
     from orchestrator.playbooks import load_playbooks
     from orchestrator.template_io import load_template, write_atomic
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
@@ -300,20 +304,30 @@ def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[
     return values
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM ends a run like Ctrl-C: stacks deleted, report written, exit 130."""
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a run lasts, SIGTERM ends it like Ctrl-C (stacks deleted, report written, exit 130); the process's
+    previous handlers come back afterwards, so an in-process caller (a test, an embedding tool) keeps its own."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
-    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGTERM, handler)
+        # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield
+    finally:
+        for sig, old in previous.items():
+            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 @app.command("deploy")
@@ -343,32 +357,34 @@ def deploy_command(
     from orchestrator.deploy_report import render_summary
     from orchestrator.loop import deploy_with_autofix
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config()
     quiet_console_logs(ctx)
     parameters = parse_parameters(param, params_file)
     if out is not None and out.is_dir():
         raise BadInput("--out is a directory", file=str(out))
-    _sigterm_as_interrupt()
-    result = deploy_with_autofix(
-        template,
-        region=region,
-        target=target.value if target else None,
-        endpoint_url=endpoint_url,
-        profile=profile,
-        role_arn=role_arn,
-        max_attempts=max_attempts,
-        strategy=strategy.value if strategy else None,
-        forecast=False if no_forecast else None,
-        parameters=parameters,
-        keep_stack=True if keep_stack else None,
-        out=out,
-        report_json=report_json,
-        config=settings,
-        stack_name=stack_name,
-        progress=sys.stderr.isatty(),
-        allow_widening=True if allow_widening else None,
-        managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
-    )
+    with _sigterm_as_interrupt():
+        result = deploy_with_autofix(
+            template,
+            region=region,
+            target=target.value if target else None,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            role_arn=role_arn,
+            max_attempts=max_attempts,
+            strategy=strategy.value if strategy else None,
+            forecast=False if no_forecast else None,
+            parameters=parameters,
+            keep_stack=True if keep_stack else None,
+            out=out,
+            report_json=report_json,
+            config=settings,
+            stack_name=stack_name,
+            progress=sys.stderr.isatty(),
+            allow_widening=True if allow_widening else None,
+            managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
+        )
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)
 
@@ -414,7 +430,11 @@ def playbooks_command(
 
 
 def _split_regions(text: str | None) -> list[str] | None:
-    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+    """--regions R1,R2 as a list, each name checked like every other --region."""
+    regions = [r.strip() for r in text.split(",") if r.strip()] if text else None
+    for region in regions or []:
+        check_region(region)
+    return regions
 
 
 @app.command("verify")
@@ -442,25 +462,26 @@ def verify_command(
     quiet_console_logs(ctx)
 
     settings = state(ctx).config()
-    _sigterm_as_interrupt()
-    code = run_verify_command(
-        templates,
-        matrix_path=matrix,
-        regions=_split_regions(regions),
-        workers=workers if workers is not None else settings.verify.workers,
-        shard=shard,
-        junit=junit,
-        report_md=report_md,
-        report_json=report_json,
-        fail_on_repair=fail_on_repair,
-        target=(target.value if target else settings.deploy.target),
-        endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
-        out_dir=out_dir,
-        max_attempts=max_attempts,
-        profile=profile,
-        role_arn=role_arn,
-        config=settings,
-    )
+    chosen_regions = _split_regions(regions)
+    with _sigterm_as_interrupt():
+        code = run_verify_command(
+            templates,
+            matrix_path=matrix,
+            regions=chosen_regions,
+            workers=workers if workers is not None else settings.verify.workers,
+            shard=shard,
+            junit=junit,
+            report_md=report_md,
+            report_json=report_json,
+            fail_on_repair=fail_on_repair,
+            target=(target.value if target else settings.deploy.target),
+            endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
+            out_dir=out_dir,
+            max_attempts=max_attempts,
+            profile=profile,
+            role_arn=role_arn,
+            config=settings,
+        )
     raise typer.Exit(code)
 
 
@@ -534,6 +555,7 @@ def sandbox_command(
     region: Annotated[str, typer.Option("--region", help="Region the sandbox answers for.")] = "us-east-1",
 ) -> None:
     """Run the embedded sandbox (moto plus the CloudFormation fidelity rules) in the foreground until Ctrl-C."""
+    check_region(region)
     from orchestrator.sandbox import serve
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import template_io
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.diagnosis import diagnose
 from orchestrator.errors import BadInput
 from orchestrator.graph import build_graph
@@ -94,16 +94,9 @@ class _Run:
     physical_ids: dict[str, str] = field(default_factory=dict)
 
 
-def _transient_wait(attempt: int, base: float, cap: float) -> float:
-    import tenacity
-
-    # tenacity computes the backoff so every wait in the tool follows one policy.
-    wait = tenacity.wait_exponential_jitter(initial=base, max=cap)
-    state = tenacity.RetryState(None, None, (), {})
-    state.attempt_number = attempt
-    return float(wait(state))
-
-
+def _transient_wait(attempt: int, policy: Any) -> float:
+    """Backoff before redeploying after an all-transient attempt: aws.py's policy, computed by tenacity."""
+    return policy.backoff(attempt)
 
 
 def _setting(cfg: Any, section: str, key: str, default: Any) -> Any:
@@ -136,8 +129,9 @@ class _Runner:
         self.log = log
         self.state = state
         self.created = False
-        self.retry_base = float(_setting(cfg, "retry", "base_s", 0.5))
-        self.retry_cap = float(_setting(cfg, "retry", "cap_s", 20.0))
+        from orchestrator.aws import RetryPolicy
+
+        self.retry = RetryPolicy.from_config(cfg)
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
@@ -288,7 +282,7 @@ class _Runner:
             only_transient = all(self.books[f.playbook].repair == "retry" for f in failures)
             if only_transient:
                 transient_tries += 1
-                delay = _transient_wait(transient_tries, self.retry_base, self.retry_cap)
+                delay = _transient_wait(transient_tries, self.retry)
                 log.info("transient_backoff", seconds=round(delay, 2))
                 if self.cancel_event is not None:
                     if self.cancel_event.wait(delay):
@@ -443,6 +437,7 @@ def deploy_with_autofix(
     keep_stack = _setting(cfg, "deploy", "keep_stack", False) if keep_stack is None else keep_stack
     allow_widening = _setting(cfg, "deploy", "allow_widening", False) if allow_widening is None else allow_widening
     mp_strategy = managed_policy_strategy or _setting(cfg, "deploy", "managed_policy_strategy", "inline")
+    check_region(region)
     if strategy not in ("keep", "recreate"):
         raise BadInput(f"unknown strategy {strategy!r}: use keep or recreate")
     if mp_strategy not in ("inline", "fix-arn"):
@@ -465,21 +460,6 @@ def deploy_with_autofix(
              strategy=strategy, max_attempts=max_attempts)
     state = on_state or (lambda text: None)
 
-    if forecast:
-        from orchestrator.forecast import forecast_and_fix
-
-        state("forecast")
-        applied: list = []
-        fixed, findings, _, rejected = forecast_and_fix(
-            source, region=region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
-            repair_params=_repair_params(mp_strategy), details=applied,
-        )
-        run.forecast = [f.to_json() for f in findings]
-        run.rejected.extend(rejected)
-        run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
-        run.template = fixed
-        log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
-
     retry = aws.RetryPolicy.from_config(cfg)
     runner: _Runner | None = None
     try:
@@ -493,6 +473,10 @@ def deploy_with_autofix(
             sandbox_config=sandbox_config if sandbox_config is not None else _sandbox_config(cfg),
             retry=retry,
         ) as tgt:
+            # The target is open (an aws target's account guard passed) before the forecast spends any time.
+            if forecast:
+                _forecast(run, playbooks=playbooks, params=params, allow_widening=allow_widening,
+                          mp_strategy=mp_strategy, state=state, log=log)
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, session=session, target=tgt, journal=_journal(cfg), playbooks=playbooks,
                              params=params, noecho=noecho_parameters(source.document), max_attempts=max_attempts,
@@ -524,6 +508,24 @@ def deploy_with_autofix(
         run.status = "interrupted"
         run.stop_reason = "interrupted"
     return _finish(run, out=out, report_json=report_json, write_template=True if write_template else False, log=log)
+
+
+def _forecast(run: _Run, *, playbooks: list[Playbook], params: dict[str, str], allow_widening: bool,
+              mp_strategy: str, state: Callable[[str], None], log: Any) -> None:
+    """Repair what the forecast predicts before the first deployment; the findings and repairs go in the report."""
+    from orchestrator.forecast import forecast_and_fix
+
+    state("forecast")
+    applied: list = []
+    fixed, findings, _, rejected = forecast_and_fix(
+        run.source, region=run.region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
+        repair_params=_repair_params(mp_strategy), details=applied,
+    )
+    run.forecast = [f.to_json() for f in findings]
+    run.rejected.extend(rejected)
+    run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
+    run.template = fixed
+    log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
 
 
 def _check_parameters(source: Template, params: dict[str, str]) -> None:
