@@ -8,7 +8,8 @@ with the finding's class, a false positive otherwise. Where a bench_corpus resul
 shown beside each finding as a second opinion; the manifest's expectation decides.
 Recall per class: of the entries expected to fail with a class, those the forecast reports with it.
 Warnings (findings whose condition is unknown, or advisories) are not predictions of a failure: they
-are counted and listed, not judged.
+are counted and listed, not judged. A finding of another class on an entry expected to fail is
+"unjudged": the expectation records only the deployment's first failure.
 
 Usage: python bench/bench_forecast_precision.py [--only ID] [--subset fast] [--sandbox PATH] [--json PATH]
 """
@@ -60,6 +61,7 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
     tp: Counter = Counter()
     fp: Counter = Counter()
     warnings: Counter = Counter()
+    unjudged: Counter = Counter()
     expected_by_class: dict[str, set[str]] = defaultdict(set)
     found_by_class: dict[str, set[str]] = defaultdict(set)
     judged: list[dict] = []
@@ -72,29 +74,36 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
                 warnings[f["class"]] += 1
                 judged.append({**f, "id": entry["id"], "verdict": "warning"})
                 continue
-            ok = exp.get("outcome") == "failure" and exp.get("class") == f["class"]
-            (tp if ok else fp)[f["class"]] += 1
-            found_by_class[f["class"]].add(entry["id"])
             box = sandbox.get(entry["id"], {})
+            found_by_class[f["class"]].add(entry["id"])
+            if exp.get("outcome") == "failure" and exp.get("class") != f["class"]:
+                # The expectation records the deployment's first failure only: another class on a template
+                # that fails anyway can be neither confirmed nor refuted by it.
+                unjudged[f["class"]] += 1
+                judged.append({**f, "id": entry["id"], "verdict": "unjudged",
+                               "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
+                continue
+            ok = exp.get("outcome") == "failure"
+            (tp if ok else fp)[f["class"]] += 1
             judged.append({**f, "id": entry["id"], "verdict": "TP" if ok else "FP",
                            "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
     classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings))
     per_class = {}
     for cls in classes:
-        n_found = tp[cls] + fp[cls]
+        n_found = tp[cls] + fp[cls] + unjudged[cls]
         expected = expected_by_class.get(cls, set())
         per_class[cls] = {
-            "findings": n_found, "tp": tp[cls], "fp": fp[cls], "warnings": warnings[cls],
-            "precision": round(tp[cls] / n_found, 3) if n_found else None,
+            "findings": n_found, "tp": tp[cls], "fp": fp[cls], "warnings": warnings[cls], "unjudged": unjudged[cls],
+            "precision": round(tp[cls] / (tp[cls] + fp[cls]), 3) if tp[cls] + fp[cls] else None,
             "expected_failures": len(expected),
             "recalled": len(expected & found_by_class.get(cls, set())),
             "recall": round(len(expected & found_by_class.get(cls, set())) / len(expected), 3) if expected else None,
         }
-    total = sum(tp.values()) + sum(fp.values())
+    total = sum(tp.values()) + sum(fp.values()) + sum(unjudged.values())
     return {"per_class": per_class, "judged": judged,
-            "overall": {"findings": total, "tp": sum(tp.values()), "fp": sum(fp.values()),
+            "overall": {"findings": total, "tp": sum(tp.values()), "fp": sum(fp.values()), "unjudged": sum(unjudged.values()),
                         "warnings": sum(warnings.values()),
-                        "precision": round(sum(tp.values()) / total, 3) if total else None}}
+                        "precision": round(sum(tp.values()) / (sum(tp.values()) + sum(fp.values())), 3) if sum(tp.values()) + sum(fp.values()) else None}}
 
 
 def _fmt(value: Any) -> str:
@@ -111,16 +120,16 @@ def print_report(summary: dict, results: dict[str, dict], detector_classes: set[
     for r in errors:
         print(f"  not forecast: {r['id']}: {r['error']}")
     print()
-    head = f"{'class':<32}{'findings':>9}{'TP':>5}{'FP':>5}{'warn':>6}{'precision':>11}{'expected':>10}{'recalled':>10}{'recall':>8}"
+    head = f"{'class':<32}{'findings':>9}{'TP':>5}{'FP':>5}{'unj':>5}{'warn':>6}{'precision':>11}{'expected':>10}{'recalled':>10}{'recall':>8}"
     print(head)
     print("-" * len(head))
     for cls, row in summary["per_class"].items():
         note = "" if cls in detector_classes else "  (no detector for this class)"
-        print(f"{cls:<32}{row['findings']:>9}{row['tp']:>5}{row['fp']:>5}{row['warnings']:>6}{_fmt(row['precision']):>11}"
+        print(f"{cls:<32}{row['findings']:>9}{row['tp']:>5}{row['fp']:>5}{row['unjudged']:>5}{row['warnings']:>6}{_fmt(row['precision']):>11}"
               f"{row['expected_failures']:>10}{row['recalled']:>10}{_fmt(row['recall']):>8}{note}")
     o = summary["overall"]
     print("-" * len(head))
-    print(f"{'all classes':<32}{o['findings']:>9}{o['tp']:>5}{o['fp']:>5}{o['warnings']:>6}{_fmt(o['precision']):>11}")
+    print(f"{'all classes':<32}{o['findings']:>9}{o['tp']:>5}{o['fp']:>5}{o['unjudged']:>5}{o['warnings']:>6}{_fmt(o['precision']):>11}")
 
 
 def detector_classes() -> set[str]:

@@ -293,12 +293,15 @@ def test_logs_kms_default_key_policy_is_flagged_and_external_keys_are_not():
 
 
 def test_logs_kms_unresolvable_policy_is_a_warning():
+    # Strict depends on a parameter with no value and no Default: unknown, so the key policy is too.
     text = """
     Parameters:
       PolicyJson:
         Type: String
+      Mode:
+        Type: String
     Conditions:
-      Strict: !Equals [a, b]
+      Strict: !Equals [!Ref Mode, strict]
     Resources:
       IfKey:
         Type: AWS::KMS::Key
