@@ -38,6 +38,7 @@ class AwsConfig:
     profile: str = ""
     role_arn: str = ""
     allowed_accounts: list[str] = field(default_factory=list)
+    emulator_endpoints: list[str] = field(default_factory=list)
 
 
 @dataclass

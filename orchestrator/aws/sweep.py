@@ -225,8 +225,10 @@ def sweep(
     allowed_accounts: Iterable[str] = (),
     credentials: dict | None = None,
     wait_timeout: float = 1800.0,
+    emulator_endpoints: Iterable[str] = (),
 ) -> list[SweepItem]:
     """Sweep every region of a persistent target; dry run (nothing deleted) unless `yes`."""
+    from orchestrator.aws.guard import Guard
     from orchestrator.aws.session import AwsSession
     from orchestrator.aws.targets import open_target
 
@@ -235,6 +237,8 @@ def sweep(
             "sweep needs a target that outlives a run: --target endpoint --endpoint-url URL, or --target aws "
             "(an embedded sandbox is discarded with its run)"
         )
+    guard = Guard(action="sweep", allowed_accounts=tuple(str(a) for a in allowed_accounts),
+                  emulator_endpoints=tuple(emulator_endpoints))
     items: list[SweepItem] = []
     for region in regions:
         with open_target(
@@ -245,6 +249,7 @@ def sweep(
             role_arn=role_arn,
             credentials=credentials,
             allowed_accounts=tuple(allowed_accounts),
+            guard=guard,
         ) as opened:
             session = AwsSession(opened)
             items += sweep_region(
@@ -305,6 +310,7 @@ def run_sweep_command(
     role_arn: str | None = None,
     allowed_accounts: Iterable[str] = (),
     stream: Any = None,
+    emulator_endpoints: Iterable[str] = (),
 ) -> int:
     """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code."""
     import os
@@ -329,6 +335,7 @@ def run_sweep_command(
         role_arn=role_arn,
         allowed_accounts=allowed_accounts,
         credentials=credentials,
+        emulator_endpoints=emulator_endpoints,
     )
     render_items(items, yes=yes, stream=stream)
     return exit_code(items)

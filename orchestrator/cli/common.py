@@ -132,6 +132,24 @@ class TargetKind(str, enum.Enum):
     endpoint = "endpoint"
 
 
+EmulatorOption = Annotated[
+    bool,
+    typer.Option("--emulator", help="Declare --endpoint-url an AWS emulator holding no real account (skips the "
+                 "account guard); loopback URLs need no declaration [config: aws.emulator_endpoints]."),
+]
+
+
+def config_with_emulator(ctx: typer.Context, emulator: bool, endpoint_url: str | None) -> Config:
+    """The command's config; with --emulator, the endpoint URL added to aws.emulator_endpoints."""
+    settings = state(ctx).config()
+    if not emulator:
+        return settings
+    url = endpoint_url or settings.deploy.endpoint_url
+    if not url:
+        raise BadInput("--emulator declares the --endpoint-url an emulator, and no endpoint URL is given")
+    return state(ctx).config({"aws.emulator_endpoints": [*settings.aws.emulator_endpoints, url]})
+
+
 def split_regions(text: str | None) -> list[str] | None:
     return [r.strip() for r in text.split(",") if r.strip()] if text else None
 

@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import (
+    EmulatorOption,
+    TargetKind,
+    app,
+    config_with_emulator,
+    quiet_console_logs,
+    sigterm_as_interrupt,
+)
 from orchestrator.errors import BadInput
 
 
@@ -59,6 +66,7 @@ def deploy_command(
     region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to [config: deploy.region].")] = None,
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
@@ -79,7 +87,7 @@ def deploy_command(
     from orchestrator.deploy.report import render_summary
     from orchestrator.deploy.loop import deploy_with_autofix
 
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url)
     quiet_console_logs(ctx)
     parameters = parse_parameters(param, params_file)
     if out is not None and out.is_dir():

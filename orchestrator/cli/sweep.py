@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, split_regions, state
+from orchestrator.cli.common import EmulatorOption, TargetKind, app, config_with_emulator, split_regions
 
 
 @app.command("sweep")
@@ -15,6 +15,7 @@ def sweep_command(
     ctx: typer.Context,
     target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run).")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
     regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep [config: deploy.region].")] = None,
     older_than: Annotated[str, typer.Option("--older-than", help="Only stacks created longer ago than this (30m, 6h, 2d).")] = "6h",
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only print what would be deleted.")] = False,
@@ -25,7 +26,7 @@ def sweep_command(
     """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
     from orchestrator.aws.sweep import run_sweep_command
 
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url)
     code = run_sweep_command(
         target=target.value if target else settings.deploy.target,
         regions=split_regions(regions) or [settings.deploy.region],
@@ -36,5 +37,6 @@ def sweep_command(
         profile=profile or settings.aws.profile or None,
         role_arn=role_arn or settings.aws.role_arn or None,
         allowed_accounts=settings.aws.allowed_accounts,
+        emulator_endpoints=settings.aws.emulator_endpoints,
     )
     raise typer.Exit(code)

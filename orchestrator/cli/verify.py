@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, split_regions, state
+from orchestrator.cli.common import (
+    EmulatorOption,
+    TargetKind,
+    app,
+    config_with_emulator,
+    quiet_console_logs,
+    sigterm_as_interrupt,
+    split_regions,
+)
 
 
 @app.command("verify")
@@ -24,6 +32,7 @@ def verify_command(
     fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).")] = None,
@@ -34,7 +43,7 @@ def verify_command(
 
     quiet_console_logs(ctx)
 
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url)
     sigterm_as_interrupt()
     code = run_verify_command(
         templates,

@@ -431,6 +431,7 @@ def deploy_with_autofix(
     "interrupted" after deleting its stack.
     """
     from orchestrator.aws import session as aws
+    from orchestrator.aws.guard import Guard
     from orchestrator.aws.targets import open_target, stack_name_for
 
     cfg = config or load_config()
@@ -450,6 +451,9 @@ def deploy_with_autofix(
     if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
         raise BadInput(f"max attempts must be a positive integer, not {max_attempts!r}")
 
+    guard = Guard.from_config(cfg, "deploy")
+    if guard.applies(target, endpoint_url):
+        guard.refuse_without_network(target, endpoint_url)  # an empty allow-list refuses before any work
     source = _as_template(template)
     build_graph(source)  # a dangling reference or a cycle is bad input before anything is deployed
     playbooks = load_playbooks(_setting(cfg, "playbooks", "extra_dirs", []))
@@ -492,6 +496,7 @@ def deploy_with_autofix(
             allowed_accounts=tuple(_setting(cfg, "aws", "allowed_accounts", ()) or ()),
             sandbox_config=sandbox_config if sandbox_config is not None else _sandbox_config(cfg),
             retry=retry,
+            guard=guard,
         ) as tgt:
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, session=session, target=tgt, journal=_journal(cfg), playbooks=playbooks,

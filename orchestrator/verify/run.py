@@ -536,6 +536,7 @@ def run_verify_command(
         shard=parse_shard(shard) if shard else None,
         max_attempts=max_attempts,
     )
+    _verify_guard(target, endpoint_url, vplan, profile, role_arn, config)
     if deploy is None:
         from orchestrator.deploy.loop import deploy_with_autofix as deploy
     options = {k: v for k, v in {"profile": profile, "role_arn": role_arn, "config": config}.items() if v}
@@ -566,6 +567,24 @@ def run_verify_command(
     if cancel_event.is_set():
         raise Interrupted("verify stopped; the reports cover the cells that ran")
     return reports.exit_code(run, fail_on_repair=fail_on_repair)
+
+
+def _verify_guard(target: str, endpoint_url: str | None, vplan: Any, profile: str | None, role_arn: str | None,
+                  config: Any) -> None:
+    """The account guard once, before any cell: a refusal ends verify with exit 3, not as N failed cells."""
+    from orchestrator.aws.guard import Guard
+
+    guard = Guard.from_config(config, "verify")
+    if not guard.applies(target, endpoint_url):
+        return
+    guard.refuse_without_network(target, endpoint_url)
+    from orchestrator.aws.targets import open_target
+
+    aws = getattr(config, "aws", None)
+    region = vplan.cells[0].region if vplan.cells else "us-east-1"
+    with open_target(target, region, endpoint_url=endpoint_url, profile=profile or getattr(aws, "profile", "") or None,
+                     role_arn=role_arn or getattr(aws, "role_arn", "") or None, guard=guard):
+        pass
 
 
 def run_merge_command(
