@@ -18,6 +18,7 @@ from orchestrator.cli.common import (
     sigterm_as_interrupt,
 )
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class Strategy(str, enum.Enum):
@@ -89,9 +90,8 @@ def deploy_command(
 
     settings = config_with_emulator(ctx, emulator, endpoint_url)
     quiet_console_logs(ctx)
+    check_outputs([template, params_file], {"--out": out, "--report-json": report_json})
     parameters = parse_parameters(param, params_file)
-    if out is not None and out.is_dir():
-        raise BadInput("--out is a directory", file=str(out))
     sigterm_as_interrupt()
     result = deploy_with_autofix(
         template,

@@ -11,6 +11,7 @@ import typer
 
 from orchestrator.cli.common import PROG, app, state
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class ForecastFormat(str, enum.Enum):
@@ -49,15 +50,15 @@ def forecast_command(
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
+    destination = (out or _fixed_path(template)) if fix else None
+    check_outputs([template], {"--out": destination})
     tpl = load_template(template)
     books = load_playbooks(settings.playbooks.extra_dirs)
     target_region = settings.deploy.region
     extra: dict[str, Any] = {}
     if fix:
-        destination = out or _fixed_path(template)
-        if destination.resolve() == template.resolve():
-            raise BadInput("--out would overwrite the input template", file=str(template))
-        if destination.is_dir() or not destination.parent.exists():
+        assert destination is not None
+        if not destination.parent.exists():
             raise BadInput("--out must be a file in an existing directory", file=str(destination))
         fixed, findings, plans, rejected = forecast_and_fix(tpl, region=target_region, playbooks=books)
         write_atomic(destination, fixed.dumps())

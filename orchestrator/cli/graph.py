@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli.common import app, emit, state
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class GraphFormat(str, enum.Enum):
@@ -35,6 +36,7 @@ def graph_command(
     from orchestrator.template.load import load_template
 
     state(ctx)
+    check_outputs([template], {"--out": out})
     graph = build_graph(load_template(template))
     marked = list(highlight or [])
     missing = [node for node in marked if node not in graph.g]

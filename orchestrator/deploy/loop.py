@@ -13,6 +13,7 @@ from orchestrator.template import load as template_io
 from orchestrator.config import Config, load_config
 from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 from orchestrator.template.graph import build_graph
 from orchestrator.logs import get_logger, noecho_parameters
 from orchestrator.model import Failure, FailureKind, StackStatus
@@ -373,9 +374,6 @@ def _finish(run: _Run, *, out: str | Path | None, report_json: str | Path | None
         elif run.source.path is not None:
             repaired_path = fixed_path(run.source.path)
         if repaired_path is not None:
-            if run.source.path is not None and repaired_path.resolve() == run.source.path.resolve():
-                raise BadInput("the output path is the input template; the input is never modified",
-                               file=repaired_path)
             repaired_path.parent.mkdir(parents=True, exist_ok=True)
             template_io.write_atomic(repaired_path, run.template.dumps())
             log.info("repaired_template_written", path=str(repaired_path))
@@ -451,10 +449,13 @@ def deploy_with_autofix(
     if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
         raise BadInput(f"max attempts must be a positive integer, not {max_attempts!r}")
 
+    source = _as_template(template)
+    repaired_out = Path(out) if out is not None else (fixed_path(source.path) if source.path else None)
+    check_outputs([source.path], {"--out (the repaired template)": repaired_out if write_template else None,
+                                  "--report-json": report_json})
     guard = Guard.from_config(cfg, "deploy")
     if guard.applies(target, endpoint_url):
         guard.refuse_without_network(target, endpoint_url)  # an empty allow-list refuses before any work
-    source = _as_template(template)
     build_graph(source)  # a dangling reference or a cycle is bad input before anything is deployed
     playbooks = load_playbooks(_setting(cfg, "playbooks", "extra_dirs", []))
     run_id = run_id or new_run_id()

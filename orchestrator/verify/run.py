@@ -22,6 +22,7 @@ import structlog.contextvars
 from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput, Interrupted
 from orchestrator.template.graph import DependencyGraph, build_graph
+from orchestrator.paths import check_outputs
 from orchestrator.verify.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
 
 log = structlog.get_logger(__name__)
@@ -536,6 +537,8 @@ def run_verify_command(
         shard=parse_shard(shard) if shard else None,
         max_attempts=max_attempts,
     )
+    check_outputs([matrix_path, *{cell.template for cell in vplan.all_cells}],
+                  {"--report-json": report_json, "--junit": junit, "--report-md": report_md})
     _verify_guard(target, endpoint_url, vplan, profile, role_arn, config)
     if deploy is None:
         from orchestrator.deploy.loop import deploy_with_autofix as deploy
@@ -598,6 +601,7 @@ def run_merge_command(
     stream: Any = None,
 ) -> int:
     """`cfn-autofix report merge`: shard JSON results -> the outputs of a single run; returns the exit code."""
+    check_outputs(files, {"--report-json": report_json, "--junit": junit, "--report-md": report_md})
     runs = []
     for path in files:
         try:
