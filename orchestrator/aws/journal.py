@@ -10,6 +10,8 @@ from pathlib import Path
 
 import structlog
 
+from orchestrator import redact
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_JOURNAL = Path("~/.cfn-autofix/journal.jsonl")
@@ -40,6 +42,7 @@ class Journal:
         self.path = Path(path if path is not None else DEFAULT_JOURNAL).expanduser()
 
     def _append(self, record: dict) -> None:
+        record = redact.current().value(record)
         line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
         created = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)

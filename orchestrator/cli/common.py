@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from orchestrator import redact
 from orchestrator.config import Config, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
@@ -37,14 +38,16 @@ class _AutofixGroup(TyperGroup):
     """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner)."""
 
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AutofixError as exc:
-            typer.echo(error_line(exc), err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo(f"{PROG}: interrupted", err=True)
-            raise typer.Exit(Interrupted.exit_code) from None
+        # One redactor per invocation: the run adds its NoEcho values, every sink (error lines too) uses it.
+        with redact.Redactor().active() as redactor:
+            try:
+                return super().invoke(ctx)
+            except AutofixError as exc:
+                typer.echo(redactor.text(error_line(exc)), err=True)
+                raise typer.Exit(exc.exit_code) from None
+            except KeyboardInterrupt:
+                typer.echo(f"{PROG}: interrupted", err=True)
+                raise typer.Exit(Interrupted.exit_code) from None
 
 
 app = typer.Typer(
@@ -84,7 +87,8 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def emit(text: str, out: Path | None) -> None:
-    """Write a command's output to --out (atomically) or to stdout."""
+    """Write a command's output to --out (atomically) or to stdout, through the redactor."""
+    text = redact.current().text(text)
     if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()

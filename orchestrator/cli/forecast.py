@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator import redact
 from orchestrator.cli.common import PROG, app, state
 from orchestrator.errors import BadInput
 from orchestrator.paths import check_outputs
@@ -53,6 +54,7 @@ def forecast_command(
     destination = (out or _fixed_path(template)) if fix else None
     check_outputs([template], {"--out": destination})
     tpl = load_template(template)
+    redact.current().add(redact.noecho_values(tpl.document))
     books = load_playbooks(settings.playbooks.extra_dirs)
     target_region = settings.deploy.region
     extra: dict[str, Any] = {}
@@ -78,7 +80,7 @@ def forecast_command(
     else:
         lines = [f"{template}:{f.line or 1}: {f.playbook}: {f.message}" for f in findings]
         text = "".join(line + "\n" for line in lines)
-    sys.stdout.write(text)
+    sys.stdout.write(redact.current().text(text))
     if fix:
         applied = ", ".join(plan["repair"] for plan in extra["repairs"]) or "none"
         typer.echo(f"{PROG}: wrote {extra['repaired_template']} (repairs: {applied})", err=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator import redact
 from orchestrator.cli.common import app, emit, state
 from orchestrator.errors import BadInput
 from orchestrator.paths import check_outputs
@@ -37,7 +38,9 @@ def graph_command(
 
     state(ctx)
     check_outputs([template], {"--out": out})
-    graph = build_graph(load_template(template))
+    tpl = load_template(template)
+    redact.current().add(redact.noecho_values(tpl.document))
+    graph = build_graph(tpl)
     marked = list(highlight or [])
     missing = [node for node in marked if node not in graph.g]
     if missing:

@@ -15,7 +15,9 @@ from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.errors import BadInput
 from orchestrator.paths import check_outputs
 from orchestrator.template.graph import build_graph
-from orchestrator.logs import get_logger, noecho_parameters
+from orchestrator import redact
+from orchestrator.logs import get_logger
+from orchestrator.redact import noecho_parameters, noecho_values
 from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.remedy.apply import RepairGroup, apply_round
@@ -378,7 +380,7 @@ def _finish(run: _Run, *, out: str | Path | None, report_json: str | Path | None
             template_io.write_atomic(repaired_path, run.template.dumps())
             log.info("repaired_template_written", path=str(repaired_path))
     duration = round(time.monotonic() - run.started, 3)
-    report = build_report(run, repaired_path=repaired_path, duration_s=duration)
+    report = redact.current().value(build_report(run, repaired_path=repaired_path, duration_s=duration))
     if report_json is not None:
         import json
 
@@ -466,70 +468,73 @@ def deploy_with_autofix(
     log = get_logger(run_id=run_id, stack=stack_name)
     params = {str(k): str(v) for k, v in (parameters or {}).items()}
     _check_parameters(source, params)
-    log.info("run_started", template=str(source.path or "<string>"), target=target, region=region,
-             strategy=strategy, max_attempts=max_attempts)
-    state = on_state or (lambda text: None)
+    redactor = redact.active_or_new()
+    redactor.add(noecho_values(source.document, params))
+    with redactor.active():
+        log.info("run_started", template=str(source.path or "<string>"), target=target, region=region,
+                 strategy=strategy, max_attempts=max_attempts)
+        state = on_state or (lambda text: None)
 
-    if forecast:
-        from orchestrator.forecast.run import forecast_and_fix
+        if forecast:
+            from orchestrator.forecast.run import forecast_and_fix
 
-        state("forecast")
-        applied: list = []
-        fixed, findings, _, rejected = forecast_and_fix(
-            source, region=region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
-            repair_params=_repair_params(mp_strategy), details=applied,
-        )
-        run.forecast = [f.to_json() for f in findings]
-        run.rejected.extend(rejected)
-        run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
-        run.template = fixed
-        log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
+            state("forecast")
+            applied: list = []
+            fixed, findings, _, rejected = forecast_and_fix(
+                source, region=region, playbooks=playbooks, parameters=params, allow_widening=allow_widening,
+                repair_params=_repair_params(mp_strategy), details=applied,
+            )
+            run.forecast = [f.to_json() for f in findings]
+            run.rejected.extend(rejected)
+            run.forecast_repairs = [item.to_json() for item in applied if item.plan.operations]
+            run.template = fixed
+            log.info("forecast_done", findings=len(findings), repaired=len(run.forecast_repairs))
 
-    retry = aws.RetryPolicy.from_config(cfg)
-    runner: _Runner | None = None
-    try:
-        with open_target(
-            target, region,
-            endpoint_url=endpoint_url,
-            profile=profile or _setting(cfg, "aws", "profile", "") or None,
-            role_arn=role_arn or _setting(cfg, "aws", "role_arn", "") or None,
-            credentials=credentials,
-            allowed_accounts=tuple(_setting(cfg, "aws", "allowed_accounts", ()) or ()),
-            sandbox_config=sandbox_config if sandbox_config is not None else _sandbox_config(cfg),
-            retry=retry,
-            guard=guard,
-        ) as tgt:
-            session = aws.AwsSession(tgt, retry=retry)
-            runner = _Runner(run, session=session, target=tgt, journal=_journal(cfg), playbooks=playbooks,
-                             params=params, noecho=noecho_parameters(source.document), max_attempts=max_attempts,
-                             mp_strategy=mp_strategy, allow_widening=allow_widening, progress=progress,
-                             cancel_event=cancel_event, cfg=cfg, log=log, state=state)
-            try:
-                runner.execute()
-            except aws.AwsError as exc:
-                if isinstance(exc, BadInput):
-                    raise
-                # AWS refused a call retries cannot cure: the run fails with a report, and still cleans up.
-                run.status = "failed"
-                run.stop_reason = f"AWS error: {exc}"
-                log.error("aws_error", error=str(exc))
-            except KeyboardInterrupt:
-                run.status = "interrupted"
-                run.stop_reason = "interrupted"
-                log.warning("run_interrupted")
-            finally:
-                sandbox = getattr(tgt, "sandbox", None)
-                if sandbox is not None and runner.created:
-                    try:
-                        run.emulated = list(sandbox.emulated_resources(stack_name))
-                    except Exception as exc:  # the report is still written without the list
-                        log.warning("emulated_list_failed", error=str(exc))
-                state("cleaning up")
-                _cleanup(run, session, runner.journal, keep_stack, log, runner.created)
-    except KeyboardInterrupt:
-        run.status = "interrupted"
-        run.stop_reason = "interrupted"
-    return _finish(run, out=out, report_json=report_json, write_template=True if write_template else False, log=log)
+        retry = aws.RetryPolicy.from_config(cfg)
+        runner: _Runner | None = None
+        try:
+            with open_target(
+                target, region,
+                endpoint_url=endpoint_url,
+                profile=profile or _setting(cfg, "aws", "profile", "") or None,
+                role_arn=role_arn or _setting(cfg, "aws", "role_arn", "") or None,
+                credentials=credentials,
+                allowed_accounts=tuple(_setting(cfg, "aws", "allowed_accounts", ()) or ()),
+                sandbox_config=sandbox_config if sandbox_config is not None else _sandbox_config(cfg),
+                retry=retry,
+                guard=guard,
+            ) as tgt:
+                session = aws.AwsSession(tgt, retry=retry)
+                runner = _Runner(run, session=session, target=tgt, journal=_journal(cfg), playbooks=playbooks,
+                                 params=params, noecho=noecho_parameters(source.document), max_attempts=max_attempts,
+                                 mp_strategy=mp_strategy, allow_widening=allow_widening, progress=progress,
+                                 cancel_event=cancel_event, cfg=cfg, log=log, state=state)
+                try:
+                    runner.execute()
+                except aws.AwsError as exc:
+                    if isinstance(exc, BadInput):
+                        raise
+                    # AWS refused a call retries cannot cure: the run fails with a report, and still cleans up.
+                    run.status = "failed"
+                    run.stop_reason = f"AWS error: {exc}"
+                    log.error("aws_error", error=str(exc))
+                except KeyboardInterrupt:
+                    run.status = "interrupted"
+                    run.stop_reason = "interrupted"
+                    log.warning("run_interrupted")
+                finally:
+                    sandbox = getattr(tgt, "sandbox", None)
+                    if sandbox is not None and runner.created:
+                        try:
+                            run.emulated = list(sandbox.emulated_resources(stack_name))
+                        except Exception as exc:  # the report is still written without the list
+                            log.warning("emulated_list_failed", error=str(exc))
+                    state("cleaning up")
+                    _cleanup(run, session, runner.journal, keep_stack, log, runner.created)
+        except KeyboardInterrupt:
+            run.status = "interrupted"
+            run.stop_reason = "interrupted"
+        return _finish(run, out=out, report_json=report_json, write_template=True if write_template else False, log=log)
 
 
 def _check_parameters(source: Template, params: dict[str, str]) -> None:

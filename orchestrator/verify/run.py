@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import signal
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import structlog
 import structlog.contextvars
 
+from orchestrator import redact
 from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput, Interrupted
 from orchestrator.template.graph import DependencyGraph, build_graph
@@ -112,7 +114,7 @@ def run_cell(
         _run_cell_body(cell, record, deploy, target, endpoint_url, out_dir, cancel_event, deploy_options, state)
     record["duration_s"] = round(time.monotonic() - started, 3)
     record["outcome"] = reports.classify(record)
-    return record
+    return redact.current().value(record)
 
 
 def _run_cell_body(
@@ -135,6 +137,8 @@ def _run_cell_body(
         # A matrix-wide parameter set may name parameters this template does not declare; CloudFormation
         # rejects unknown parameters, so each cell passes only what its template declares.
         parameters = {k: v for k, v in cell.parameters.items() if k in declared}
+        # Before anything can fail: the cell's record lists its parameters, NoEcho ones included.
+        redact.current().add(redact.noecho_values(template.document, parameters))
         record["ignored_parameters"] = sorted(set(cell.parameters) - set(parameters))
         state("deploying")
         result = deploy(
@@ -347,7 +351,8 @@ def run_cells(
     try:
         with _signals_to_main_thread():
             for cell in cells:
-                pending.add(pool.submit(one, cell))
+                # Each cell runs in a copy of this context: the run's redactor (and its log context) goes along.
+                pending.add(pool.submit(contextvars.copy_context().run, one, cell))
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
@@ -477,7 +482,7 @@ def write_outputs(
         )
     for path, render in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, render())
+        write_atomic(path, redact.current().text(render()))
         log.info("verify_report_written", path=str(path))
 
 
@@ -553,19 +558,21 @@ def run_verify_command(
         target=target,
     )
     cancel_event = threading.Event()
-    with Progress(len(vplan.cells), stream=stream) as progress:
-        run = verify(
-            vplan,
-            deploy=deploy,
-            workers=workers,
-            target=target,
-            endpoint_url=endpoint_url,
-            out_dir=out_dir,
-            deploy_options=options,
-            progress=progress,
-            cancel_event=cancel_event,
-        )
-    write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)
+    redactor = redact.active_or_new()
+    with redactor.active():
+        with Progress(len(vplan.cells), stream=stream) as progress:
+            run = verify(
+                vplan,
+                deploy=deploy,
+                workers=workers,
+                target=target,
+                endpoint_url=endpoint_url,
+                out_dir=out_dir,
+                deploy_options=options,
+                progress=progress,
+                cancel_event=cancel_event,
+            )
+        write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)
     print(summary_line(run), file=stream or sys.stdout)
     if cancel_event.is_set():
         raise Interrupted("verify stopped; the reports cover the cells that ran")
