@@ -26,7 +26,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.template.graph import build_graph
 from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import load_template, loads_template
+from orchestrator.template import load_template, loads_template
 
 # Built once: typer rebuilds the whole click tree on every CliRunner.invoke, which costs more than the work.
 CLI = typer.main.get_command(app)
@@ -512,7 +512,8 @@ def check_forecast_library(path: Path) -> None:
             build_graph(tpl)
         except BadInput:
             return
-        fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=BOOKS, lint=False)
+        result = forecast_and_fix(tpl, playbooks=BOOKS, lint=False)
+        fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
         text = fixed.dumps()
         again = loads_template(text, fmt=fixed.fmt, name="repaired")
         assert again.document == fixed.document

@@ -13,7 +13,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.template.graph import build_graph
 from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.model import Failure
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBTIER = ROOT / "examples" / "webtier-broken.yaml"
@@ -40,7 +40,8 @@ def not_attachable(arn: str, logical_id: str = "AppRole") -> Failure:
 
 def test_every_iam_and_kms_repair_reports_its_privilege_delta():
     source = load_template(WEBTIER)
-    fixed, findings, plans, rejected = forecast_and_fix(source, lint=False)
+    result = forecast_and_fix(source, lint=False)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     assert rejected == []
     types = {lid: body.get("Type", "") for lid, body in source.resources.items()}
     by_repair = {plan.repair: plan for plan in plans if plan.operations}

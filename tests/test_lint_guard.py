@@ -12,7 +12,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.remedy.lint_guard import check_repair, guard, lint_errors
 from orchestrator.model import PatchOp, RepairPlan
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 from orchestrator.repairs.base import Repair, RepairRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
@@ -70,7 +70,8 @@ def test_forecast_and_fix_rejects_a_repair_that_lint_refuses():
     registry = RepairRegistry()
     registry.register(_BadRepair())
     books = [b for b in load_playbooks() if b.repair == "add-depends-on"]
-    fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=books, registry=registry)
+    result = forecast_and_fix(tpl, playbooks=books, registry=registry)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     assert findings and plans == []
     assert fixed is tpl  # nothing applied
     assert [r["repair"] for r in rejected] == ["add-depends-on"]

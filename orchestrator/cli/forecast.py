@@ -21,10 +21,6 @@ class ForecastFormat(str, enum.Enum):
     sarif = "sarif"
 
 
-def _fixed_path(template: Path) -> Path:
-    return template.with_name(f"{template.stem}.fixed{template.suffix}")
-
-
 @app.command("forecast")
 def forecast_command(
     ctx: typer.Context,
@@ -43,15 +39,16 @@ def forecast_command(
     """Predict deployment failures from the template alone; exit 1 when anything is found."""
     import json
 
+    from orchestrator.deploy.outcome import fixed_path
     from orchestrator.forecast import sarif
     from orchestrator.forecast.run import forecast, forecast_and_fix
     from orchestrator.catalog.playbooks import load_playbooks
-    from orchestrator.template.load import load_template, write_atomic
+    from orchestrator.template import load_template, write_atomic
 
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
-    destination = (out or _fixed_path(template)) if fix else None
+    destination = (out or fixed_path(template)) if fix else None
     check_outputs([template], {"--out": destination})
     tpl = load_template(template)
     redact.current().add(redact.noecho_values(tpl.document))
@@ -62,12 +59,13 @@ def forecast_command(
         assert destination is not None
         if not destination.parent.exists():
             raise BadInput("--out must be a file in an existing directory", file=str(destination))
-        fixed, findings, plans, rejected = forecast_and_fix(tpl, region=target_region, playbooks=books)
-        write_atomic(destination, fixed.dumps())
+        result = forecast_and_fix(tpl, region=target_region, playbooks=books)
+        findings = result.findings
+        write_atomic(destination, result.template.dumps())
         extra = {
             "repaired_template": str(destination),
-            "repairs": [plan.to_json() for plan in plans if plan.operations],
-            "rejected_repairs": rejected,
+            "repairs": [plan.to_json() for plan in result.plans if plan.operations],
+            "rejected_repairs": result.rejected,
         }
     else:
         findings = forecast(tpl, region=target_region, playbooks=books)

@@ -34,7 +34,7 @@ def graph_command(
     import json
 
     from orchestrator.template.graph import build_graph
-    from orchestrator.template.load import load_template
+    from orchestrator.template import load_template
 
     state(ctx)
     check_outputs([template], {"--out": out})
