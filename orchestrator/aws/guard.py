@@ -69,7 +69,7 @@ class Guard:
             return False
         if kind == "aws":
             return True
-        if endpoint_is_loopback(endpoint_url):
+        if not endpoint_url or endpoint_is_loopback(endpoint_url):  # no URL: bad input, rejected when opened
             return False
         declared = {_normal(e) for e in self.emulator_endpoints}
         return not (endpoint_url and _normal(endpoint_url) in declared)
