@@ -69,7 +69,9 @@ class Guard:
             return False
         if kind == "aws":
             return True
-        if not endpoint_url or endpoint_is_loopback(endpoint_url):  # no URL: bad input, rejected when opened
+        if not (endpoint_url or "").lower().startswith(("http://", "https://")):
+            return False  # no URL or not HTTP: bad input, rejected when the target is opened, before any call
+        if endpoint_is_loopback(endpoint_url):
             return False
         declared = {_normal(e) for e in self.emulator_endpoints}
         return not (endpoint_url and _normal(endpoint_url) in declared)

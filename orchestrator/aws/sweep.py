@@ -276,6 +276,9 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from orchestrator.termsafe import term_safe
 
     console = Console(file=stream or sys.stdout, width=160 if not (stream or sys.stdout).isatty() else None)
     if not items:
@@ -285,7 +288,7 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
     for column in ("region", "stack", "run id", "created", "status", "found by", "action", "detail"):
         table.add_column(column)
     for item in items:
-        table.add_row(
+        cells = (
             item.region,
             item.stack_name,
             item.run_id or "",
@@ -295,6 +298,8 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
             item.action,
             item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else ""),
         )
+        # Names and details come from the account: shown as plain, inert text.
+        table.add_row(*(Text(term_safe(cell, keep_newlines=False)) for cell in cells))
     console.print(table)
 
 

@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from orchestrator import redact
+from orchestrator.termsafe import term_safe
 from orchestrator.config import Config, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
@@ -90,6 +91,7 @@ def emit(text: str, out: Path | None) -> None:
     """Write a command's output to --out (atomically) or to stdout, through the redactor."""
     text = redact.current().text(text)
     if out is None:
+        text = term_safe(text)  # a terminal, or a pipe to one: no control characters from the template
         sys.stdout.write(text)
         sys.stdout.flush()
         return

@@ -37,12 +37,11 @@ def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[
 
     values: dict[str, str] = {}
     if params_file is not None:
+        from orchestrator.inputs import DATA_LIMIT, read_text_input
+
+        text = read_text_input(params_file, max_bytes=DATA_LIMIT, what="parameters file")
         try:
-            data = json.loads(params_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise BadInput("parameters file not found", file=str(params_file)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read parameters file: {exc}", file=str(params_file)) from None
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BadInput(f"invalid JSON: {exc.msg}", file=str(params_file), line=exc.lineno) from None
         if isinstance(data, dict) and all(isinstance(v, (str, int, float, bool)) for v in data.values()):

@@ -13,6 +13,7 @@ from orchestrator import redact
 from orchestrator.cli.common import PROG, app, state
 from orchestrator.errors import BadInput
 from orchestrator.paths import check_outputs
+from orchestrator.termsafe import term_safe
 
 
 class ForecastFormat(str, enum.Enum):
@@ -78,7 +79,7 @@ def forecast_command(
     else:
         lines = [f"{template}:{f.line or 1}: {f.playbook}: {f.message}" for f in findings]
         text = "".join(line + "\n" for line in lines)
-    sys.stdout.write(redact.current().text(text))
+    sys.stdout.write(term_safe(redact.current().text(text)))
     if fix:
         applied = ", ".join(plan["repair"] for plan in extra["repairs"]) or "none"
         typer.echo(f"{PROG}: wrote {extra['repaired_template']} (repairs: {applied})", err=True)

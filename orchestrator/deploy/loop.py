@@ -19,6 +19,7 @@ from orchestrator.errors import BadInput
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
 from orchestrator.paths import check_outputs
+from orchestrator.template.decode import MAX_BYTES as TEMPLATE_SIZE_LIMIT
 from orchestrator.redact import noecho_parameters, noecho_values
 from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.options import RunOptions
@@ -83,7 +84,7 @@ class _Runner:
         return {
             # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
             # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
-            "template": json.dumps(document, indent=1, ensure_ascii=False),
+            "template": template_body(document),
             "parameters": parameters or None,
             "capabilities": required_capabilities(document),
             "tags": {RUN_ID_TAG: self.run.run_id},
@@ -247,6 +248,15 @@ class _Runner:
             time.sleep(delay)
 
 
+def template_body(document: dict) -> str:
+    """The body sent to CloudFormation: indented JSON of the long form, compact when indentation alone would
+    push it past the 1,000,000-byte limit (a template within the limit is never refused for our formatting)."""
+    body = json.dumps(document, indent=1, ensure_ascii=False)
+    if len(body.encode("utf-8")) > TEMPLATE_SIZE_LIMIT:
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return body
+
+
 def deploy_with_autofix(
     template: str | Path | Template,
     *,
@@ -355,6 +365,11 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
         run.stop_reason = "interrupted"
 
 
+def _as_text(value: Any) -> str:
+    """A parameter value as CloudFormation sees it (a YAML boolean is the string true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def _check_parameters(source: Template, params: dict[str, str]) -> None:
     """Parameter values CloudFormation would refuse are bad input, caught before anything is deployed."""
     declared = source.document.get("Parameters") or {}
@@ -364,9 +379,20 @@ def _check_parameters(source: Template, params: dict[str, str]) -> None:
     if unknown:
         raise BadInput(f"parameter {unknown[0]!r} is not declared by the template", file=source.path)
     for name, spec in declared.items():
-        if isinstance(spec, dict) and "Default" not in spec and name not in params:
+        if not isinstance(spec, dict):
+            continue
+        if "Default" not in spec and name not in params:
             raise BadInput(f"parameter {name} has no Default and no value: pass --param {name}=VALUE",
                            file=source.path, line=source.line_of(("Parameters", name)))
+        allowed = spec.get("AllowedValues")
+        if isinstance(allowed, list):
+            value = params[name] if name in params else _as_text(spec.get("Default"))
+            listed = str(spec.get("Type", "")).startswith("List<") or spec.get("Type") == "CommaDelimitedList"
+            items = [v.strip() for v in value.split(",")] if listed else [value]
+            if any(item not in {_as_text(a) for a in allowed} for item in items):
+                # CloudFormation's own text, which (rightly, for NoEcho) never repeats the value.
+                raise BadInput(f"Parameter '{name}' must be one of AllowedValues", file=source.path,
+                               line=source.line_of(("Parameters", name)))
 
 
 

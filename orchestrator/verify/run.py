@@ -24,7 +24,9 @@ from orchestrator import redact
 from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput, Interrupted
 from orchestrator.template.graph import DependencyGraph, build_graph
+from orchestrator.inputs import DATA_LIMIT, read_text_input
 from orchestrator.paths import check_outputs
+from orchestrator.termsafe import term_safe
 from orchestrator.verify.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
 
 log = structlog.get_logger(__name__)
@@ -266,6 +268,7 @@ class Progress:
 
     def _render(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         with self._lock:
             running = sorted(self.running.items())
@@ -277,7 +280,8 @@ class Progress:
         table.add_column("time", justify="right")
         now = time.monotonic()
         for cell_id, (text, since) in running:
-            table.add_row(cell_id, text, f"{now - since:.0f} s")
+            table.add_row(Text(term_safe(cell_id, keep_newlines=False)), Text(term_safe(text, keep_newlines=False)),
+                          f"{now - since:.0f} s")
         return table
 
 
@@ -611,12 +615,7 @@ def run_merge_command(
     check_outputs(files, {"--report-json": report_json, "--junit": junit, "--report-md": report_md})
     runs = []
     for path in files:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInput("shard result not found", file=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read shard result: {exc}", file=path) from None
+        text = read_text_input(path, max_bytes=DATA_LIMIT, what="shard result")
         runs.append((str(path), reports.load_run(str(path), text)))
     run = reports.merge_runs(runs)
     write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)
