@@ -23,7 +23,9 @@ def sweep_command(
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
 ) -> None:
-    """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
+    """Delete stacks this tool left behind: tagged ones older than --older-than, and those of journal entries still
+    pending once the entry is older than --older-than (younger pending entries are listed as skipped: their run may
+    still be going on). Entries of embedded runs are closed. Dry run by default."""
     from orchestrator.aws.sweep import run_sweep_command
 
     settings = config_with_emulator(ctx, emulator, endpoint_url)

@@ -14,7 +14,15 @@ from orchestrator import template as template_io
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
 from orchestrator.deploy.diagnosis import diagnose
-from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, event_json, finish, fixed_path
+from orchestrator.deploy.outcome import (
+    DeployResult,
+    RunState,
+    cleanup,
+    close_unborn,
+    event_json,
+    finish,
+    fixed_path,
+)
 from orchestrator.errors import BadInput
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
@@ -72,6 +80,7 @@ class _Runner:
         self.cancel_event = options.cancel_event
         self.state = options.on_state or (lambda text: None)
         self.created = False
+        self.journaled = False
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
@@ -93,14 +102,41 @@ class _Runner:
         }
 
     def _create(self) -> str | None:
+        from orchestrator.aws import session as aws
+
         self.journal.record_stack(
             run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
             region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
         )
-        self.session.create_stack(self.run.stack_name, **self._stack_args())
+        self.journaled = True
+        try:
+            self.session.create_stack(self.run.stack_name, **self._stack_args())
+        except aws.AwsError as exc:
+            if isinstance(exc, BadInput) or not self._reconcile_create(exc):
+                raise
         self.created = True
         self.run.deployments += 1
         return None
+
+    def _reconcile_create(self, exc: Exception) -> bool:
+        """After a CreateStack whose answer was lost (timeout, reset; then "already exists" on the retry with the
+        same ClientRequestToken), look the stack up by name and run-id tag; True when it is this run's."""
+        from orchestrator.aws.session import RUN_ID_TAG
+
+        try:
+            stack = self.session.describe_stack(self.run.stack_name)
+        except Exception as lookup:  # the endpoint is still unreachable: keep the first error
+            log.warning("create_reconcile_failed", error=str(lookup))
+            return False
+        tags = {str(t.get("Key")): str(t.get("Value")) for t in (stack or {}).get("Tags") or []}
+        ours = stack is not None and tags.get(RUN_ID_TAG) == self.run.run_id
+        self.run.reconciled.append({
+            "operation": "CreateStack", "error": str(exc),
+            "found": (stack or {}).get("StackStatus") if ours else None,
+            "stack_id": (stack or {}).get("StackId") if ours else None,
+        })
+        log.warning("create_reconciled", error=str(exc), stack_exists=ours)
+        return ours
 
     def _delete_and_wait(self) -> None:
         stack = self.session.describe_stack(self.run.stack_name)
@@ -359,7 +395,13 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                     except Exception as exc:  # the report is still written without the list
                         log.warning("emulated_list_failed", error=str(exc))
                 state("cleaning up")
+                if runner.journaled and not runner.created:
+                    close_unborn(run, session, runner.journal, log)
                 cleanup(run, session, runner.journal, options.keep_stack, log, runner.created)
+                if tgt.kind == "embedded" and runner.journaled:
+                    # The sandbox, and every stack in it, is discarded with the target: nothing is left to sweep.
+                    runner.journal.mark_deleted(run.run_id, run.stack_name, reason="sandbox discarded")
+                    run.stack_left = False
     except KeyboardInterrupt:
         run.status = "interrupted"
         run.stop_reason = "interrupted"

@@ -67,6 +67,8 @@ class RunState:
     stack_deleted: bool = False
     stack_left: bool = False
     physical_ids: dict[str, str] = field(default_factory=dict)
+    # Requests whose outcome the client could not see (a timeout, a reset), and what a look-up then found.
+    reconciled: list[dict] = field(default_factory=list)
 
 
 def event_json(event: Any) -> dict:
@@ -75,6 +77,22 @@ def event_json(event: Any) -> dict:
         "status": event.status, "reason": event.reason, "physical_id": event.physical_id,
         "timestamp": event.timestamp.isoformat() if event.timestamp else None,
     }
+
+
+def close_unborn(run: RunState, session: Any, journal: Any, log: Any) -> None:
+    """A create that failed: close its journal entry when the stack demonstrably does not exist; when
+    that cannot be confirmed, the report says the stack may be left and the entry stays for sweep."""
+    try:
+        exists = session.describe_stack(run.stack_name) is not None
+    except Exception as exc:  # the endpoint is down: what exists is unknown, so sweep must look later
+        run.stack_left = True
+        log.warning("stack_existence_unknown", error=str(exc), hint="cfn-autofix sweep looks again")
+        return
+    if exists:
+        run.stack_left = True
+        log.warning("stack_left_after_failed_create", hint="cfn-autofix sweep removes it")
+    else:
+        journal.mark_deleted(run.run_id, run.stack_name, reason="never created")
 
 
 def cleanup(run: RunState, session: Any, journal: Any, keep_stack: bool, log: Any, created: bool) -> None:

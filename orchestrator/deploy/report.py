@@ -35,6 +35,7 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "emulated_resources": run.emulated,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
+        "reconciled": run.reconciled,
     }
 
 

@@ -12,19 +12,23 @@ class FaultConfig:
     throttle_rate / error_5xx_rate: share (0..1) of API calls answered with Throttling ("Rate exceeded",
     HTTP 400) or InternalFailure (HTTP 500); limited to `operations` (e.g. ("DescribeStacks",)) when given.
     connection_resets: how many calls (of `operations` when given) get their connection dropped.
+    lost_responses: how many calls are carried out and then have their connection dropped before the answer
+    (the client sees a reset, as after a timeout, although the server acted).
     failing_resources: logical ids that fail once with an "Internal Failure" reason, then succeed.
     """
 
     throttle_rate: float = 0.0
     error_5xx_rate: float = 0.0
     connection_resets: int = 0
+    lost_responses: int = 0
     operations: tuple[str, ...] = ()
     failing_resources: tuple[str, ...] = ()
     seed: int = 0
 
     @property
     def any_api_faults(self) -> bool:
-        return self.throttle_rate > 0 or self.error_5xx_rate > 0 or self.connection_resets > 0
+        return (self.throttle_rate > 0 or self.error_5xx_rate > 0 or self.connection_resets > 0
+                or self.lost_responses > 0)
 
 
 @dataclass
