@@ -11,7 +11,8 @@ import moto
 from moto.cloudformation import parsing
 from moto.core.base_backend import BackendDict
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.core.common_models import BaseModel
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
@@ -223,6 +224,7 @@ def _delete_stack(self: CloudFormationResponse) -> EmptyResult:
         stack = _find_active(backend, self._get_param("StackName"))
         if stack is not None:
             engine.delete(stack, ctx, backend)
+        _trim_deleted(backend)
     return EmptyResult()
 
 
@@ -251,6 +253,49 @@ def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
             engine.update(stack, ctx, change_set.template, change_set.parameters, backend=backend,
                           disable_rollback=disable or None)
     return EmptyResult()
+
+
+# ---------------------------------------------------------------------------------------------- concurrency, memory
+
+# Deleted stacks stay answerable by id (DescribeStacks, ListStacks) as on AWS, but a long-running sandbox keeps
+# only the newest ones: moto keeps every one forever.
+DELETED_STACKS_KEPT = 200
+# moto records every model instance it ever made (for its dashboard, /moto-api/data.json); off unless the admin
+# API is served, or every created-and-deleted stack leaves its models behind.
+_tracking = {"enabled": False}
+
+
+def track_instances(enabled: bool) -> None:
+    """Whether moto's models are recorded for its admin dashboard (only a sandbox serving /moto-api needs it)."""
+    _tracking["enabled"] = enabled
+
+
+def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    instance = object.__new__(cls)
+    if _tracking["enabled"]:
+        cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+    return instance
+
+
+def _describe_stacks(self: Any, name_or_stack_id: str) -> list[Stack]:
+    """moto's DescribeStacks iterates the live dicts, which a concurrent CreateStack or DeleteStack resizes
+    ("dictionary changed size during iteration", an HTTP 500): it searches a snapshot instead."""
+    stacks = list(self.stacks.values())
+    if not name_or_stack_id:
+        return stacks
+    for stack in stacks:
+        if name_or_stack_id in (stack.name, stack.stack_id):
+            return [stack]
+    for stack in list(self.deleted_stacks.values()):
+        if stack.stack_id == name_or_stack_id:
+            return [stack]
+    raise ValidationError(name_or_stack_id)
+
+
+def _trim_deleted(backend: Any) -> None:
+    extra = len(backend.deleted_stacks) - DELETED_STACKS_KEPT
+    for stack_id in list(backend.deleted_stacks)[: max(0, extra)]:
+        backend.deleted_stacks.pop(stack_id, None)
 
 
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
@@ -314,6 +359,8 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("update_stack", CloudFormationResponse, "update_stack", _update_stack),
     ("delete_stack", CloudFormationResponse, "delete_stack", _delete_stack),
     ("execute_change_set", CloudFormationResponse, "execute_change_set", _execute_change_set),
+    ("describe_stacks", CloudFormationBackend, "describe_stacks", _describe_stacks),
+    ("model_new", BaseModel, "__new__", staticmethod(_model_new)),
     ("list_stack_resources", CloudFormationResponse, "list_stack_resources", _list_stack_resources),
     ("describe_stack_resources", CloudFormationResponse, "describe_stack_resources", _describe_stack_resources),
     ("describe_stack_resource", CloudFormationResponse, "describe_stack_resource", _describe_stack_resource),

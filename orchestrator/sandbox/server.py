@@ -93,7 +93,9 @@ class Sandbox:
             context.register(self._ctx)
             self._issue_credentials()
             app: Any = DomainDispatcherApplication(create_backend_app)
-            if not self.admin_api:
+            if self.admin_api:
+                patches.track_instances(True)  # the dashboard lists every model moto made
+            else:
                 app = _AdminApiGate(app)
             if self.config.faults.any_api_faults:
                 self.faults = FaultInjector(self.config.faults)
