@@ -59,6 +59,7 @@ class RetryConfig:
 class SandboxSection:
     race_probability: float = 1.0
     seed: int = 0
+    faults: str = ""
 
 
 @dataclass

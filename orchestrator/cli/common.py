@@ -145,15 +145,40 @@ EmulatorOption = Annotated[
 ]
 
 
-def config_with_emulator(ctx: typer.Context, emulator: bool, endpoint_url: str | None) -> Config:
-    """The command's config; with --emulator, the endpoint URL added to aws.emulator_endpoints."""
-    settings = state(ctx).config()
+FaultsOption = Annotated[
+    str | None,
+    typer.Option("--faults", metavar="SPEC", help="Rehearse a flaky day: API faults the embedded sandbox injects, "
+                 "e.g. throttle=0.3,5xx=0.05,resets=2,lost=1,seed=7 (ops=A|B limits them) [config: sandbox.faults]."),
+]
+
+
+def faults_override(faults: str | None, target: str | None) -> dict[str, Any]:
+    """The config override for --faults, checked now: bad syntax, or a target that is not the embedded sandbox."""
+    if faults is None:
+        return {}
+    from orchestrator.sandbox.config import FaultConfig
+
+    try:
+        FaultConfig.parse(faults)
+    except ValueError as exc:
+        raise BadInput(f"--faults: {exc}") from None
+    if target not in (None, "embedded"):
+        raise BadInput("--faults are injected by the embedded sandbox; for an endpoint, serve one with "
+                       "`cfn-autofix sandbox --faults ...`")
+    return {"sandbox.faults": faults}
+
+
+def config_with_emulator(ctx: typer.Context, emulator: bool, endpoint_url: str | None,
+                         overrides: dict[str, Any] | None = None) -> Config:
+    """The command's config (with `overrides`); with --emulator, the endpoint URL added to aws.emulator_endpoints."""
+    overrides = dict(overrides or {})
+    settings = state(ctx).config(overrides)
     if not emulator:
         return settings
     url = endpoint_url or settings.deploy.endpoint_url
     if not url:
         raise BadInput("--emulator declares the --endpoint-url an emulator, and no endpoint URL is given")
-    return state(ctx).config({"aws.emulator_endpoints": [*settings.aws.emulator_endpoints, url]})
+    return state(ctx).config({**overrides, "aws.emulator_endpoints": [*settings.aws.emulator_endpoints, url]})
 
 
 def split_regions(text: str | None) -> list[str] | None:

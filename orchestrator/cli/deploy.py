@@ -11,9 +11,11 @@ import typer
 
 from orchestrator.cli.common import (
     EmulatorOption,
+    FaultsOption,
     TargetKind,
     app,
     config_with_emulator,
+    faults_override,
     quiet_console_logs,
     sigterm_as_interrupt,
 )
@@ -67,6 +69,7 @@ def deploy_command(
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
     emulator: EmulatorOption = False,
+    faults: FaultsOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
@@ -88,7 +91,8 @@ def deploy_command(
     from orchestrator.deploy.loop import deploy_with_autofix
     from orchestrator.options import RunOptions
 
-    settings = config_with_emulator(ctx, emulator, endpoint_url)
+    settings = config_with_emulator(ctx, emulator, endpoint_url,
+                                    faults_override(faults, target.value if target else None))
     quiet_console_logs(ctx)
     check_outputs([template, params_file], {"--out": out, "--report-json": report_json})
     parameters = parse_parameters(param, params_file)

@@ -9,9 +9,11 @@ import typer
 
 from orchestrator.cli.common import (
     EmulatorOption,
+    FaultsOption,
     TargetKind,
     app,
     config_with_emulator,
+    faults_override,
     quiet_console_logs,
     sigterm_as_interrupt,
     split_regions,
@@ -33,6 +35,7 @@ def verify_command(
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
     emulator: EmulatorOption = False,
+    faults: FaultsOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).")] = None,
@@ -43,7 +46,8 @@ def verify_command(
 
     quiet_console_logs(ctx)
 
-    settings = config_with_emulator(ctx, emulator, endpoint_url)
+    settings = config_with_emulator(ctx, emulator, endpoint_url,
+                                    faults_override(faults, target.value if target else None))
     sigterm_as_interrupt()
     code = run_verify_command(
         templates,

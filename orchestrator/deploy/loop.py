@@ -23,7 +23,7 @@ from orchestrator.deploy.outcome import (
     finish,
     fixed_path,
 )
-from orchestrator.errors import BadInput
+from orchestrator.errors import BadInput, ConfigError
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
 from orchestrator.paths import check_outputs
@@ -442,7 +442,12 @@ def _check_parameters(source: Template, params: dict[str, str]) -> None:
 def _sandbox_config(options: RunOptions) -> Any:
     if options.sandbox_config is not None:
         return options.sandbox_config
-    from orchestrator.sandbox import SandboxConfig
+    from orchestrator.sandbox import FaultConfig, SandboxConfig
 
     section = options.config.sandbox
-    return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed))
+    try:
+        faults = FaultConfig.parse(section.faults)
+    except ValueError as exc:
+        source = options.config.sources.get("sandbox.faults", "default")
+        raise ConfigError(f"config key 'sandbox.faults': {exc} ({source})") from None
+    return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed), faults=faults)

@@ -213,6 +213,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1", *, 
     print(f"  export AWS_ACCESS_KEY_ID={creds['aws_access_key_id']}")
     print(f"  export AWS_SECRET_ACCESS_KEY={creds['aws_secret_access_key']}")
     print(f"  export AWS_DEFAULT_REGION={region}")
+    if sandbox.config.faults.any_api_faults:
+        print(f"  injecting API faults: {sandbox.config.faults}")
     if admin_api:
         print(f"  moto admin API on: {sandbox.endpoint_url}{ADMIN_PREFIX}/ (state dump and reset, unauthenticated)")
     print("Press Ctrl-C to stop.", flush=True)
