@@ -72,11 +72,10 @@ def is_configured() -> bool:
     return bool(_state["configured"])
 
 
-def get_logger(**bound: Any) -> Any:
-    """A structlog logger with fields bound; configures the defaults first if nobody has."""
-    if not _state["configured"]:
-        configure_logging()
-    return structlog.get_logger().bind(**bound)
+def get_logger(name: str | None = None, **bound: Any) -> Any:
+    """structlog.get_logger(name) with fields bound. Modules use `structlog.get_logger(__name__)` and bind run
+    context with structlog.contextvars.bound_contextvars; a library never configures logging itself."""
+    return structlog.get_logger(name).bind(**bound)
 
 
 def _redact_event(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
