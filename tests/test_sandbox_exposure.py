@@ -10,11 +10,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.sandbox import Sandbox
+
+
+def client(box, service: str):
+    """A boto3 client for one sandbox: its endpoint, and the keys that select its account."""
+    return boto3.client(service, endpoint_url=box.endpoint_url, **box.credentials)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +46,13 @@ def test_moto_admin_endpoints_are_off_unless_asked_for(admin_api, expected):
     with Sandbox(admin_api=admin_api) as box:
         assert status_of(f"{box.endpoint_url}/moto-api/data.json") == expected
         # Reset is refused too: the request must not empty the account.
-        queue = box.client("sqs").create_queue(QueueName="kept")["QueueUrl"]
+        queue = client(box, "sqs").create_queue(QueueName="kept")["QueueUrl"]
         if not admin_api:
             request = urllib.request.Request(f"{box.endpoint_url}/moto-api/reset", method="POST")
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=30)
             assert refused.value.code == 403
-            assert queue in box.client("sqs").list_queues()["QueueUrls"]
+            assert queue in client(box, "sqs").list_queues()["QueueUrls"]
 
 
 def test_allow_remote_serves_with_a_warning_and_no_admin_api():

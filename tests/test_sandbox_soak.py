@@ -7,12 +7,18 @@ import sys
 import threading
 from types import SimpleNamespace
 
+import boto3
 import pytest
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, cloudformation_backends
 from moto.core.model_instances import model_data
 
 from orchestrator.sandbox import Sandbox, patches
+
+
+def client(box, service: str):
+    """A boto3 client for one sandbox: its endpoint, and the keys that select its account."""
+    return boto3.client(service, endpoint_url=box.endpoint_url, **box.credentials)
 
 QUEUE = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}, "T": {"Type": "AWS::SNS::Topic"}}}'
 
@@ -61,7 +67,7 @@ def tracked() -> int:
 def test_created_and_deleted_stacks_leave_nothing_behind(monkeypatch):
     monkeypatch.setattr(patches, "DELETED_STACKS_KEPT", 3)
     with Sandbox() as box:
-        cfn = box.client("cloudformation")
+        cfn = client(box, "cloudformation")
         backend = cloudformation_backends[box.account_id]["us-east-1"]
 
         def cycle(i: int) -> None:
@@ -82,6 +88,6 @@ def test_created_and_deleted_stacks_leave_nothing_behind(monkeypatch):
 def test_the_admin_dashboard_still_sees_models_when_asked_for(admin_api):
     with Sandbox(admin_api=admin_api) as box:
         before = tracked()
-        box.client("cloudformation").create_stack(StackName="seen", TemplateBody=QUEUE)
+        client(box, "cloudformation").create_stack(StackName="seen", TemplateBody=QUEUE)
         assert tracked() > before
     patches.track_instances(False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import moto
@@ -279,17 +280,9 @@ def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 def _describe_stacks(self: Any, name_or_stack_id: str) -> list[Stack]:
     """moto's DescribeStacks iterates the live dicts, which a concurrent CreateStack or DeleteStack resizes
-    ("dictionary changed size during iteration", an HTTP 500): it searches a snapshot instead."""
-    stacks = list(self.stacks.values())
-    if not name_or_stack_id:
-        return stacks
-    for stack in stacks:
-        if name_or_stack_id in (stack.name, stack.stack_id):
-            return [stack]
-    for stack in list(self.deleted_stacks.values()):
-        if stack.stack_id == name_or_stack_id:
-            return [stack]
-    raise ValidationError(name_or_stack_id)
+    ("dictionary changed size during iteration", an HTTP 500): it searches a snapshot (a dict copy is atomic)."""
+    snapshot = SimpleNamespace(stacks=dict(self.stacks), deleted_stacks=dict(self.deleted_stacks))
+    return _ORIGINALS["describe_stacks"](snapshot, name_or_stack_id)
 
 
 def _trim_deleted(backend: Any) -> None:
