@@ -225,7 +225,8 @@ def _delete_stack(self: CloudFormationResponse) -> EmptyResult:
         stack = _find_active(backend, self._get_param("StackName"))
         if stack is not None:
             engine.delete(stack, ctx, backend)
-        _trim_deleted(backend)
+        for stack_id in list(backend.deleted_stacks)[: max(0, len(backend.deleted_stacks) - DELETED_STACKS_KEPT)]:
+            backend.deleted_stacks.pop(stack_id, None)
     return EmptyResult()
 
 
@@ -258,11 +259,9 @@ def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
 
 # ---------------------------------------------------------------------------------------------- concurrency, memory
 
-# Deleted stacks stay answerable by id (DescribeStacks, ListStacks) as on AWS, but a long-running sandbox keeps
-# only the newest ones: moto keeps every one forever.
+# Deleted stacks stay answerable by id as on AWS, but only the newest: moto keeps every one forever.
 DELETED_STACKS_KEPT = 200
-# moto records every model instance it ever made (for its dashboard, /moto-api/data.json); off unless the admin
-# API is served, or every created-and-deleted stack leaves its models behind.
+# moto records every model it ever made for its dashboard (/moto-api/data.json): off unless that is served.
 _tracking = {"enabled": False}
 
 
@@ -279,16 +278,9 @@ def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 
 def _describe_stacks(self: Any, name_or_stack_id: str) -> list[Stack]:
-    """moto's DescribeStacks iterates the live dicts, which a concurrent CreateStack or DeleteStack resizes
-    ("dictionary changed size during iteration", an HTTP 500): it searches a snapshot (a dict copy is atomic)."""
+    """moto's search of the live dicts races concurrent creates/deletes (an HTTP 500): search an atomic copy."""
     snapshot = SimpleNamespace(stacks=dict(self.stacks), deleted_stacks=dict(self.deleted_stacks))
     return _ORIGINALS["describe_stacks"](snapshot, name_or_stack_id)
-
-
-def _trim_deleted(backend: Any) -> None:
-    extra = len(backend.deleted_stacks) - DELETED_STACKS_KEPT
-    for stack_id in list(backend.deleted_stacks)[: max(0, extra)]:
-        backend.deleted_stacks.pop(stack_id, None)
 
 
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
@@ -481,19 +473,8 @@ def drop_account_state(account_id: str) -> None:
                     account_backend.reset()
                 finally:
                     dict.pop(backend_dict, account_id, None)
-        _forget_tracked_instances(account_id)
+        # moto's instance registry needs no pruning: the model_new seam keeps it empty (no --admin-api).
         _clear_method_caches()
-
-
-def _owner_account(instance: object) -> str | None:
-    """The account a moto model belongs to: its own account_id, or that of the backend it points at."""
-    owner = getattr(instance, "account_id", None)
-    if isinstance(owner, str):
-        return owner
-    for name, value in vars(instance).items() if hasattr(instance, "__dict__") else ():
-        if name.endswith("backend") and isinstance(getattr(value, "account_id", None), str):
-            return value.account_id
-    return None
 
 
 def _clear_method_caches() -> None:
@@ -515,14 +496,3 @@ def _clear_method_caches() -> None:
                     seen.add(id(value))
                     value.cache_clear()
 
-
-def _forget_tracked_instances(account_id: str) -> None:
-    """moto keeps every model instance in its class's `instances_tracked` (for its dashboard) forever;
-    without this, each stopped sandbox would leave its models (EC2's AMI catalogue alone: ~8 MB) behind."""
-    from moto.core.model_instances import model_data
-
-    for models in model_data.values():
-        for cls in models.values():
-            tracked = getattr(cls, "instances_tracked", None)
-            if tracked:
-                tracked[:] = [inst for inst in tracked if _owner_account(inst) != account_id]
