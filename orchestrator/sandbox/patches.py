@@ -262,17 +262,18 @@ def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
 # Deleted stacks stay answerable by id as on AWS, but only the newest: moto keeps every one forever.
 DELETED_STACKS_KEPT = 200
 # moto records every model it ever made for its dashboard (/moto-api/data.json): off unless that is served.
-_tracking = {"enabled": False}
+_tracking = {"servers": 0}
 
 
 def track_instances(enabled: bool) -> None:
-    """Whether moto's models are recorded for its admin dashboard (only a sandbox serving /moto-api needs it)."""
-    _tracking["enabled"] = enabled
+    """A sandbox serving /moto-api starts (True) or stops (False): models are recorded while any one runs."""
+    with _INSTALL_LOCK:
+        _tracking["servers"] = max(0, _tracking["servers"] + (1 if enabled else -1))
 
 
 def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     instance = object.__new__(cls)
-    if _tracking["enabled"]:
+    if _tracking["servers"]:
         cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
     return instance
 

@@ -93,9 +93,7 @@ class Sandbox:
             context.register(self._ctx)
             self._issue_credentials()
             app: Any = DomainDispatcherApplication(create_backend_app)
-            if self.admin_api:
-                patches.track_instances(True)  # the dashboard lists every model moto made
-            else:
+            if not self.admin_api:
                 app = _AdminApiGate(app)
             if self.config.faults.any_api_faults:
                 self.faults = FaultInjector(self.config.faults)
@@ -110,6 +108,8 @@ class Sandbox:
                 self._ctx = None
                 raise OSError(errno.EADDRINUSE, f"cannot listen on {self.host}:{self.port}") from exc
             self.port = self._server.server_address[1]
+            if self.admin_api:
+                patches.track_instances(True)  # the dashboard lists every model moto made, while it is served
             shown = f"[{self.host}]" if ":" in self.host else self.host
             self.endpoint_url = f"http://{shown}:{self.port}"
             self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True)
@@ -124,6 +124,8 @@ class Sandbox:
             if server is not None:
                 server.shutdown()
                 server.server_close()
+                if self.admin_api:
+                    patches.track_instances(False)
             if thread is not None:
                 thread.join(timeout=10)
             if self._ctx is not None:
