@@ -19,6 +19,7 @@ from orchestrator.cli.common import (
     quiet_console_logs,
     sigterm_as_interrupt,
 )
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 from orchestrator.paths import check_outputs
 
@@ -91,12 +92,13 @@ def deploy_command(
     from orchestrator.deploy.loop import deploy_with_autofix
     from orchestrator.options import RunOptions
 
+    if region is not None:
+        check_region(region)
     settings = config_with_emulator(ctx, emulator, endpoint_url,
                                     faults_override(faults, target.value if target else None))
     quiet_console_logs(ctx)
     check_outputs([template, params_file], {"--out": out, "--report-json": report_json})
     parameters = parse_parameters(param, params_file)
-    sigterm_as_interrupt()
     options = RunOptions.build(
         settings,
         region=region,
@@ -116,6 +118,7 @@ def deploy_command(
         allow_widening=allow_widening,
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
-    result = deploy_with_autofix(template, options=options)
+    with sigterm_as_interrupt():
+        result = deploy_with_autofix(template, options=options)
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)

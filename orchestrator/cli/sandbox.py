@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.common import PROG, FaultsOption, app, state
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput, Refusal
 
 
@@ -33,6 +34,7 @@ def sandbox_command(
     faults: FaultsOption = None,
 ) -> None:
     """Run the embedded sandbox (moto plus the CloudFormation fidelity rules) in the foreground until Ctrl-C."""
+    check_region(region)
     from orchestrator.sandbox import FaultConfig, SandboxConfig, serve
 
     spec = faults if faults is not None else state(ctx).config().sandbox.faults
