@@ -9,9 +9,20 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, parse_parameters, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import (
+    EmulatorOption,
+    FaultsOption,
+    TargetKind,
+    app,
+    config_with_emulator,
+    faults_override,
+    parse_parameters,
+    quiet_console_logs,
+    sigterm_as_interrupt,
+)
 from orchestrator.config import check_region
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class Strategy(str, enum.Enum):
@@ -31,6 +42,8 @@ def deploy_command(
     region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to [config: deploy.region].")] = None,
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
+    faults: FaultsOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
@@ -54,11 +67,11 @@ def deploy_command(
 
     if region is not None:
         check_region(region)
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url,
+                                    faults_override(faults, target.value if target else None))
     quiet_console_logs(ctx)
+    check_outputs([template, params_file], {"--out": out, "--report-json": report_json})
     parameters = parse_parameters(param, params_file)
-    if out is not None and out.is_dir():
-        raise BadInput("--out is a directory", file=str(out))
     options = RunOptions.build(
         settings,
         region=region,

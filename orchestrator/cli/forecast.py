@@ -9,9 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator import redact
 from orchestrator.cli.common import PROG, app, parse_parameters, state
 from orchestrator.config import check_region
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
+from orchestrator.termsafe import term_safe
 
 
 class ForecastFormat(str, enum.Enum):
@@ -54,8 +57,11 @@ def forecast_command(
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
+    destination = (out or fixed_path(template)) if fix else None
+    check_outputs([template], {"--out": destination})
     parameters = parse_parameters(param, params_file)
     tpl = load_template(template)
+    redact.current().add(redact.noecho_values(tpl.document))
     declared = tpl.document.get("Parameters") if isinstance(tpl.document.get("Parameters"), dict) else {}
     undeclared = sorted(set(parameters) - set(declared))
     if undeclared:
@@ -64,10 +70,8 @@ def forecast_command(
     target_region = settings.deploy.region
     extra: dict[str, Any] = {}
     if fix:
-        destination = out or fixed_path(template)
-        if destination.resolve() == template.resolve():
-            raise BadInput("--out would overwrite the input template", file=str(template))
-        if destination.is_dir() or not destination.parent.exists():
+        assert destination is not None
+        if not destination.parent.exists():
             raise BadInput("--out must be a file in an existing directory", file=str(destination))
         result = forecast_and_fix(tpl, region=target_region, playbooks=books, parameters=parameters)
         findings = result.findings
@@ -91,7 +95,7 @@ def forecast_command(
     else:
         lines = [f"{template}:{f.line or 1}: {f.playbook}: {f.message}" for f in findings]
         text = "".join(line + "\n" for line in lines)
-    sys.stdout.write(text)
+    sys.stdout.write(term_safe(redact.current().text(text)))
     if fix:
         applied = ", ".join(plan["repair"] for plan in extra["repairs"]) or "none"
         typer.echo(f"{PROG}: wrote {extra['repaired_template']} (repairs: {applied})", err=True)
