@@ -9,6 +9,7 @@ from orchestrator.repairs.base import Repair, RepairRegistry
 from orchestrator.repairs.depends_on import AddDependsOn
 from orchestrator.repairs.logs_kms import LogsKmsKeyPolicy
 from orchestrator.repairs.managed_policy import ManagedPolicyFixArn, ManagedPolicyInline
+from orchestrator.repairs.needs_human import NeedsHuman
 from orchestrator.repairs.retry import Retry
 
 ENTRY_POINT_GROUP = "cfn_autofix.repairs"
@@ -19,6 +20,7 @@ REGISTRY.register(ManagedPolicyFixArn())
 REGISTRY.register(LogsKmsKeyPolicy())
 REGISTRY.register(AddDependsOn())
 REGISTRY.register(Retry())
+REGISTRY.register(NeedsHuman())
 
 _loaded_entry_points: set[str] = set()
 

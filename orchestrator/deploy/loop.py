@@ -85,6 +85,7 @@ class _Run:
     forecast_repairs: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)
+    needs_human: list[dict] = field(default_factory=list)
     emulated: list[dict] = field(default_factory=list)
     deployments: int = 0
     status: str = "failed"
@@ -249,7 +250,9 @@ class _Runner:
                 return
             self.state(f"attempt {number}: diagnosing")
             graph = build_graph(run.template)
-            failures = diagnose(result.events, graph, self.playbooks)
+            from orchestrator.aws.inspect import nested_reader
+
+            failures = diagnose(result.events, graph, self.playbooks, nested_reader(self.session))
             for failure in failures:
                 failure.details["physical_ids"] = dict(run.physical_ids)
             attempt["failures"] = [f.to_json() for f in failures]
@@ -267,6 +270,17 @@ class _Runner:
                 attempt["duration_s"] = round(time.monotonic() - started, 3)
                 run.stop_reason = "unknown failure: no playbook matches; evidence kept in the report"
                 log.warning("stopping_unknown_failure", resources=[f.logical_id for f in unknown])
+                return
+            human = [f for f in failures if self.books[f.playbook].repair == "needs-human"]
+            if human:
+                # Quotas, certificates, handler logic, permissions: another attempt would fail the same way.
+                run.needs_human.extend(_human_json(f, self.books[f.playbook]) for f in human)
+                attempt["duration_s"] = round(time.monotonic() - started, 3)
+                run.stop_reason = "needs a person: " + "; ".join(
+                    f"{item['logical_id']} is {item['class']} ({item['docs']})" for item in run.needs_human
+                )
+                log.warning("stopping_needs_human", resources=[f.logical_id for f in human],
+                            classes=sorted({self.books[f.playbook].failure_class for f in human}))
                 return
             signatures = {(f.logical_id, f.status_reason) for f in failures}
             if signatures & repeat_guard:
@@ -319,6 +333,10 @@ class _Runner:
 def _repair_params(mp_strategy: str) -> dict[str, dict]:
     """Run-level choices that override playbook params, by repair id."""
     return {"managed-policy-inline": {"strategy": mp_strategy}}
+
+
+def _human_json(failure: Failure, book: Playbook) -> dict:
+    return {**failure.to_json(), "class": book.failure_class, "explanation": book.explanation, "docs": book.docs}
 
 
 def _event_json(event: Any) -> dict:
