@@ -112,13 +112,16 @@ def open_target(
     sandbox_config: Any = None,
     retry: Any = None,
     session_name: str = "cfn-autofix",
+    read_only: bool = False,
 ) -> Iterator[Target]:
     """Open a deployment target for the duration of a `with` block.
 
     - embedded: starts a fresh Sandbox (moto on 127.0.0.1, random port) and stops it at exit;
     - endpoint: talks to `endpoint_url` with the given credentials, dummy ones if none;
     - aws: uses `profile` and/or assumes `role_arn`, then refuses (errors.Refusal) unless the
-      caller's account is in `allowed_accounts`. Nothing is written before that check.
+      caller's account is in `allowed_accounts`. Nothing is written before that check. With `read_only`
+      (a caller that only describes, as `diagnose` does) any account is accepted: the guard protects
+      accounts from changes, and a read-only caller makes none.
     """
     if kind not in TARGET_KINDS:
         raise BadInput(f"unknown target {kind!r}; expected one of {', '.join(TARGET_KINDS)}")
@@ -175,8 +178,11 @@ def open_target(
     if role_arn:
         # Explicit assumed-role keys take precedence over the profile they were obtained with.
         target = replace(target, credentials=AwsSession(target, retry=retry).assume_role(role_arn, session_name))
-    target.account_id = check_sandbox_account(AwsSession(target, retry=retry), target.allowed_accounts)
-    log.info("target_opened", target="aws", region=region, account_id=target.account_id)
+    if read_only:
+        target.account_id = AwsSession(target, retry=retry).account_id()
+    else:
+        target.account_id = check_sandbox_account(AwsSession(target, retry=retry), target.allowed_accounts)
+    log.info("target_opened", target="aws", region=region, account_id=target.account_id, read_only=read_only)
     yield target
 
 

@@ -17,7 +17,7 @@ from orchestrator.template.graph import build_graph
 from orchestrator.logs import get_logger, noecho_parameters
 from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
-from orchestrator.remedy.apply import RepairGroup, apply_round
+from orchestrator.remedy.apply import RepairGroup, apply_round, repair_groups
 from orchestrator.template.load import Template
 
 # Statuses from which UpdateStack is accepted; ROLLBACK_COMPLETE is not among them (AWS refuses it).
@@ -318,16 +318,7 @@ class _Runner:
             run.template = new_template
 
     def _groups(self, failures: list[Failure]) -> list[RepairGroup]:
-        groups: dict[str, RepairGroup] = {}
-        for failure in failures:
-            book = self.books[failure.playbook]
-            group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
-            group.failures.append(failure)
-            for key, value in (book.params or {}).items():
-                group.params.setdefault(key, value)
-        for group in groups.values():
-            group.params.update(_repair_params(self.mp_strategy).get(group.repair, {}))
-        return list(groups.values())
+        return repair_groups(failures, self.books, _repair_params(self.mp_strategy))
 
 
 def _repair_params(mp_strategy: str) -> dict[str, dict]:

@@ -24,6 +24,21 @@ class RepairGroup:
     params: dict = field(default_factory=dict)
 
 
+def repair_groups(failures: Sequence[Failure], books: dict[str, Any], overrides: dict[str, dict] | None = None) -> list[RepairGroup]:
+    """Failures grouped by the repair their playbook names, with the playbook's params; `overrides` (by repair
+    id) are run-level choices that win over playbook params."""
+    groups: dict[str, RepairGroup] = {}
+    for failure in failures:
+        book = books[failure.playbook]
+        group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
+        group.failures.append(failure)
+        for key, value in (book.params or {}).items():
+            group.params.setdefault(key, value)
+    for group in groups.values():
+        group.params.update((overrides or {}).get(group.repair, {}))
+    return list(groups.values())
+
+
 @dataclass
 class AppliedRepair:
     plan: RepairPlan
