@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from orchestrator.errors import BadInput
 from orchestrator.model import Failure, FailureKind, Impact
-from orchestrator.template.load import read_data_yaml
+from orchestrator.template import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
 TOP_KEYS = {"id", "class", "priority", "title", "impact", "match", "forecast", "repair", "params", "docs", "explanation"}
@@ -215,7 +215,7 @@ def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playboo
     """Packaged playbooks, each extra folder's and entry points', in precedence order (priority, highest first,
     then id); checks every named repair is registered and every id is unique."""
     from orchestrator import repairs
-    from orchestrator.detectors.core import DETECTORS
+    from orchestrator.detectors import DETECTORS
 
     repairs.load_entry_point_repairs()
     books = _packaged()

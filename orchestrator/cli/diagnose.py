@@ -51,7 +51,7 @@ def diagnose_command(
     from orchestrator.catalog.playbooks import load_playbooks
     from orchestrator.deploy.explain import explain, load_events_file, nested_from_files
     from orchestrator.template.graph import build_graph
-    from orchestrator.template.load import load_template, loads_template
+    from orchestrator.template import load_template, loads_template
 
     if (events is None) == (stack_name is None):
         raise BadInput("give exactly one of --events FILE or --stack-name NAME")
@@ -104,7 +104,7 @@ def _from_stack(stack_name: str, target: TargetKind | None, settings: Any, endpo
     from orchestrator.aws.targets import open_target
     from orchestrator.deploy.explain import explain
     from orchestrator.template.graph import build_graph
-    from orchestrator.template.load import loads_template
+    from orchestrator.template import loads_template
 
     if target is TargetKind.embedded:
         raise BadInput("--target embedded starts an empty sandbox with no stack to diagnose; "
@@ -125,7 +125,7 @@ def _from_stack(stack_name: str, target: TargetKind | None, settings: Any, endpo
 def _fix(result: Any, tpl: Any, template: Path | None, out: Path | None, books: list, region: str) -> None:
     """Apply the repairs of the classified root causes to the template and write it (never onto the input)."""
     from orchestrator.remedy.apply import apply_round, repair_groups
-    from orchestrator.template.load import write_atomic
+    from orchestrator.template import write_atomic
 
     if tpl is None:
         raise BadInput("--fix needs the template (TEMPLATE) to repair")
