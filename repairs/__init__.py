@@ -9,7 +9,12 @@ from orchestrator.repairs.base import Repair, RepairRegistry
 from orchestrator.repairs.depends_on import AddDependsOn
 from orchestrator.repairs.logs_kms import LogsKmsKeyPolicy
 from orchestrator.repairs.managed_policy import ManagedPolicyFixArn, ManagedPolicyInline
+from orchestrator.repairs.availability_zone import AvailabilityZone
+from orchestrator.repairs.iam_consistency import IamEventualConsistency
+from orchestrator.repairs.lambda_runtime import LambdaRuntime
+from orchestrator.repairs.names import NameAlreadyExists, NameInvalid
 from orchestrator.repairs.needs_human import NeedsHuman
+from orchestrator.repairs.policy_version import PolicyVersion
 from orchestrator.repairs.retry import Retry
 
 ENTRY_POINT_GROUP = "cfn_autofix.repairs"
@@ -21,6 +26,12 @@ REGISTRY.register(LogsKmsKeyPolicy())
 REGISTRY.register(AddDependsOn())
 REGISTRY.register(Retry())
 REGISTRY.register(NeedsHuman())
+REGISTRY.register(PolicyVersion())
+REGISTRY.register(LambdaRuntime())
+REGISTRY.register(NameInvalid())
+REGISTRY.register(NameAlreadyExists())
+REGISTRY.register(AvailabilityZone())
+REGISTRY.register(IamEventualConsistency())
 
 _loaded_entry_points: set[str] = set()
 

@@ -31,7 +31,9 @@ class BadArn:
     @property
     def summary(self) -> str:
         if self.renamed_to and self.better_arn:
-            return f"{self.arn} does not exist; AWS renamed {self.name} to {self.renamed_to} ({self.better_arn})"
+            source = policy.rename_table().get(self.name, {}).get("source", "")
+            return (f"{self.arn} does not exist; AWS renamed {self.name} to {self.renamed_to} ({self.better_arn}; "
+                    f"documented at {source})")
         if self.better_arn:
             return f"{self.arn} does not exist; the policy {self.name} exists at {self.better_arn}"
         if self.source_arn == self.arn:
@@ -63,6 +65,15 @@ def _bad_arns(failures: list[Failure]) -> list[BadArn]:
                 bad.renamed_to, bad.better_arn = renamed, successors[0]
         found[arn] = bad
     return list(found.values())
+
+
+def _intended_document(bad: BadArn) -> dict | None:
+    """The permissions the template meant: the policy's own document, or for a retired policy its documented
+    successor's (the rename table's source says the successor replaces it), so a rename is not "widening"."""
+    if bad.document is not None or not (bad.renamed_to and bad.better_arn):
+        return bad.document
+    found = policy.managed_policy(bad.better_arn)
+    return found["document"] if found else None
 
 
 def _entry_arn(entry, partition: str) -> str | None:
@@ -127,11 +138,14 @@ class ManagedPolicyInline(Repair):
         bads = _bad_arns(failures)
         if (params or {}).get("strategy") == "fix-arn" and bads and all(b.better_arn for b in bads):
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
+        if bads and all(b.renamed_to and b.document is None for b in bads):
+            # A retired policy has no document left to inline; its documented successor is the repair.
+            return ManagedPolicyFixArn().plan(template, graph, failures, params)
         operations: list[PatchOp] = []
         touched: list[str] = []
         notes: list[str] = []
         changes = []
-        intended = {bad.arn: bad.document for bad in bads}
+        intended = {bad.arn: _intended_document(bad) for bad in bads}
         for logical_id, resource in _identities(template.document):
             old_props = props(resource)
             entries = list(old_props["ManagedPolicyArns"])
@@ -219,7 +233,7 @@ class ManagedPolicyFixArn(Repair):
         touched: list[str] = []
         notes = [f"refused for {bad.arn}: no attachable policy of that name is known" for bad in bads if not bad.better_arn]
         changes = []
-        intended = {bad.arn: bad.document for bad in bads}
+        intended = {bad.arn: _intended_document(bad) for bad in bads}
         for logical_id, resource in _identities(template.document):
             old_props = props(resource)
             entries = list(old_props["ManagedPolicyArns"])

@@ -299,7 +299,11 @@ class _Runner:
             attempt["repairs"] = [item.to_json() for item in round_.applied]
             attempt["duration_s"] = round(time.monotonic() - started, 3)
             new_template = round_.template
-            only_transient = all(self.books[f.playbook].repair == "retry" for f in failures)
+            from orchestrator import repairs
+
+            only_transient = new_template.document == run.template.document and all(
+                repairs.REGISTRY.get(self.books[f.playbook].repair).retries for f in failures
+            )
             if only_transient:
                 transient_tries += 1
                 delay = _transient_wait(transient_tries, self.retry_base, self.retry_cap)
