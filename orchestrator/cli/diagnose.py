@@ -124,7 +124,7 @@ def _from_stack(stack_name: str, target: TargetKind | None, settings: Any, endpo
 
 def _fix(result: Any, tpl: Any, template: Path | None, out: Path | None, books: list, region: str) -> None:
     """Apply the repairs of the classified root causes to the template and write it (never onto the input)."""
-    from orchestrator.remedy.apply import apply_round, repair_groups
+    from orchestrator.remedy.apply import apply_round, group_failures
     from orchestrator.template import write_atomic
 
     if tpl is None:
@@ -138,7 +138,7 @@ def _fix(result: Any, tpl: Any, template: Path | None, out: Path | None, books: 
         raise BadInput("--out must be a file in an existing directory", file=str(destination))
     by_id = {book.id: book for book in books}
     fixable = [f for f in result.diagnosis.failures if f.playbook in by_id and by_id[f.playbook].repair != "needs-human"]
-    round_ = apply_round(tpl, repair_groups(fixable, by_id), region=region)
+    round_ = apply_round(tpl, group_failures(fixable, by_id, {}), region=region)
     write_atomic(destination, round_.template.dumps())
     result.repaired_template = str(destination)
     result.repairs = [item.to_json() for item in round_.applied if item.plan.operations]
