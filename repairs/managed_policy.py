@@ -63,17 +63,11 @@ def _bad_arns(failures: list[Failure]) -> list[BadArn]:
             successors = policy.find_managed_policy_by_name(renamed, bad.partition) if renamed else []
             if successors:
                 bad.renamed_to, bad.better_arn = renamed, successors[0]
+                # The retired document is gone; the rename table (with its source) documents the successor as
+                # its replacement, so the successor's document is what the template means from now on.
+                bad.document, bad.source_arn = policy.managed_policy(successors[0])["document"], successors[0]
         found[arn] = bad
     return list(found.values())
-
-
-def _intended_document(bad: BadArn) -> dict | None:
-    """The permissions the template meant: the policy's own document, or for a retired policy its documented
-    successor's (the rename table's source says the successor replaces it), so a rename is not "widening"."""
-    if bad.document is not None or not (bad.renamed_to and bad.better_arn):
-        return bad.document
-    found = policy.managed_policy(bad.better_arn)
-    return found["document"] if found else None
 
 
 def _entry_arn(entry, partition: str) -> str | None:
@@ -138,14 +132,14 @@ class ManagedPolicyInline(Repair):
         bads = _bad_arns(failures)
         if (params or {}).get("strategy") == "fix-arn" and bads and all(b.better_arn for b in bads):
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
-        if bads and all(b.renamed_to and b.document is None for b in bads):
+        if bads and all(b.renamed_to for b in bads):
             # A retired policy has no document left to inline; its documented successor is the repair.
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
         operations: list[PatchOp] = []
         touched: list[str] = []
         notes: list[str] = []
         changes = []
-        intended = {bad.arn: _intended_document(bad) for bad in bads}
+        intended = {bad.arn: bad.document for bad in bads}
         for logical_id, resource in _identities(template.document):
             old_props = props(resource)
             entries = list(old_props["ManagedPolicyArns"])
@@ -233,7 +227,7 @@ class ManagedPolicyFixArn(Repair):
         touched: list[str] = []
         notes = [f"refused for {bad.arn}: no attachable policy of that name is known" for bad in bads if not bad.better_arn]
         changes = []
-        intended = {bad.arn: _intended_document(bad) for bad in bads}
+        intended = {bad.arn: bad.document for bad in bads}
         for logical_id, resource in _identities(template.document):
             old_props = props(resource)
             entries = list(old_props["ManagedPolicyArns"])
