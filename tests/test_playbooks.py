@@ -269,3 +269,9 @@ def test_every_packaged_playbook_declares_a_contract_class():
 def test_whitespace_runs_in_a_reason_do_not_defeat_a_playbook():
     text = "Value 'x'  at 'functionName' failed to satisfy constraint:  Member must have length less than or equal to 64"
     assert match_failure(failure("AWS::Lambda::Function", text), load_playbooks()).playbook == "name-invalid"
+
+
+def test_docs_list_every_packaged_class_as_the_contract():
+    text = (Path(__file__).parent.parent / "docs" / "playbooks.md").read_text(encoding="utf-8")
+    for book in load_playbooks():
+        assert f"| `{book.failure_class}` |" in text, f"docs/playbooks.md does not list class {book.failure_class}"
