@@ -6,7 +6,7 @@ import re
 
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.repairs.base import Repair, props, ptr, resources_of
-from orchestrator.services.zones import zones
+from orchestrator.regions import zones
 
 _LIST = re.compile(r"(?:choosing|availability zones:)\s*(?P<zones>[a-z0-9-]+(?:,\s*[a-z0-9-]+)*)", re.I)
 

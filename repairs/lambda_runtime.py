@@ -6,7 +6,7 @@ from datetime import date
 
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.repairs.base import Repair, props, ptr, resources_of
-from orchestrator.services import lambda_runtimes
+from orchestrator.template import lambda_runtimes
 
 FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.repairs.base import Repair, props, ptr, resources_of
-from orchestrator.services.names import SOURCE_URL, NameRule, name_rule
+from orchestrator.template.names import SOURCE_URL, NameRule, name_rule
 
 
 def _referred_by_literal(document: dict, logical_id: str, prop: str, value: Any) -> bool:

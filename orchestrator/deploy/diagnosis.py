@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from orchestrator.logs import get_logger
-from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
+import structlog
+
 from orchestrator.catalog.playbooks import Playbook, load_playbooks, match_failure
+from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from orchestrator.template.graph import DependencyGraph
@@ -113,7 +116,6 @@ def diagnose_events(
     (stack id -> that stack's events): its root causes take its place; without them it stays, as unknown. A
     stack-level failure with no resource root cause becomes the only failure, so the evidence is kept.
     """
-    log = get_logger()
     if playbooks is None:
         playbooks = load_playbooks()
     everything = _chronological(events)

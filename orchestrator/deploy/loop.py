@@ -207,7 +207,7 @@ class _Runner:
 
         # A repair that `retries` and changed nothing (retry; IAM propagation already ordered) waits and redeploys.
         if round_.template.document == run.template.document and all(
-            repairs.REGISTRY.get(self.books[f.playbook].repair).retries for f in failures
+            repairs.registry().get(self.books[f.playbook].repair).retries for f in failures
         ):
             self._transient_backoff()
             return False

@@ -7,7 +7,7 @@ from datetime import date
 
 from orchestrator.detectors.base import Detector, DetectorContext
 from orchestrator.model import Finding
-from orchestrator.services import lambda_runtimes
+from orchestrator.template import lambda_runtimes
 
 FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from orchestrator.detectors.base import Detector, DetectorContext
 from orchestrator.model import Finding
-from orchestrator.services.names import SOURCE_URL, name_rule
+from orchestrator.template.names import SOURCE_URL, name_rule
 from orchestrator.template.intrinsics import Unresolvable
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from orchestrator.detectors.base import Detector, DetectorContext
 from orchestrator.model import Finding
-from orchestrator.services.zones import SOURCE_URL, zones
+from orchestrator.regions import SOURCE_URL, zones
 
 
 class ZoneNotInRegion(Detector):

@@ -11,8 +11,7 @@ from datetime import date
 from typing import Any, Callable
 
 from orchestrator.sandbox.rules import Check, RuleFailure
-from orchestrator.services import lambda_runtimes
-from orchestrator.services.zones import zones
+from orchestrator.template import lambda_runtimes
 
 
 class ServiceRule:
@@ -137,8 +136,11 @@ class SubnetZone(ServiceRule):
     def __call__(self, check: Check) -> RuleFailure | None:
         if check.resource_type != "AWS::EC2::Subnet":
             return None
+        from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
         zone = check.properties.get("AvailabilityZone")
-        offered = zones(check.region)
+        # The zones EC2 (moto's EC2 backend) describes for the region: the sandbox's own state, not our data file.
+        offered = tuple(z.name for z in RegionsAndZonesBackend.zones.get(check.region, []))
         if not isinstance(zone, str) or not offered or zone in offered:
             return None
         return RuleFailure(

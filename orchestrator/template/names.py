@@ -1,4 +1,5 @@
-"""Physical-name rules (property, length, characters) of resource types, read from cfn-lint's resource schemas."""
+"""Physical-name rules (property, length, characters) of resource types, read from cfn-lint's resource schemas
+(checked at start-up by template/cfnlint_seams.py)."""
 
 from __future__ import annotations
 

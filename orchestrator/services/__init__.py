@@ -1,1 +1,0 @@
-"""Service knowledge shared by detectors, repairs and sandbox rules: Lambda runtimes, name rules, zones."""
