@@ -158,3 +158,42 @@ def test_stack_inspection_makes_only_read_only_calls(sandbox):
     assert "BadSubnet" in stack_template(session, "diag-ro")
     assert nested_reader(session)("arn:aws:cloudformation:us-east-1:123456789012:stack/gone/1") is None
     assert called and set(called) <= set(READ_ONLY_CALLS)
+
+
+POLICY_TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  AppManagedPolicy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: sqs:SendMessage
+            Resource: "*"
+"""
+
+
+def test_fix_writes_the_repaired_template_and_leaves_the_input(tmp_path):
+    template = tmp_path / "app.yaml"
+    template.write_text(POLICY_TEMPLATE, encoding="utf-8")
+    result = run("diagnose", str(template), "--events", str(EVENTS / "policy-version-missing.json"), "--fix",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    fixed = tmp_path / "app.fixed.yaml"
+    assert report["repaired_template"] == str(fixed)
+    assert [r["repair"] for r in report["repairs"]] == ["policy-version"]
+    assert template.read_text(encoding="utf-8") == POLICY_TEMPLATE
+    assert "Version: '2012-10-17'" in fixed.read_text(encoding="utf-8") or 'Version: "2012-10-17"' in fixed.read_text(encoding="utf-8")
+    same = run("diagnose", str(template), "--events", str(EVENTS / "policy-version-missing.json"), "--fix",
+               "--out", str(template))
+    assert same.exit_code == 2 and "would overwrite the input" in same.stderr
+
+
+def test_fix_never_applies_a_needs_human_class(tmp_path):
+    template = tmp_path / "app.yaml"
+    template.write_text(POLICY_TEMPLATE.replace("AppManagedPolicy", "NatEip"), encoding="utf-8")
+    result = run("diagnose", str(template), "--events", str(EVENTS / "quota-exceeded.json"), "--fix", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["root_causes"][0]["repair"] == "needs-human" and report["repairs"] == []
