@@ -84,3 +84,37 @@ def test_name_already_exists_leftover(tmp_path, sandbox):
     failed_then_green(result, "name-already-exists", "name-already-exists")
     name = result.template.document["Resources"]["AppLogGroup"]["Properties"]["LogGroupName"]
     assert name.startswith("/cfn-autofix/e2e/app-") and name != "/cfn-autofix/e2e/app"
+
+
+LEFTOVER = """
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  OldLogGroup:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: /cfn-autofix/e2e/app
+"""
+
+
+def test_name_already_exists_leftover_of_our_own_run_is_swept_first(tmp_path, sandbox):
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    cfn = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+    cfn.create_stack(StackName="cfn-autofix-old-run", TemplateBody=LEFTOVER,
+                     Tags=[{"Key": RUN_ID_TAG, "Value": "0123456789"}])
+    waiter_deadline = 0
+    while cfn.describe_stacks(StackName="cfn-autofix-old-run")["Stacks"][0]["StackStatus"].endswith("IN_PROGRESS"):
+        waiter_deadline += 1
+        assert waiter_deadline < 600, "the leftover stack never finished"
+        import time
+
+        time.sleep(0.1)
+    result = deploy("name-already-exists.yaml", tmp_path, sandbox)
+    assert result.status == "succeeded", result.report["stop_reason"]
+    first = result.attempts[0]
+    assert [f["playbook"] for f in first["failures"]] == ["name-already-exists"]
+    assert first["swept"] == ["cfn-autofix-old-run"] and first["repairs"] == []
+    # The name is kept: the holder was ours and is gone.
+    assert result.template.document["Resources"]["AppLogGroup"]["Properties"]["LogGroupName"] == "/cfn-autofix/e2e/app"
+    names = [s["StackName"] for s in cfn.describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert "cfn-autofix-old-run" not in names

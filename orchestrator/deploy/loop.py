@@ -197,6 +197,13 @@ class _Runner:
             return over("the same failure repeated after its repair", "stopping_repeated_failure")
         if number == self.options.max_attempts:
             return over(f"attempt budget of {self.options.max_attempts} spent")
+        swept = self._sweep_own_leftovers(failures)
+        if swept:
+            # The name was held by a leftover of one of our own runs, now gone: the same template again.
+            attempt["swept"] = swept
+            attempt["duration_s"] = round(time.monotonic() - started, 3)
+            repeat_guard |= signatures
+            return False
         self.state(f"attempt {number}: repairing")
         round_ = apply_round(run.template, group_failures(failures, self.books, self.options.repair_params),
                              region=run.region, allow_widening=self.options.allow_widening)
@@ -218,6 +225,22 @@ class _Runner:
         repeat_guard |= signatures
         run.template = round_.template
         return False
+
+    def _sweep_own_leftovers(self, failures: list[Failure]) -> list[str]:
+        """Stacks of this tool's earlier runs that held a name a failure says is taken, deleted (sweep first,
+        suffix only when the holder is not ours)."""
+        from orchestrator.aws.leftovers import leftover_owner, sweep_leftover
+
+        swept: list[str] = []
+        for failure in failures:
+            if self.books[failure.playbook].failure_class != "name-already-exists":
+                continue
+            name = str(failure.details.get("identifier") or failure.details.get("name") or "").rstrip(".")
+            owner = leftover_owner(self.session, name, self.run.stack_name)
+            if owner is not None and owner["stack_name"] not in swept:
+                sweep_leftover(self.session, owner)
+                swept.append(owner["stack_name"])
+        return swept
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
         from orchestrator.deploy.progress import StackProgress
