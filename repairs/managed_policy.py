@@ -63,9 +63,11 @@ def _bad_arns(failures: list[Failure]) -> list[BadArn]:
             successors = policy.find_managed_policy_by_name(renamed, bad.partition) if renamed else []
             if successors:
                 bad.renamed_to, bad.better_arn = renamed, successors[0]
-                # The retired document is gone; the rename table (with its source) documents the successor as
-                # its replacement, so the successor's document is what the template means from now on.
-                bad.document, bad.source_arn = policy.managed_policy(successors[0])["document"], successors[0]
+                # The retired document is gone. Where AWS documents the successor as a scoped-down replacement
+                # (rename table), the successor's document is what the template means; otherwise moving to it
+                # may grant more and counts as widening.
+                if policy.rename_table().get(bad.name, {}).get("successor_scope") == "narrower":
+                    bad.document, bad.source_arn = policy.managed_policy(successors[0])["document"], successors[0]
         found[arn] = bad
     return list(found.values())
 
@@ -132,7 +134,7 @@ class ManagedPolicyInline(Repair):
         bads = _bad_arns(failures)
         if (params or {}).get("strategy") == "fix-arn" and bads and all(b.better_arn for b in bads):
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
-        if bads and all(b.renamed_to for b in bads):
+        if bads and all(b.renamed_to and b.document is not None for b in bads):
             # A retired policy has no document left to inline; its documented successor is the repair.
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
         operations: list[PatchOp] = []

@@ -145,31 +145,27 @@ def test_forecast_and_fix_groups_one_plan_per_repair(playbooks):
     assert "!Ref Igw" in yaml_text and "!GetAtt NatEip.AllocationId" in yaml_text  # short-form tags kept
 
 
-def test_forecast_and_fix_with_inline_strategy_inlines_the_documented_successor(playbooks):
+def test_forecast_and_fix_with_inline_strategy_leaves_the_renamed_policy(playbooks):
     result = forecast_and_fix(load_template(FIXTURES / "broken-pipeline.json"), playbooks=playbooks)
     fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     remaining = {(f.playbook, f.logical_id) for f in forecast(fixed, playbooks=playbooks)}
-    # A retired policy's document is gone; the rename table documents its successor, whose exact document
-    # stands in for it (measured against the successor, so nothing widens).
-    # Only the unknown policy is left: no document to inline and no ARN to point at.
-    assert {r for r in remaining if r[0] == "managed-policy-not-attachable"} == {
-        ("managed-policy-not-attachable", "AuditRole")
+    # The inline strategy refuses to stand in a renamed policy's successor for it; fix-arn does that.
+    assert remaining == {
+        ("managed-policy-not-attachable", "ConfigRecorderRole"),
+        ("managed-policy-not-attachable", "AuditRole"),
     }
     assert rejected == []
-    from orchestrator.iam.policy import managed_policy
-
-    role = fixed.resources["ConfigRecorderRole"]["Properties"]
-    successor = managed_policy("arn:aws:iam::aws:policy/service-role/AWS_ConfigRole")["document"]
-    assert any(p["PolicyDocument"] == successor for p in role["Policies"])
 
 
-def test_forecast_and_fix_follows_a_documented_rename_without_widening(playbooks):
+def test_forecast_and_fix_rejects_a_widening_rename_unless_allowed(playbooks):
     strategy = [
         replace(b, params={**b.params, "strategy": "fix-arn"}) if b.id == "managed-policy-not-attachable" else b
         for b in playbooks
     ]
     tpl = load_template(FIXTURES / "broken-pipeline.json")
     result = forecast_and_fix(tpl, playbooks=strategy)
-    fixed, rejected = result.template, result.rejected
-    assert [r for r in rejected if r["repair"].startswith("managed-policy")] == []
-    assert "AWS_ConfigRole" in fixed.dumps() and "AWSConfigRole\"" not in fixed.dumps()
+    fixed, _, _, rejected = result.template, result.findings, result.plans, result.rejected
+    widening = [r for r in rejected if r["repair"] == "managed-policy-inline"]
+    assert widening and "grants more" in widening[0]["reason"]
+    assert widening[0]["privilege"]["widening"] is True
+    assert "AWS_ConfigRole" not in fixed.dumps()
