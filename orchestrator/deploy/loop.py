@@ -46,6 +46,10 @@ _UPDATABLE = frozenset({
 })
 
 
+def _human_json(failure: Failure, book: Playbook) -> dict:
+    return {**failure.to_json(), "class": book.failure_class, "explanation": book.explanation, "docs": book.docs}
+
+
 def _as_template(template: str | Path | Template) -> Template:
     if isinstance(template, Template):
         return template
@@ -218,18 +222,38 @@ class _Runner:
             )
             log.warning("stopping_unknown_failure", resources=[f.logical_id for f in unknown])
             return over("unknown failure: no playbook matches; evidence kept in the report")
+        human = [f for f in failures if self.books[f.playbook].repair == "needs-human"]
+        if human:
+            # Quotas, certificates, handler logic, permissions: another attempt would fail the same way.
+            run.needs_human.extend(_human_json(f, self.books[f.playbook]) for f in human)
+            log.warning("stopping_needs_human", resources=[f.logical_id for f in human],
+                        classes=sorted({self.books[f.playbook].failure_class for f in human}))
+            return over("needs a person: " + "; ".join(
+                f"{item['logical_id']} is {item['class']} ({item['docs']})" for item in run.needs_human))
         signatures = {(f.logical_id, f.status_reason) for f in failures}
         if signatures & repeat_guard:
             return over("the same failure repeated after its repair", "stopping_repeated_failure")
         if number == self.options.max_attempts:
             return over(f"attempt budget of {self.options.max_attempts} spent")
+        swept = self._sweep_own_leftovers(failures)
+        if swept:
+            # The name was held by a leftover of one of our own runs, now gone: the same template again.
+            attempt["swept"] = swept
+            attempt["duration_s"] = round(time.monotonic() - started, 3)
+            repeat_guard |= signatures
+            return False
         self.state(f"attempt {number}: repairing")
         round_ = apply_round(run.template, group_failures(failures, self.books, self.options.repair_params),
                              region=run.region, allow_widening=self.options.allow_widening)
         run.rejected.extend(round_.rejected)
         attempt["repairs"] = [item.to_json() for item in round_.applied]
         attempt["duration_s"] = round(time.monotonic() - started, 3)
-        if all(self.books[f.playbook].repair == "retry" for f in failures):
+        from orchestrator import repairs
+
+        # A repair that `retries` and changed nothing (retry; IAM propagation already ordered) waits and redeploys.
+        if round_.template.document == run.template.document and all(
+            repairs.registry().get(self.books[f.playbook].repair).retries for f in failures
+        ):
             self._transient_backoff()
             return False
         if round_.template.document == run.template.document:
@@ -239,6 +263,22 @@ class _Runner:
         repeat_guard |= signatures
         run.template = round_.template
         return False
+
+    def _sweep_own_leftovers(self, failures: list[Failure]) -> list[str]:
+        """Stacks of this tool's earlier runs that held a name a failure says is taken, deleted (sweep first,
+        suffix only when the holder is not ours)."""
+        from orchestrator.aws.leftovers import leftover_owner, sweep_leftover
+
+        swept: list[str] = []
+        for failure in failures:
+            if self.books[failure.playbook].failure_class != "name-already-exists":
+                continue
+            name = str(failure.details.get("identifier") or failure.details.get("name") or "").rstrip(".")
+            owner = leftover_owner(self.session, name, self.run.stack_name)
+            if owner is not None and owner["stack_name"] not in swept:
+                sweep_leftover(self.session, owner)
+                swept.append(owner["stack_name"])
+        return swept
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
         from orchestrator.deploy.progress import StackProgress
@@ -261,7 +301,9 @@ class _Runner:
 
     def _diagnose(self, result: Any, final: StackStatus) -> list[Failure]:
         run = self.run
-        failures = diagnose(result.events, build_graph(run.template), self.playbooks)
+        from orchestrator.aws.inspect import nested_reader
+
+        failures = diagnose(result.events, build_graph(run.template), self.playbooks, nested_reader(self.session))
         for failure in failures:
             failure.details["physical_ids"] = dict(run.physical_ids)
         if not failures:

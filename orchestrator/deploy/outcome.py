@@ -60,6 +60,7 @@ class RunState:
     forecast_repairs: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)
+    needs_human: list[dict] = field(default_factory=list)  # failures of classes only a person can fix
     emulated: list[dict] = field(default_factory=list)
     deployments: int = 0
     status: str = "failed"

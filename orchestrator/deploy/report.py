@@ -30,6 +30,7 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "duration_s": duration_s,
         "stop_reason": run.stop_reason,
         "unknown": run.unknown,
+        "needs_human": run.needs_human,
         "rejected_repairs": run.rejected,
         "privilege": _privilege_summary(run),
         "emulated_resources": run.emulated,
@@ -77,6 +78,9 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
             console.print(f"    {escape(failure['status_reason'])}", style="dim")
         for plan in attempt["repairs"]:
             _print_repair(plan, console, Syntax)
+    for item in report.get("needs_human", []):
+        console.print(f"[red]needs a person[/] {escape(item['logical_id'])} [bold]{item['class']}[/]: "
+                      f"{escape(item['explanation'])} [link={item['docs']}]{item['docs']}[/link]")
     for rejected in report["rejected_repairs"]:
         console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
     if report["emulated_resources"]:
