@@ -41,7 +41,7 @@ def test_non_loopback_bind_is_refused_without_allow_remote(host):
                                      "authentication; pass --allow-remote to serve beyond this machine")
 
 
-@pytest.mark.parametrize(("admin_api", "expected"), [(False, 403), (True, 200)])
+@pytest.mark.parametrize(("admin_api", "expected"), [(False, 403), (True, 201)])
 def test_moto_admin_endpoints_are_off_unless_asked_for(admin_api, expected):
     with Sandbox(admin_api=admin_api) as box:
         # data.json dumps every model moto tracks in this process (other tests' too) and can fail on their
