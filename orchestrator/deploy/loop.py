@@ -15,6 +15,7 @@ from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
 from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, event_json, finish, fixed_path
+from orchestrator.deploy.prereqs import prepare
 from orchestrator.errors import BadInput
 from orchestrator.logs import noecho_parameters
 from orchestrator.model import Failure, FailureKind, StackStatus
@@ -56,8 +57,9 @@ class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook]):
+                 playbooks: list[Playbook], prepared: Any = None):
         self.run = run
+        self.prepared = prepared
         self.options = options
         self.session = session
         self.target = target
@@ -76,7 +78,10 @@ class _Runner:
 
         document = self.run.template.document
         declared = document.get("Parameters") or {}
-        parameters = {k: v for k, v in self.options.parameters.items() if k in declared}
+        values = self.prepared.parameters if self.prepared is not None else self.options.parameters
+        parameters = {k: v for k, v in values.items() if k in declared}
+        if self.prepared is not None:
+            document = self.prepared.deployable(document)
         return {
             # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
             # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
@@ -314,10 +319,23 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
     try:
         with open_target(target_for(options), retry=retry, sandbox_config=_sandbox_config(options)) as tgt:
             session = aws.AwsSession(tgt, retry=retry)
-            runner = _Runner(run, options, session=session, target=tgt, journal=Journal(options.journal_path),
-                             playbooks=playbooks)
+            journal = Journal(options.journal_path)
+            runner = _Runner(run, options, session=session, target=tgt, journal=journal, playbooks=playbooks)
+            companions: list[_Runner] = []
             try:
-                runner.execute()
+                _deploy_companions(run, options, playbooks, session=session, target=tgt, journal=journal,
+                                   into=companions)
+                state("preparing prerequisites")
+                runner.prepared = prepare(run.source, options.parameters, session=session, target=tgt,
+                                          run_id=run.run_id, stack_name=run.stack_name, journal=journal)
+                run.prerequisites = runner.prepared.to_json()
+                if runner.prepared.missing:
+                    first = runner.prepared.missing[0]
+                    where = first.get("property") or f"Resources.{first['logical_id']}"
+                    run.stop_reason = f"{first['class']}: {first['what']} ({where})"
+                    log.warning("stopping_prerequisite_missing", what=first["what"], count=len(runner.prepared.missing))
+                else:
+                    runner.execute()
             except aws.AwsError as exc:
                 if isinstance(exc, BadInput):
                     raise
@@ -338,6 +356,12 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                         log.warning("emulated_list_failed", error=str(exc))
                 state("cleaning up")
                 cleanup(run, session, runner.journal, options.keep_stack, log, runner.created)
+                if not options.keep_stack:
+                    for other in [runner, *reversed(companions)]:
+                        if other is not runner:
+                            cleanup(other.run, session, journal, False, log, other.created)
+                        if other.prepared is not None and other.prepared.fixtures is not None:
+                            other.prepared.fixtures.teardown()
     except KeyboardInterrupt:
         run.status = "interrupted"
         run.stop_reason = "interrupted"
@@ -351,8 +375,11 @@ def _check_parameters(source: Template, params: dict[str, str]) -> None:
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise BadInput(f"parameter {unknown[0]!r} is not declared by the template", file=source.path)
+    from orchestrator.deploy.fixtures import needs
+
+    fixtured = {need.parameter for need in needs(source.document, params)}
     for name, spec in declared.items():
-        if isinstance(spec, dict) and "Default" not in spec and name not in params:
+        if isinstance(spec, dict) and "Default" not in spec and name not in params and name not in fixtured:
             raise BadInput(f"parameter {name} has no Default and no value: pass --param {name}=VALUE",
                            file=source.path, line=source.line_of(("Parameters", name)))
 
@@ -366,3 +393,31 @@ def _sandbox_config(options: RunOptions) -> Any:
 
     section = options.config.sandbox
     return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed))
+
+
+def _deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbook], *, session: Any,
+                       target: Any, journal: Any, into: list[_Runner]) -> None:
+    """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput."""
+    runners = into
+    for number, path in enumerate(options.with_templates, start=1):
+        source = _as_template(path)
+        stack_name = f"{run.stack_name}-with{number}"[:128]
+        companion = RunState(run_id=run.run_id, target=run.target, region=run.region, stack_name=stack_name,
+                             strategy=run.strategy, source=source, template=source)
+        declared = source.document.get("Parameters") or {}
+        values = {k: v for k, v in options.parameters.items() if k in declared}
+        _check_parameters(source, values)
+        runner = _Runner(companion, options, session=session, target=target, journal=journal, playbooks=playbooks)
+        runners.append(runner)
+        with bound_contextvars(stack=stack_name):
+            log.info("companion_started", template=str(path))
+            runner.prepared = prepare(source, values, session=session, target=target, run_id=run.run_id,
+                                      stack_name=stack_name, journal=journal)
+            if not runner.prepared.missing:
+                runner.execute()
+        run.companions.append({"template": str(path), "stack_name": stack_name, "status": companion.status,
+                               "stop_reason": companion.stop_reason, "attempts": companion.attempts,
+                               **runner.prepared.to_json()})
+        if companion.status != "succeeded":
+            raise BadInput(f"--with template did not deploy green ({companion.stop_reason or companion.status})",
+                           file=path)

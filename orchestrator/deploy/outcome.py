@@ -67,6 +67,8 @@ class RunState:
     stack_deleted: bool = False
     stack_left: bool = False
     physical_ids: dict[str, str] = field(default_factory=dict)
+    prerequisites: dict = field(default_factory=dict)
+    companions: list[dict] = field(default_factory=list)
 
 
 def event_json(event: Any) -> dict:

@@ -33,6 +33,11 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "emulated_resources": run.emulated,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
+        "fixtures": run.prerequisites.get("fixtures", []),
+        "generated_values": run.prerequisites.get("generated_values", []),
+        "artifacts": run.prerequisites.get("artifacts", []),
+        "prerequisites_missing": run.prerequisites.get("prerequisites_missing", []),
+        "with": run.companions,
     }
 
 
