@@ -141,6 +141,10 @@ class Fixtures:
             tier = "Private" if "private" in need.parameter.lower() else "Public"
             pool = outputs[f"{tier}Subnets"].split(",")
             if need.listed:
+                # Each list parameter starts at another subnet: templates that Select 0 of two lists want two.
+                shift = taken.get(f"{tier}-list", 0)
+                taken[f"{tier}-list"] = shift + 1
+                pool = pool[shift % len(pool):] + pool[:shift % len(pool)]
                 return ",".join(pool), f"{where} ({tier.lower()} subnets)"
             index = taken.get(tier, 0)
             taken[tier] = index + 1
