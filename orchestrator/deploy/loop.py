@@ -399,9 +399,9 @@ def _deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playb
                        target: Any, journal: Any, into: list[_Runner]) -> None:
     """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput."""
     runners = into
-    for number, path in enumerate(options.with_templates, start=1):
+    for spec in options.with_templates:
+        stack_name, path = companion_spec(spec)
         source = _as_template(path)
-        stack_name = f"{run.stack_name}-with{number}"[:128]
         companion = RunState(run_id=run.run_id, target=run.target, region=run.region, stack_name=stack_name,
                              strategy=run.strategy, source=source, template=source)
         declared = source.document.get("Parameters") or {}
@@ -421,3 +421,16 @@ def _deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playb
         if companion.status != "succeeded":
             raise BadInput(f"--with template did not deploy green ({companion.stop_reason or companion.status})",
                            file=path)
+
+
+def companion_spec(spec: Any) -> tuple[str, Path]:
+    """`STACK=FILE` or `FILE` (the stack is then named after the file): importers name it in their parameters."""
+    import re
+
+    text = str(spec)
+    name, sep, rest = text.partition("=")
+    if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name):
+        return name, Path(rest)
+    path = Path(text)
+    stem = re.sub(r"[^A-Za-z0-9-]+", "-", path.stem).strip("-") or "with"
+    return (stem if stem[0].isalpha() else f"s-{stem}")[:128], path

@@ -188,15 +188,15 @@ def _imports(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
     return found
 
 
-def import_names(document: dict, known: dict[str, Any]) -> list[tuple[str, str]]:
-    """(logical id, export name) of every Fn::ImportValue whose name the known values determine."""
+def import_names(document: dict, known: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(logical id, export name, property path) of every Fn::ImportValue whose name the known values determine."""
     names = []
     resources = document.get("Resources") or {}
     for lid, resource in resources.items() if isinstance(resources, dict) else ():
-        for _, node in _imports(resource):
+        for path, node in _imports(resource):
             name = resolve_known(node, known)
             if isinstance(name, str):
-                names.append((lid, name))
+                names.append((lid, name, ".".join(["Resources", lid, *map(str, path)])))
     return names
 
 
@@ -210,6 +210,6 @@ def missing_imports(document: dict, known: dict[str, Any], session: Any) -> list
     exports = prereqs.list_exports(session)
     resources = document.get("Resources") or {}
     return [{"class": PREREQUISITE_MISSING, "logical_id": lid, "resource_type": str(resources[lid].get("Type")),
-             "property": None, "what": f"export {name}",
+             "property": where, "what": f"export {name}",
              "reason": f"no stack in the region exports {name}"}
-            for lid, name in wanted if name not in exports]
+            for lid, name, where in wanted if name not in exports]
