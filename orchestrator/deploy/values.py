@@ -95,12 +95,12 @@ def _generate(token: str, ctx: ValueContext, values: dict[str, str]) -> tuple[st
         if other not in values:
             raise BadInput(f"$[{name}]: parameter {other} has no value to copy")
         return values[other], False
-    match = re.fullmatch(r"(genaz|gensingleaz|getaz|random|genpass)_(\d{1,2})([as])?", low)
+    match = re.fullmatch(r"(genaz|getaz|gensingleaz|getsingleaz|random|genpass)_(\d{1,2})([as])?", low)
     if match:
         kind, count, suffix = match.group(1), int(match.group(2)), (match.group(3) or "").upper()
-        if kind == "genaz":
+        if kind in ("genaz", "getaz"):  # taskcat reads both spellings as "N zones"
             return ",".join(_zones(ctx, count, name)), False
-        if kind in ("gensingleaz", "getaz"):
+        if kind in ("gensingleaz", "getsingleaz"):
             return _zones(ctx, count, name)[-1], False
         if kind == "random":
             return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(count)), False
