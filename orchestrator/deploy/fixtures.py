@@ -245,7 +245,8 @@ def network_template(zones: list[str], run_id: str, *, with_network: bool = True
             "SecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
                 "GroupName": f"cfn-autofix-fixture-{run_id}", "GroupDescription": "cfn-autofix fixture",
                 "VpcId": {"Ref": "Vpc"},
-                "SecurityGroupIngress": [{"IpProtocol": "-1", "CidrIp": "10.192.0.0/16"}]}},
+                "SecurityGroupIngress": [{"IpProtocol": "-1", "FromPort": -1, "ToPort": -1,
+                                          "CidrIp": "10.192.0.0/16"}]}},
         })
         for tier, offset, public in (("Public", 0, True), ("Private", 100, False)):
             ids = []
