@@ -73,6 +73,12 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
             console.print(f"    {escape(failure['status_reason'])}", style="dim")
         for plan in attempt["repairs"]:
             _print_repair(plan, console, Syntax)
+    for fixture in report.get("fixtures") or []:
+        console.print(f"[cyan]fixture[/] {escape(fixture['parameter'])} = {escape(str(fixture['value']))} "
+                      f"[dim]({escape(fixture['resource'])})[/]")
+    for missing in report.get("prerequisites_missing") or []:
+        where = missing.get("property") or f"Resources.{missing['logical_id']}"
+        console.print(f"[red]✗[/] [bold]{missing['class']}[/]: {escape(missing['what'])} ({escape(where)})")
     for rejected in report["rejected_repairs"]:
         console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
     if report["emulated_resources"]:
