@@ -497,3 +497,4 @@ class AwsSession(TemplateBuckets):
         return self._retrying("DescribeStacks", read)
 
     list_stacks_with_tag = list_tagged_stacks  # the name used in docs/CONTRACTS.md
+

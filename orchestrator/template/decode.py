@@ -15,6 +15,10 @@ from ruamel.yaml.error import MarkedYAMLError
 from yaml import YAMLError
 
 from orchestrator.errors import BadInput
+from orchestrator.template.cfnlint_seams import check_seams
+
+# The decoder subclasses cfn-lint's internals: an incompatible cfn-lint must fail here, by name, not later.
+check_seams()
 
 # CloudFormation's own limit for a template body uploaded through S3.
 MAX_BYTES = 1_000_000
