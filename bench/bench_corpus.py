@@ -65,7 +65,9 @@ def _count_5xx() -> list[int]:
 
 
 def _stack_resources(box: Any, stack_name: str) -> list[dict]:
-    client = box.client("cloudformation")
+    import boto3
+
+    client = boto3.client("cloudformation", endpoint_url=box.endpoint_url, **box.credentials)
     try:
         return client.describe_stack_resources(StackName=stack_name)["StackResources"]
     except Exception:  # the stack may be gone (deleted after a failed create): nothing was kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import boto3
 import pytest
 
 from orchestrator import deploy_with_autofix
@@ -14,6 +15,10 @@ from orchestrator.errors import BadInput
 from orchestrator.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prereqs"
+
+
+def client(sandbox, service: str):
+    return boto3.client(service, endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
 
 
 def test_which_parameters_get_a_fixture() -> None:
@@ -64,7 +69,7 @@ def test_fixtures_are_real_consistent_reported_and_kept_with_the_stack(sandbox, 
     kinds = {f["parameter"]: f["kind"] for f in result.report["fixtures"]}
     assert kinds == {"VpcId": "vpc", "Subnets": "subnet", "PrivateSubnet": "subnet", "KeyName": "keypair",
                      "ImageId": "image", "Zones": "availability-zone", "ClientGroup": "security-group", "Zone": "hosted-zone"}
-    ec2 = sandbox.client("ec2")
+    ec2 = client(sandbox, "ec2")
     subnets = ec2.describe_subnets(SubnetIds=values["Subnets"].split(",") + [values["PrivateSubnet"]])["Subnets"]
     assert {s["VpcId"] for s in subnets} == {values["VpcId"]}  # the subnets belong to the VPC given
     public = [s for s in subnets if s["SubnetId"] in values["Subnets"].split(",")]
@@ -76,11 +81,11 @@ def test_fixtures_are_real_consistent_reported_and_kept_with_the_stack(sandbox, 
     group = ec2.describe_security_groups(GroupIds=[values["ClientGroup"]])["SecurityGroups"][0]
     assert group["VpcId"] == values["VpcId"]
     assert ec2.describe_key_pairs(KeyNames=[values["KeyName"]])["KeyPairs"]
-    assert sandbox.client("route53").get_hosted_zone(Id=values["Zone"])["HostedZone"]["Id"].endswith(values["Zone"])
+    assert client(sandbox, "route53").get_hosted_zone(Id=values["Zone"])["HostedZone"]["Id"].endswith(values["Zone"])
     gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [values["VpcId"]]}])
     assert gateways["InternetGateways"]
     # The fixtures stack is tagged with the run id, so `sweep` removes it with the run's own stack.
-    fixture_stack = sandbox.client("cloudformation").describe_stacks(StackName=f"{result.stack_name}-fixtures")["Stacks"][0]
+    fixture_stack = client(sandbox, "cloudformation").describe_stacks(StackName=f"{result.stack_name}-fixtures")["Stacks"][0]
     assert {"Key": "cfn-autofix:run-id", "Value": result.run_id} in fixture_stack["Tags"]
 
 
@@ -89,8 +94,8 @@ def test_fixtures_die_with_the_stack(sandbox, tmp_path: Path) -> None:
                                  credentials=sandbox.credentials, region="us-east-1", keep_stack=False)
     assert result.status == "succeeded" and result.report["stack_deleted"]
     values = {f["parameter"]: f["value"] for f in result.report["fixtures"]}
-    ec2 = sandbox.client("ec2")
+    ec2 = client(sandbox, "ec2")
     assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [values["VpcId"]]}])["Vpcs"]
     assert not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [values["KeyName"]]}])["KeyPairs"]
-    stacks = sandbox.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    stacks = client(sandbox, "cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
     assert not [s for s in stacks if s["StackName"].endswith("-fixtures")]

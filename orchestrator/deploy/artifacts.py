@@ -132,6 +132,7 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
             _depth: int = 0) -> Packaged:
     """The deployable copy of `document` with its local artifacts uploaded (uploader None: only look)."""
     out = Packaged(copy.deepcopy(document))
+    job = _Job(out, base_dir, uploader, load_child, _depth)
     resources = out.document.get("Resources") or {}
     for lid, resource in resources.items() if isinstance(resources, dict) else ():
         if not isinstance(resource, dict):
@@ -143,8 +144,7 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
             if value is None:
                 continue
             if is_local(value):
-                _package_one(out, props, prop, value, (packaging, form), base_dir, uploader, where,
-                             load_child=load_child, depth=_depth)
+                _package_one(job, props, prop, value, (packaging, form), where)
                 continue
             literal = value if isinstance(value, str) or resolve is None else resolve(value)
             location = s3_location(literal, form)
@@ -154,9 +154,19 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
     return out
 
 
-def _package_one(out: Packaged, props: dict, prop: str, value: str, how: tuple[str, Any], base_dir: Path,
-                 uploader: Uploader | None, where: str, *, load_child: Callable[[Path], dict] | None,
-                 depth: int) -> None:
+@dataclass
+class _Job:
+    """One package() call: where its results go and how it uploads."""
+
+    out: Packaged
+    base_dir: Path
+    uploader: Uploader | None
+    load_child: Callable[[Path], dict] | None
+    depth: int
+
+
+def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, Any], where: str) -> None:
+    out, base_dir, uploader, load_child, depth = job.out, job.base_dir, job.uploader, job.load_child, job.depth
     packaging, form = how
     path = (base_dir / value).resolve()
     lid = where.split(".")[1]
