@@ -15,6 +15,7 @@ from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
 from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, event_json, finish, fixed_path
+from orchestrator.deploy.nested import follow, split_by_template
 from orchestrator.deploy.prereqs import prepare
 from orchestrator.errors import BadInput
 from orchestrator.logs import noecho_parameters
@@ -70,6 +71,7 @@ class _Runner:
         self.cancel_event = options.cancel_event
         self.state = options.on_state or (lambda text: None)
         self.created = False
+        self.children = run.children
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
@@ -81,7 +83,7 @@ class _Runner:
         values = self.prepared.parameters if self.prepared is not None else self.options.parameters
         parameters = {k: v for k, v in values.items() if k in declared}
         if self.prepared is not None:
-            document = self.prepared.deployable(document)
+            document = self.prepared.deployable(document, self.children.document)
         return {
             # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
             # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
@@ -176,7 +178,8 @@ class _Runner:
             return over("green")
         self.state(f"attempt {number}: diagnosing")
         failures = self._diagnose(result, final)
-        attempt["failures"] = [f.to_json() for f in failures]
+        attempt["failures"] = [{**f.to_json(), **{k: f.details[k] for k in ("template", "via") if k in f.details}}
+                               for f in failures]
         unknown = [f for f in failures if f.playbook in (None, FailureKind.UNKNOWN.value)]
         if unknown:
             run.unknown.extend(
@@ -191,20 +194,28 @@ class _Runner:
         if number == self.options.max_attempts:
             return over(f"attempt budget of {self.options.max_attempts} spent")
         self.state(f"attempt {number}: repairing")
-        round_ = apply_round(run.template, group_failures(failures, self.books, self.options.repair_params),
-                             region=run.region, allow_widening=self.options.allow_widening)
-        run.rejected.extend(round_.rejected)
-        attempt["repairs"] = [item.to_json() for item in round_.applied]
+        changed = False
+        for child, group in split_by_template(failures).items():
+            # A child stack's failures are repaired in the child's template (see deploy/nested.py).
+            before = run.template if child is None else self.children.get(Path(child))
+            round_ = apply_round(before, group_failures(group, self.books, self.options.repair_params),
+                                 region=run.region, allow_widening=self.options.allow_widening)
+            run.rejected.extend(round_.rejected)
+            attempt["repairs"] += [{**item.to_json(), **({"template": child} if child else {})} for item in round_.applied]
+            changed = changed or round_.template.document != before.document
+            if child is None:
+                run.template = round_.template
+            else:
+                self.children.replace(Path(child), round_.template)
         attempt["duration_s"] = round(time.monotonic() - started, 3)
         if all(self.books[f.playbook].repair == "retry" for f in failures):
             self._transient_backoff()
             return False
-        if round_.template.document == run.template.document:
+        if not changed:
             run.stop_reason = "the matching repairs changed nothing"
             log.warning("stopping_repair_changed_nothing")
             return True
         repeat_guard |= signatures
-        run.template = round_.template
         return False
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
@@ -229,6 +240,7 @@ class _Runner:
     def _diagnose(self, result: Any, final: StackStatus) -> list[Failure]:
         run = self.run
         failures = diagnose(result.events, build_graph(run.template), self.playbooks)
+        failures = follow(failures, run.template, session=self.session, playbooks=self.playbooks, children=self.children)
         for failure in failures:
             failure.details["physical_ids"] = dict(run.physical_ids)
         if not failures:

@@ -36,11 +36,11 @@ class Prepared:
     artifacts: list[dict] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
 
-    def deployable(self, document: dict) -> dict:
-        """The copy CloudFormation receives: local artifacts replaced by their S3 locations."""
+    def deployable(self, document: dict, load_child: Any = None) -> dict:
+        """The copy CloudFormation receives: local artifacts replaced by their S3 locations (children via load_child)."""
         if self.uploader is None or self.base_dir is None:
             return document
-        return package(document, self.base_dir, self.uploader, load_child=_load_child).document
+        return package(document, self.base_dir, self.uploader, load_child=load_child or _load_child).document
 
     def to_json(self) -> dict[str, Any]:
         return {

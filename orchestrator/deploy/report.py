@@ -68,7 +68,8 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
         console.print(f"[bold]attempt {attempt['number']}[/] ({attempt['operation']}): "
                       f"{attempt['stack_status']} in {attempt['duration_s']:.1f}s")
         for failure in attempt["failures"]:
-            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({failure['resource_type']}) "
+            inside = f" in {escape(failure['template'])}" if failure.get("template") else ""
+            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({failure['resource_type']}){inside} "
                           f"[bold]{failure['playbook']}[/]")
             console.print(f"    {escape(failure['status_reason'])}", style="dim")
         for plan in attempt["repairs"]:
@@ -91,6 +92,8 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
     console.print(line)
     if report["repaired_template"]:
         console.print(f"repaired template: {escape(report['repaired_template'])}")
+    for child in report.get("repaired_children") or []:
+        console.print(f"repaired nested template: {escape(child['template'])} -> {escape(child['repaired_template'])}")
     if report["stack_left"]:
         console.print(f"[yellow]stack {escape(report['stack_name'])} was left in place[/]")
 
