@@ -99,3 +99,23 @@ def test_fixtures_die_with_the_stack(sandbox, tmp_path: Path) -> None:
     assert not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [values["KeyName"]]}])["KeyPairs"]
     stacks = client(sandbox, "cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
     assert not [s for s in stacks if s["StackName"].endswith("-fixtures")]
+
+
+def test_sweep_removes_a_runs_key_pairs_with_its_fixtures_stack(sandbox) -> None:
+    from orchestrator.aws import prereqs
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.sweep import SweepItem, delete_item
+    from orchestrator.aws.targets import Target
+    from orchestrator.deploy.fixtures import Fixtures, Need
+
+    session = AwsSession(Target(kind="endpoint", region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                                credentials={k: v for k, v in sandbox.credentials.items() if k != "region_name"}))
+    fixtures = Fixtures(session=session, run_id="run42", stack_name="cfn-autofix-app-run42", region="us-east-1")
+    values = fixtures.provide([Need("KeyName", "AWS::EC2::KeyPair::KeyName", False, "AWS::EC2::KeyPair::KeyName")], {}, {})
+    assert values == {"KeyName": "cfn-autofix-run42"} and fixtures.network_stack == "cfn-autofix-app-run42-fixtures"
+    # An interrupted run leaves both; sweep finds the tagged fixtures stack and takes the key pair with it.
+    item = SweepItem(region="us-east-1", stack_name=fixtures.network_stack, run_id="run42", status="CREATE_COMPLETE", created=None)
+    delete_item(session, item, wait_timeout=60)
+    assert item.action == "deleted"
+    assert not client(sandbox, "ec2").describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["cfn-autofix-run42"]}])["KeyPairs"]
+    assert prereqs.delete_run_key_pairs(session, "run42") == []

@@ -102,3 +102,14 @@ def security_group_id(session: Any, vpc_id: str, name: str) -> str | None:
                            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}])
     groups = answer.get("SecurityGroups") or []
     return str(groups[0]["GroupId"]) if groups else None
+
+
+def delete_run_key_pairs(session: Any, run_id: str) -> list[str]:
+    """Delete the key pairs a run's fixtures created (tagged with its id); `sweep` calls it for each swept run."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    answer = session._call("ec2", "describe_key_pairs", Filters=[{"Name": f"tag:{RUN_ID_TAG}", "Values": [run_id]}])
+    names = [str(k["KeyName"]) for k in answer.get("KeyPairs") or []]
+    for name in names:
+        delete_key_pair(session, name)
+    return names

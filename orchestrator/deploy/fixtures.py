@@ -118,7 +118,8 @@ class Fixtures:
         net_zones = zones[: max(use, min(MAX_ZONES, len(zones)))]
         kinds = {n.kind for n in wanted}
         outputs: dict[str, str] = {}
-        if kinds & {"vpc", "subnet", "security-group", "hosted-zone"}:
+        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair"}:
+            # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
             outputs = self._network(net_zones, with_network=bool(kinds & {"vpc", "subnet", "security-group"}),
                                     with_zone="hosted-zone" in kinds)
         values: dict[str, str] = {}
@@ -267,6 +268,8 @@ def network_template(zones: list[str], run_id: str, *, with_network: bool = True
         resources["HostedZone"] = {"Type": "AWS::Route53::HostedZone", "Properties": {
             "Name": f"cfn-autofix-{run_id}.example.com"}}
         outputs["HostedZoneId"] = {"Value": {"Ref": "HostedZone"}}
+    if not resources:
+        resources["SweepAnchor"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
     return {"AWSTemplateFormatVersion": "2010-09-09",
             "Description": f"cfn-autofix prerequisite fixtures of run {run_id}",
             "Resources": resources, "Outputs": outputs}
