@@ -116,6 +116,9 @@ def run_child(entry_json: str) -> dict:
                 out["fixtures"].append({"kind": "local-artifact"})
             if report.get("with"):
                 out["fixtures"].append({"kind": "import-value"})
+            if any(a.get("local") and a.get("s3") and a.get("resource_type") == "AWS::CloudFormation::Stack"
+                   for a in report.get("artifacts") or []):
+                out["fixtures"].append({"kind": "nested-stack"})
             fidelity = report.get("fidelity")
             rows = _stack_resources(box, result.stack_name)
             if isinstance(fidelity, dict):
