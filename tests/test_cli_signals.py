@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator import cli
+from orchestrator.cli import common as cli_common
 
 CORRECT = Path(__file__).parent / "fixtures" / "deploy" / "correct.yaml"
 
@@ -39,7 +40,7 @@ def caller_handlers():
 
 def test_sigterm_is_an_interrupt_inside_and_the_handlers_come_back(caller_handlers):
     with pytest.raises(KeyboardInterrupt):
-        with cli._sigterm_as_interrupt():
+        with cli_common.sigterm_as_interrupt():
             assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
             os.kill(os.getpid(), signal.SIGTERM)
             for _ in range(1000):  # the handler runs at the next bytecode boundary
@@ -50,7 +51,7 @@ def test_sigterm_is_an_interrupt_inside_and_the_handlers_come_back(caller_handle
 
 def test_handlers_come_back_when_the_run_raises(caller_handlers):
     with pytest.raises(RuntimeError):
-        with cli._sigterm_as_interrupt():
+        with cli_common.sigterm_as_interrupt():
             raise RuntimeError("boom")
     assert signal.getsignal(signal.SIGTERM) is sentinel_term
     assert signal.getsignal(signal.SIGINT) is sentinel_int
@@ -70,7 +71,7 @@ def test_an_in_process_deploy_restores_the_handlers(caller_handlers, tmp_path, m
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cfn-autofix.toml").write_text(f'[run]\njournal = "{tmp_path / "journal.jsonl"}"\n')
     seen: list = []
-    from orchestrator import loop  # the command imports deploy_with_autofix from here when it runs
+    from orchestrator.deploy import loop  # the command imports deploy_with_autofix from here when it runs
 
     original = loop.deploy_with_autofix
 

@@ -13,12 +13,16 @@ from types import SimpleNamespace
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator import aws, loop
-from orchestrator.journal import Journal
+from orchestrator.aws import session as aws
+
+from orchestrator.config import Config, RetryConfig, SandboxSection, WatchConfig
+from orchestrator.deploy import loop, outcome
+from orchestrator.options import RunOptions
+from orchestrator.aws.journal import Journal
 from orchestrator.logs import get_logger
 from orchestrator.model import StackEvent, StackStatus
-from orchestrator.playbooks import load_playbooks
-from orchestrator.template_io import loads_template
+from orchestrator.catalog.playbooks import load_playbooks
+from orchestrator.template import loads_template
 
 BAD_ARN = "arn:aws:iam::aws:policy/AWSCodeDeployRole"
 NOT_ATTACHABLE = f"Policy {BAD_ARN} does not exist or is not attachable."
@@ -35,8 +39,8 @@ TEMPLATE = loads_template(json.dumps({
 }, indent=2) + "\n", fmt="json", name="paths.json")
 BOOKS = load_playbooks()
 # Tiny backoff: the transient path waits through tenacity's policy, for milliseconds.
-CFG = SimpleNamespace(retry=SimpleNamespace(base_s=0.001, cap_s=0.002),
-                      watch=SimpleNamespace(poll_min_s=0.0, poll_max_s=0.0, delete_timeout_s=5))
+CFG = Config(retry=RetryConfig(max_attempts=6, max_wait_s=120.0, base_s=0.001, cap_s=0.002),
+             watch=WatchConfig(poll_min_s=0.0, poll_max_s=0.0))
 
 
 @dataclass
@@ -129,17 +133,17 @@ class FakeSession:
 
 def runner_for(session: FakeSession, tmp_path: Path, *, strategy: str = "keep", max_attempts: int = 5,
                cancel_event: threading.Event | None = None) -> loop._Runner:
-    run = loop._Run(run_id="0123456789", target="embedded", region="us-east-1", stack_name=STACK, strategy=strategy,
-                    source=TEMPLATE, template=TEMPLATE)
-    return loop._Runner(run, session=session, target=SimpleNamespace(endpoint_url="http://127.0.0.1:1"),
-                        journal=Journal(tmp_path / "journal.jsonl"), playbooks=BOOKS, params={}, noecho=set(),
-                        max_attempts=max_attempts, mp_strategy="inline", allow_widening=False, progress=False,
-                        cancel_event=cancel_event, cfg=CFG, log=get_logger(), state=lambda text: None)
+    run = outcome.RunState(run_id="0123456789", target="embedded", region="us-east-1", stack_name=STACK,
+                           strategy=strategy, source=TEMPLATE, template=TEMPLATE)
+    options = RunOptions.build(CFG, strategy=strategy, max_attempts=max_attempts, cancel_event=cancel_event,
+                               managed_policy_strategy="inline", allow_widening=False, progress=False)
+    return loop._Runner(run, options, session=session, target=SimpleNamespace(endpoint_url="http://127.0.0.1:1"),
+                        journal=Journal(tmp_path / "journal.jsonl"), playbooks=BOOKS)
 
 
 def finish(runner: loop._Runner, tmp_path: Path) -> dict:
     """The run's JSON report, as --report-json writes it."""
-    result = loop._finish(runner.run, out=None, report_json=tmp_path / "report.json", write_template=False,
+    result = outcome.finish(runner.run, out=None, report_json=tmp_path / "report.json", write_template=False,
                           log=get_logger())
     report = json.loads((tmp_path / "report.json").read_text())
     assert report == json.loads(json.dumps(result.report, default=str))
@@ -282,7 +286,7 @@ def test_cleanup_failure_leaves_the_stack_in_the_journal(tmp_path):
     runner = runner_for(session, tmp_path)
     execute(runner)
     with capture_logs() as logs:
-        loop._cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
+        outcome.cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
     report = finish(runner, tmp_path)
 
     assert report["status"] == "succeeded", "a failed cleanup does not hide the run's outcome"
@@ -298,7 +302,7 @@ def test_cleanup_interrupted_leaves_the_stack_in_the_journal(tmp_path):
     runner = runner_for(session, tmp_path)
     execute(runner)
     with capture_logs() as logs:
-        loop._cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
+        outcome.cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
     assert runner.run.stack_left is True and runner.run.stack_deleted is False
     assert len(Journal(tmp_path / "journal.jsonl").pending()) == 1
     assert len(events_named(logs, "stack_cleanup_interrupted")) == 1
@@ -308,7 +312,7 @@ def test_cleanup_deletes_and_closes_the_journal_entry(tmp_path):
     session = FakeSession(GREEN)
     runner = runner_for(session, tmp_path)
     execute(runner)
-    loop._cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
+    outcome.cleanup(runner.run, session, runner.journal, False, get_logger(), runner.created)
     assert runner.run.stack_deleted is True and runner.run.stack_left is False
     assert Journal(tmp_path / "journal.jsonl").pending() == []
     assert [call[0] for call in session.calls] == ["create", "delete", "wait_deleted"]
@@ -318,7 +322,7 @@ def test_cleanup_deletes_and_closes_the_journal_entry(tmp_path):
 def test_cleanup_keeps_or_skips(tmp_path, keep, created):
     session = FakeSession(GREEN)
     runner = runner_for(session, tmp_path)
-    loop._cleanup(runner.run, session, runner.journal, keep, get_logger(), created)
+    outcome.cleanup(runner.run, session, runner.journal, keep, get_logger(), created)
     assert runner.run.stack_left is keep and runner.run.stack_deleted is False and session.calls == []
 
 
@@ -410,7 +414,7 @@ def fake_target(monkeypatch, tmp_path):
     """deploy_with_autofix on a FakeSession: open_target yields a stand-in target, AwsSession is the fake."""
     import contextlib
 
-    from orchestrator import targets
+    from orchestrator.aws import targets
 
     state = SimpleNamespace(session=None, sandbox=FakeSandbox(fail=False), enter_error=None, opened=[])
 
@@ -526,8 +530,9 @@ def test_bad_options_are_bad_input_before_any_target_opens(fake_target, tmp_path
 def test_sandbox_settings_come_from_the_config_section():
     from orchestrator.sandbox import SandboxConfig
 
-    assert loop._sandbox_config(SimpleNamespace()) is None
-    made = loop._sandbox_config(SimpleNamespace(sandbox=SimpleNamespace(race_probability=0.25, seed=7)))
+    given = SandboxConfig(race_probability=0.5, seed=1)
+    assert loop._sandbox_config(RunOptions.build(CFG, sandbox_config=given)) is given
+    made = loop._sandbox_config(RunOptions.build(Config(sandbox=SandboxSection(race_probability=0.25, seed=7))))
     assert isinstance(made, SandboxConfig) and (made.race_probability, made.seed) == (0.25, 7)
 
 

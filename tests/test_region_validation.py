@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator import forecast as forecast_module
+from orchestrator.forecast import run as forecast_module
 from orchestrator import sandbox as sandbox_package
-from orchestrator import targets
+from orchestrator.aws import targets
 from orchestrator.cli import app
 from orchestrator.config import check_region, load_config
 from orchestrator.errors import BadInput
-from orchestrator.loop import deploy_with_autofix
+from orchestrator.deploy.loop import deploy_with_autofix
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 CORRECT = FIXTURES / "correct.yaml"
@@ -130,7 +130,7 @@ def test_aws_target_without_credentials_is_refused_before_the_forecast(no_aws_cr
 
 
 def test_open_target_refuses_an_empty_allow_list_without_a_session(monkeypatch):
-    from orchestrator import aws
+    from orchestrator.aws import session as aws
     from orchestrator.errors import Refusal
 
     monkeypatch.setattr(aws, "AwsSession", lambda *a, **k: pytest.fail("a session was made"))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import repairs
+from orchestrator import repairs
 from orchestrator.model import Failure, PatchOp, PrivilegeDelta, RepairPlan
-from orchestrator.remedy import RepairGroup, apply_round
-from orchestrator.template_io import load_template, loads_template
+from orchestrator.remedy.apply import RepairGroup, apply_round
+from orchestrator.template import load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"
 BAD_ARN = "arn:aws:iam::aws:policy/AWSCodeDeployRole"

@@ -9,11 +9,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.config import load_config
-from orchestrator.journal import Journal
+from orchestrator.aws.journal import Journal
 from orchestrator.logs import configure_logging
-from orchestrator.loop import deploy_with_autofix
+from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.sandbox import FaultConfig, SandboxConfig
-from orchestrator.template_io import load_template
+from orchestrator.template import load_template
 
 pytestmark = pytest.mark.slow
 
