@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.deploy.artifacts import Packaged, Uploader, package
+from orchestrator.deploy.artifacts import PACKAGEABLE, Packaged, Uploader, package
 from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs
 from orchestrator.deploy.values import ValueContext, expand
 from orchestrator.errors import BadInput
@@ -89,7 +89,7 @@ def value_context(session: Any, target: Any, region: str) -> ValueContext:
 def prepare(template: Any, parameters: dict[str, str], *, session: Any, target: Any, run_id: str,
             stack_name: str, journal: Any = None) -> Prepared:
     """Resolve generated values, create fixtures, package artifacts and check what must already exist."""
-    region = session.region
+    region = getattr(session, "region", None) or getattr(target, "region", "us-east-1")
     sandbox = getattr(target, "kind", "") in CREATING_TARGETS
     ctx = value_context(session, target, region)
     values = expand(parameters, ctx)
@@ -108,7 +108,8 @@ def prepare(template: Any, parameters: dict[str, str], *, session: Any, target: 
     try:
         if prepared.fixtures is not None:
             values.update(prepared.fixtures.provide(wanted, document, values))
-        _check_existing(prepared, template, values, session=session, sandbox=sandbox, ctx=ctx)
+        if _has_dependencies(template.document):
+            _check_existing(prepared, template, values, session=session, sandbox=sandbox, ctx=ctx)
     except BaseException:
         if prepared.fixtures is not None:  # nothing of a run that never deploys outlives it
             prepared.fixtures.teardown()
@@ -119,9 +120,18 @@ def prepare(template: Any, parameters: dict[str, str], *, session: Any, target: 
     return prepared
 
 
+def _has_dependencies(document: dict) -> bool:
+    """Whether the template names artifacts or imports at all (else nothing needs an AWS call to check)."""
+    import json
+
+    resources = document.get("Resources") or {}
+    types = {str(r.get("Type")) for r in resources.values() if isinstance(r, dict)} if isinstance(resources, dict) else set()
+    return bool(types & set(PACKAGEABLE)) or "Fn::ImportValue" in json.dumps(document, default=str)
+
+
 def _check_existing(prepared: Prepared, template: Any, values: dict[str, str], *, session: Any, sandbox: bool,
                     ctx: ValueContext) -> None:
-    document, region = template.document, session.region
+    document, region = template.document, ctx.region
     known = _known_values(document, values, session, region)
     base_dir = template.path.parent if template.path is not None else Path.cwd()
     look = package(document, base_dir, None, resolve=lambda node: resolve_known(node, known))
