@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import TargetKind, app, parse_parameters, quiet_console_logs, sigterm_as_interrupt, state
 from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
@@ -22,35 +22,6 @@ class Strategy(str, enum.Enum):
 class ManagedPolicyStrategy(str, enum.Enum):
     inline = "inline"
     fix_arn = "fix-arn"
-
-
-def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[str, str]:
-    """--param K=V pairs over a parameters file (JSON object, or the AWS CLI's ParameterKey/ParameterValue list)."""
-    import json
-
-    values: dict[str, str] = {}
-    if params_file is not None:
-        try:
-            data = json.loads(params_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise BadInput("parameters file not found", file=str(params_file)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read parameters file: {exc}", file=str(params_file)) from None
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"invalid JSON: {exc.msg}", file=str(params_file), line=exc.lineno) from None
-        if isinstance(data, dict) and all(isinstance(v, (str, int, float, bool)) for v in data.values()):
-            values.update({str(k): str(v) for k, v in data.items()})
-        elif isinstance(data, list) and all(isinstance(i, dict) and "ParameterKey" in i for i in data):
-            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
-        else:
-            raise BadInput("expected {\"Name\": \"value\"} or [{\"ParameterKey\", \"ParameterValue\"}]",
-                           file=str(params_file))
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadInput(f"--param {pair!r}: expected KEY=VALUE")
-        values[key] = value
-    return values
 
 
 @app.command("deploy")
