@@ -40,6 +40,7 @@ class RunOptions:
     write_template: bool = True
     progress: bool = False
     sandbox_config: Any = None
+    with_templates: tuple = ()
     cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)
     on_state: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 

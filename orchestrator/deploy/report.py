@@ -37,6 +37,11 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
         "reconciled": run.reconciled,
+        "fixtures": run.prerequisites.get("fixtures", []),
+        "generated_values": run.prerequisites.get("generated_values", []),
+        "artifacts": run.prerequisites.get("artifacts", []),
+        "prerequisites_missing": run.prerequisites.get("prerequisites_missing", []),
+        "with": run.companions,
     }
 
 
@@ -73,7 +78,8 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
         console.print(f"[bold]attempt {attempt['number']}[/] ({attempt['operation']}): "
                       f"{attempt['stack_status']} in {attempt['duration_s']:.1f}s")
         for failure in attempt["failures"]:
-            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({escape(failure['resource_type'])}) "
+            inside = f" in {escape(failure['template'])}" if failure.get("template") else ""
+            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({escape(failure['resource_type'])}){inside} "
                           f"[bold]{failure['playbook']}[/]")
             console.print(f"    {escape(failure['status_reason'])}", style="dim")
         for plan in attempt["repairs"]:
@@ -81,6 +87,12 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
     for item in report.get("needs_human", []):
         console.print(f"[red]needs a person[/] {escape(item['logical_id'])} [bold]{item['class']}[/]: "
                       f"{escape(item['explanation'])} [link={item['docs']}]{item['docs']}[/link]")
+    for fixture in report.get("fixtures") or []:
+        console.print(f"[cyan]fixture[/] {escape(fixture['parameter'])} = {escape(str(fixture['value']))} "
+                      f"[dim]({escape(fixture['resource'])})[/]")
+    for missing in report.get("prerequisites_missing") or []:
+        where = missing.get("property") or f"Resources.{missing['logical_id']}"
+        console.print(f"[red]✗[/] [bold]{missing['class']}[/]: {escape(missing['what'])} ({escape(where)})")
     for rejected in report["rejected_repairs"]:
         console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
     if report["emulated_resources"]:
@@ -93,6 +105,8 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
     console.print(line)
     if report["repaired_template"]:
         console.print(f"repaired template: {escape(report['repaired_template'])}")
+    for child in report.get("repaired_children") or []:
+        console.print(f"repaired nested template: {escape(child['template'])} -> {escape(child['repaired_template'])}")
     if report["stack_left"]:
         console.print(f"[yellow]stack {escape(report['stack_name'])} was left in place[/]")
 
