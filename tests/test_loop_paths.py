@@ -423,7 +423,7 @@ def fake_target(monkeypatch, tmp_path):
         state.opened.append((kind, region))
         if state.enter_error is not None:
             raise state.enter_error
-        yield SimpleNamespace(endpoint_url="http://127.0.0.1:1", sandbox=state.sandbox)
+        yield SimpleNamespace(kind="endpoint", endpoint_url="http://127.0.0.1:1", sandbox=state.sandbox)
 
     monkeypatch.setattr(targets, "open_target", open_target)
     monkeypatch.setattr(aws, "AwsSession", lambda target, retry=None: state.session)
@@ -501,7 +501,7 @@ def test_the_output_path_may_not_be_the_input(fake_target, tmp_path):
     fake_target.session = FakeSession(ROLE_FAILS, GREEN)
     from orchestrator.errors import BadInput
 
-    with pytest.raises(BadInput, match="the output path is the input template"):
+    with pytest.raises(BadInput, match="would overwrite the input"):
         loop.deploy_with_autofix(source, out=source, forecast=False, config=_cfg(tmp_path))
     assert source.read_text() == TEMPLATE.dumps(), "the input is never modified"
 

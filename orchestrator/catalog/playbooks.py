@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from orchestrator.errors import BadInput
-from orchestrator.model import Failure, FailureKind, Impact
+from orchestrator.model import Failure, FailureKind, Impact, is_sandbox_limitation
 from orchestrator.template import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
@@ -100,8 +100,8 @@ def parse_playbook(data: Any, source: str) -> Playbook:
             raise BadInput(f"playbook key '{key}' must be a string", file=source)
     if not _ID.fullmatch(data["id"]):
         raise BadInput(f"playbook key 'id': {data['id']!r} is not lower-case-with-dashes", file=source)
-    if data["id"] == FailureKind.UNKNOWN.value:
-        raise BadInput("playbook key 'id': 'unknown' is reserved for unmatched failures", file=source)
+    if data["id"] in (FailureKind.UNKNOWN.value, FailureKind.SANDBOX_LIMITATION.value):
+        raise BadInput(f"playbook key 'id': {data['id']!r} is reserved (unmatched failures, sandbox gaps)", file=source)
     try:
         impact = Impact(data["impact"])
     except ValueError:
@@ -232,7 +232,10 @@ def load_playbooks(
 
 def match_failure(failure: Failure, playbooks: Sequence[Playbook]) -> Failure:
     """A copy of `failure` with `playbook` set to the first matching playbook's id (or "unknown") and the
-    reason's named groups merged into `details`."""
+    reason's named groups merged into `details`. A sandbox limitation is never a template failure: it is
+    classified sandbox-limitation before any playbook is tried."""
+    if is_sandbox_limitation(failure.status_reason):
+        return dataclasses.replace(failure, playbook=FailureKind.SANDBOX_LIMITATION.value, details=dict(failure.details))
     for book in playbooks:
         groups = book.matches(failure)
         if groups is not None:

@@ -13,6 +13,7 @@ from structlog.contextvars import bound_contextvars
 from orchestrator import template as template_io
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
+from orchestrator.deploy import fidelity as fidelity_of
 from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.deploy.outcome import (
     DeployResult,
@@ -210,6 +211,14 @@ class _Runner:
         self.state(f"attempt {number}: diagnosing")
         failures = self._diagnose(result, final)
         attempt["failures"] = [f.to_json() for f in failures]
+        limited = [f for f in failures if f.playbook == FailureKind.SANDBOX_LIMITATION.value]
+        if limited:
+            # The sandbox's model of a service failed, not the template: never repaired, never retried.
+            run.sandbox_limitations.extend(f.to_json() for f in limited)
+            log.warning("stopping_sandbox_limitation", resources=[f.logical_id for f in limited])
+            return over("sandbox limitation: the embedded sandbox cannot build "
+                        + ", ".join(sorted(f"{f.logical_id} ({f.resource_type})" for f in limited))
+                        + "; this is not a defect of the template")
         unknown = [f for f in failures if f.playbook in (None, FailureKind.UNKNOWN.value)]
         if unknown:
             run.unknown.extend(
@@ -393,8 +402,13 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 if sandbox is not None and runner.created:
                     try:
                         run.emulated = list(sandbox.emulated_resources(run.stack_name))
+                        run.fidelity = sandbox.fidelity(run.stack_name)
                     except Exception as exc:  # the report is still written without the list
                         log.warning("emulated_list_failed", error=str(exc))
+                elif runner.created:
+                    run.fidelity = fidelity_of.from_real_stack(
+                        run.template.document.get("Resources") or {}, set(run.physical_ids.values()),
+                        run.status == "succeeded")
                 state("cleaning up")
                 if runner.journaled and not runner.created:
                     close_unborn(run, session, runner.journal, log)
