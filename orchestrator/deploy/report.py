@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from orchestrator.deploy.fidelity import summary as fidelity_summary
 from orchestrator.termsafe import term_safe
 
 REPORT_VERSION = 1
@@ -34,6 +35,8 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "rejected_repairs": run.rejected,
         "privilege": _privilege_summary(run),
         "emulated_resources": run.emulated,
+        "fidelity": run.fidelity,
+        "sandbox_limitations": run.sandbox_limitations,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
         "reconciled": run.reconciled,
@@ -95,10 +98,9 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
         console.print(f"[red]✗[/] [bold]{missing['class']}[/]: {escape(missing['what'])} ({escape(where)})")
     for rejected in report["rejected_repairs"]:
         console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
-    if report["emulated_resources"]:
-        names = ", ".join(sorted(r["logical_id"] for r in report["emulated_resources"]))
-        console.print(f"[dim]not emulated by the sandbox's service models (generic stand-ins): {escape(names)}[/]")
-    line = (f"[{colour}]{status}[/] after {len(report['attempts'])} attempt(s), "
+    built = fidelity_summary(report.get("fidelity"))
+    word = "green" if status == "succeeded" else status
+    line = (f"[{colour}]{word}[/]{' — ' + escape(built) if built else ''} after {len(report['attempts'])} attempt(s), "
             f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
     if report["stop_reason"] and status != "succeeded":
         line += f" — {escape(report['stop_reason'])}"
