@@ -71,12 +71,6 @@ def test_availability_zone_not_offered(tmp_path, sandbox):
     assert result.template.document["Resources"]["AppSubnet"]["Properties"]["AvailabilityZone"] == "us-east-1a"
 
 
-def test_iam_eventual_consistency(tmp_path, sandbox):
-    result = deploy("iam-eventual-consistency.yaml", tmp_path, sandbox)
-    failed_then_green(result, "iam-eventual-consistency", "iam-eventual-consistency")
-    assert result.template.document["Resources"]["AppFunction"]["DependsOn"] == "FunctionPolicy"
-
-
 def test_name_already_exists_leftover(tmp_path, sandbox):
     logs = boto3.client("logs", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
     logs.create_log_group(logGroupName="/cfn-autofix/e2e/app")  # the leftover of an earlier run

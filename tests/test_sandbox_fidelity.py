@@ -94,7 +94,7 @@ def test_iam_group_egress_only_gateway_alarm_and_bucket_policy_are_real(sandbox)
             "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold"}},
         "Bucket": {"Type": "AWS::S3::Bucket"},
         "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": {"Statement": [{
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": {"Fn::Sub": "arn:aws:s3:::${Bucket}/*"},
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
