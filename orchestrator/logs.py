@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Iterable, Mapping
 
@@ -30,8 +31,12 @@ def _stderr_factory(*_args: Any) -> _StderrLogger:
     return _StderrLogger()
 
 
-def configure_logging(json: bool | None = None, level: str = "info") -> None:
-    """Configure structlog (again, if called again). json=None: JSON lines unless stderr is a terminal."""
+def configure_logging(json: bool | None = None, level: str = "info", colors: bool | None = None) -> None:
+    """Configure structlog (again, if called again). json=None: JSON lines unless stderr is a terminal.
+
+    Called by the CLI only: the library logs through structlog and leaves its configuration to the host.
+    colors=None: coloured on a terminal unless NO_COLOR is set.
+    """
     if level not in _LEVELS:
         raise ValueError(f"log level must be one of {', '.join(_LEVELS)}, not {level!r}")
     if json is None:
@@ -39,7 +44,7 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json
-        else structlog.dev.ConsoleRenderer(colors=_stderr_is_tty())
+        else structlog.dev.ConsoleRenderer(colors=_use_colors(colors))
     )
     structlog.configure(
         processors=[
@@ -65,14 +70,18 @@ def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) ->
     return event_dict
 
 
+def _use_colors(colors: bool | None) -> bool:
+    if colors is not None:
+        return colors
+    return _stderr_is_tty() and not os.environ.get("NO_COLOR")
+
+
 def is_configured() -> bool:
     return bool(_state["configured"])
 
 
 def get_logger(**bound: Any) -> Any:
-    """A structlog logger with fields bound; configures the defaults first if nobody has."""
-    if not _state["configured"]:
-        configure_logging()
+    """A structlog logger with fields bound, following whatever configuration the host gave structlog."""
     return structlog.get_logger().bind(**bound)
 
 

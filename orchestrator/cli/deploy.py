@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import TargetKind, app, config_default, quiet_console_logs, sigterm_as_interrupt, state
 from orchestrator.errors import BadInput
 
 
@@ -56,22 +56,22 @@ def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[
 def deploy_command(
     ctx: typer.Context,
     template: Annotated[Path, typer.Argument(help="CloudFormation template, JSON or YAML.", show_default=False)],
-    region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to [config: deploy.region].")] = None,
-    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
-    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
-    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
-    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
-    strategy: Annotated[Strategy | None, typer.Option("--strategy", help="keep: update in place after a repair; recreate: delete and create.")] = None,
-    no_forecast: Annotated[bool, typer.Option("--no-forecast", help="Skip the forecast; learn only from failed deployments.")] = False,
+    region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to.", show_default=config_default("deploy.region"))] = None,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox, aws, or endpoint.", show_default=config_default("deploy.target"))] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).", show_default=config_default("deploy.endpoint_url"))] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).", show_default=config_default("aws.profile"))] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget.", show_default=config_default("deploy.max_attempts"))] = None,
+    strategy: Annotated[Strategy | None, typer.Option("--strategy", help="keep: update in place after a repair; recreate: delete and create.", show_default=config_default("deploy.strategy"))] = None,
+    no_forecast: Annotated[bool, typer.Option("--no-forecast", help="Skip the forecast; learn only from failed deployments (config deploy.forecast).")] = False,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE", help="Stack parameter; repeat for several.")] = None,
     params_file: Annotated[Path | None, typer.Option("--params-file", help="JSON parameters file.")] = None,
-    keep_stack: Annotated[bool, typer.Option("--keep-stack", help="Leave the sandbox stack in place after the run.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the repaired template [NAME.fixed.EXT beside the input].")] = None,
+    keep_stack: Annotated[bool, typer.Option("--keep-stack", help="Leave the sandbox stack in place after the run (config deploy.keep_stack).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the repaired template.", show_default="NAME.fixed.EXT beside the input")] = None,
     report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON report here.")] = None,
-    stack_name: Annotated[str | None, typer.Option("--stack-name", help="Stack name [prefix + template name + run id].")] = None,
-    managed_policy_strategy: Annotated[ManagedPolicyStrategy | None, typer.Option("--managed-policy-strategy", help="inline: exact managed-policy document inline; fix-arn: rewrite the ARN.")] = None,
-    allow_widening: Annotated[bool, typer.Option("--allow-widening", help="Accept repairs that grant more than they replace.")] = False,
+    stack_name: Annotated[str | None, typer.Option("--stack-name", help="Stack name.", show_default="config deploy.stack_prefix + template name + run id")] = None,
+    managed_policy_strategy: Annotated[ManagedPolicyStrategy | None, typer.Option("--managed-policy-strategy", help="inline: exact managed-policy document inline; fix-arn: rewrite the ARN.", show_default=config_default("deploy.managed_policy_strategy"))] = None,
+    allow_widening: Annotated[bool, typer.Option("--allow-widening", help="Accept repairs that grant more than they replace (config deploy.allow_widening).")] = False,
 ) -> None:
     """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
     from rich.console import Console

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.common import PROG, app, state
+from orchestrator.cli.common import PROG, app, config_default, state
 from orchestrator.errors import BadInput
 
 
@@ -28,14 +28,14 @@ def forecast_command(
     ctx: typer.Context,
     template: Annotated[Path, typer.Argument(help="CloudFormation template, JSON or YAML.", show_default=False)],
     region: Annotated[
-        str | None, typer.Option("--region", help="Region the template is meant for (default: [deploy] region).")
+        str | None, typer.Option("--region", help="Region the template is meant for.", show_default=config_default("deploy.region"))
     ] = None,
     fmt: Annotated[ForecastFormat, typer.Option("--format", "-f", help="Output format.")] = ForecastFormat.text,
     fix: Annotated[
         bool, typer.Option("--fix", help="Write the repaired template (NAME.fixed.EXT beside the input, or --out).")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="With --fix: where to write the repaired template.")
+        Path | None, typer.Option("--out", "-o", help="With --fix: where to write the repaired template.", show_default="NAME.fixed.EXT beside the input")
     ] = None,
 ) -> None:
     """Predict deployment failures from the template alone; exit 1 when anything is found."""

@@ -10,7 +10,7 @@ import typer
 from orchestrator.cli.common import app, state
 
 
-report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True)
+report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(report_app, name="report")
 
 

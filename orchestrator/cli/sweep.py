@@ -7,20 +7,20 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, split_regions, state
+from orchestrator.cli.common import TargetKind, app, config_default, split_regions, state
 
 
 @app.command("sweep")
 def sweep_command(
     ctx: typer.Context,
-    target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run).")] = None,
-    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
-    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep [config: deploy.region].")] = None,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run, so there is nothing to sweep).", show_default=config_default("deploy.target"))] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).", show_default=config_default("deploy.endpoint_url"))] = None,
+    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep.", show_default=config_default("deploy.region"))] = None,
     older_than: Annotated[str, typer.Option("--older-than", help="Only stacks created longer ago than this (30m, 6h, 2d).")] = "6h",
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only print what would be deleted.")] = False,
-    journal: Annotated[Path | None, typer.Option("--journal", help="Journal of created stacks [config: run.journal].")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
-    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
+    journal: Annotated[Path | None, typer.Option("--journal", help="Journal of created stacks.", show_default=config_default("run.journal"))] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).", show_default=config_default("aws.profile"))] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
 ) -> None:
     """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
     from orchestrator.aws.sweep import run_sweep_command

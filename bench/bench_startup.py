@@ -1,0 +1,93 @@
+"""Benchmark: whole-process time of the commands that do not deploy, beside whole-process cfn-lint on the same files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_forecast import generated_template  # noqa: E402
+
+BIN = Path(sys.executable).parent
+# Goals of issue 15: --help under 0.3 s; forecast >= 10x faster than cfn-lint on 500 resources.
+HELP_GOAL_S = 0.3
+FORECAST_SPEEDUP_GOAL = 10.0
+
+
+def _exe(name: str) -> str:
+    local = BIN / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def whole_process(argv: list[str], runs: int) -> tuple[float, int]:
+    """Median wall time of a fresh process running argv (output discarded) and its last exit code."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    times, code = [], 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=300).returncode
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="runs per command (median)")
+    parser.add_argument("--resources", type=int, default=500)
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = parser.parse_args(argv)
+
+    tool, lint = _exe("cfn-autofix"), _exe("cfn-lint")
+    example = ROOT / "examples" / "webtier-broken.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = Path(tmp) / f"generated-{args.resources}.json"
+        generated.write_text(json.dumps(generated_template(args.resources), indent=2))
+        cases = [
+            ("--help", [tool, "--help"], None),
+            ("--version", [tool, "--version"], None),
+            ("playbooks", [tool, "playbooks"], None),
+            ("forecast missing.yaml", [tool, "forecast", str(Path(tmp) / "missing.yaml")], None),
+            ("graph example", [tool, "graph", str(example)], None),
+            ("forecast example", [tool, "forecast", str(example)], [lint, str(example)]),
+            (f"forecast {args.resources} resources", [tool, "forecast", str(generated)], [lint, str(generated)]),
+        ]
+        rows = []
+        for label, ours, theirs in cases:
+            ours_s, code = whole_process(ours, args.runs)
+            row = {"command": label, "seconds": round(ours_s, 3), "exit": code}
+            if theirs is not None:
+                lint_s, _ = whole_process(theirs, max(1, args.runs // 2))
+                row.update(cfn_lint_seconds=round(lint_s, 3), speedup=round(lint_s / ours_s, 1))
+            rows.append(row)
+
+    if not args.json:
+        print(f"{'command':28} {'cfn-autofix':>12} {'exit':>5} {'cfn-lint':>10} {'speed-up':>9}")
+        for row in rows:
+            lint_cell = f"{row['cfn_lint_seconds']:>8.2f} s" if "cfn_lint_seconds" in row else f"{'':>10}"
+            speed = f"{row['speedup']:>8.1f}x" if "speedup" in row else ""
+            print(f"{row['command']:28} {row['seconds']:>10.2f} s {row['exit']:>5} {lint_cell} {speed}")
+    print(json.dumps({"bench": "startup", "median_of": args.runs, "rows": rows}))
+    misses = []
+    help_row = next(r for r in rows if r["command"] == "--help")
+    if help_row["seconds"] >= HELP_GOAL_S:
+        misses.append(f"--help took {help_row['seconds']:.2f} s (goal < {HELP_GOAL_S} s)")
+    big = rows[-1]
+    if big.get("speedup", 0) < FORECAST_SPEEDUP_GOAL:
+        misses.append(f"{big['command']}: {big.get('speedup')}x faster than cfn-lint (goal >= {FORECAST_SPEEDUP_GOAL}x)")
+    for miss in misses:
+        print(f"goal missed: {miss}", file=sys.stderr)
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
