@@ -100,7 +100,7 @@ def bench_file(path: Path, runs: int, lint_runs: int) -> dict:
     from orchestrator.forecast.run import forecast
     from orchestrator.template.graph import build_graph
     from orchestrator.catalog.playbooks import load_playbooks
-    from orchestrator.template.load import load_template
+    from orchestrator.template import load_template
 
     books = load_playbooks()
     holder: dict = {}

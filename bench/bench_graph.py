@@ -23,7 +23,7 @@ from cfnlint.graph import Graph as CfnLintGraph  # noqa: E402
 from cfnlint.template import Template as CfnLintTemplate  # noqa: E402
 
 from orchestrator.template.graph import build_graph  # noqa: E402
-from orchestrator.template.load import load_template  # noqa: E402
+from orchestrator.template import load_template  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "templates"
 

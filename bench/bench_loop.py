@@ -54,7 +54,7 @@ def overhead() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fixed = Path(tmp) / "webtier.fixed.yaml"
         deploy_with_autofix(EXAMPLE, out=fixed)
-        body = json.dumps(__import__("orchestrator.template.load", fromlist=["x"]).load_template(fixed).document)
+        body = json.dumps(__import__("orchestrator.template", fromlist=["x"]).load_template(fixed).document)
         plain: list[float] = []
         tool: list[float] = []
         with Sandbox(region="us-east-1") as box:

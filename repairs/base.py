@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from orchestrator.errors import BadInput
 from orchestrator.model import Failure, PatchOp, RepairPlan
-from orchestrator.template.load import pointer as ptr
+from orchestrator.template import pointer as ptr
 
 if TYPE_CHECKING:
     from orchestrator.template.graph import DependencyGraph
-    from orchestrator.template.load import Template
+    from orchestrator.template import Template
 
 
 class Repair(ABC):

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.template.load import load_template
+from orchestrator.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = [

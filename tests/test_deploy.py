@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from orchestrator import deploy_with_autofix
 from orchestrator.cli import app
 from orchestrator.iam.policy import managed_policy
-from orchestrator.template.load import load_template
+from orchestrator.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 EXAMPLE = Path(__file__).parent.parent / "examples" / "webtier-broken.yaml"

@@ -11,7 +11,7 @@ import pytest
 from orchestrator.detectors import core as detectors
 from orchestrator.detectors.core import DetectorContext, StaticResolver, Unresolvable, partition_for_region
 from orchestrator.template.graph import build_graph
-from orchestrator.template.load import load_template, loads_template
+from orchestrator.template import load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
 

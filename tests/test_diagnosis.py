@@ -13,7 +13,7 @@ from orchestrator.deploy.diagnosis import diagnose, diagnose_events
 from orchestrator.template.graph import build_graph
 from orchestrator.model import StackEvent
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import loads_template
+from orchestrator.template import loads_template
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 

@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.forecast.run import forecast, forecast_and_fix
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import load_template
+from orchestrator.template import load_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"
 
@@ -93,7 +93,7 @@ def test_region_changes_the_verdict_on_a_literal_principal(playbooks):
     tpl = load_template(FIXTURES / "good-logs-kms.yaml")
     text = tpl.source.replace("Service: !Sub logs.${AWS::Region}.${AWS::URLSuffix}", "Service: logs.us-east-1.amazonaws.com", 1)
     assert text != tpl.source
-    from orchestrator.template.load import loads_template
+    from orchestrator.template import loads_template
 
     literal = loads_template(text, fmt="yaml")
     assert forecast(literal, region="us-east-1", playbooks=playbooks) == []

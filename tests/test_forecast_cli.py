@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.forecast.run import forecast
-from orchestrator.template.load import load_template
+from orchestrator.template import load_template
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "forecast"

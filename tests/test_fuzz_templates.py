@@ -26,7 +26,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.template.graph import build_graph
 from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import load_template, loads_template
+from orchestrator.template import load_template, loads_template
 
 # Built once: typer rebuilds the whole click tree on every CliRunner.invoke, which costs more than the work.
 CLI = typer.main.get_command(app)

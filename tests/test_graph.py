@@ -13,7 +13,7 @@ from cfnlint.template import Template as CfnLintTemplate
 
 from orchestrator.errors import BadInput
 from orchestrator.template.graph import DependencyGraph, build_graph
-from orchestrator.template.load import load_template, loads_template
+from orchestrator.template import load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"
 ALL_FIXTURES = sorted(p.name for p in FIXTURES.iterdir())

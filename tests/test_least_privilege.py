@@ -13,7 +13,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.template.graph import build_graph
 from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.model import Failure
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBTIER = ROOT / "examples" / "webtier-broken.yaml"

@@ -12,7 +12,7 @@ from orchestrator.forecast.run import forecast_and_fix
 from orchestrator.remedy.lint_guard import check_repair, guard, lint_errors
 from orchestrator.model import PatchOp, RepairPlan
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 from orchestrator.repairs.base import Repair, RepairRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forecast"

@@ -116,7 +116,7 @@ def test_status_key_is_anded():
 def _data(text: str) -> dict:
     import tempfile
 
-    from orchestrator.template.load import read_data_yaml
+    from orchestrator.template import read_data_yaml
 
     with tempfile.TemporaryDirectory() as folder:
         return read_data_yaml(write(Path(folder), "p.yaml", text))

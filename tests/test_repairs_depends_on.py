@@ -10,7 +10,7 @@ import pytest
 from orchestrator import repairs
 from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"
 

@@ -11,7 +11,7 @@ from orchestrator import repairs
 from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure
 from orchestrator.iam.policy import logs_can_use_key
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 from orchestrator.repairs.base import resolve_pseudo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"

@@ -12,7 +12,7 @@ from orchestrator import repairs
 from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure
 from orchestrator.iam.policy import managed_policy
-from orchestrator.template.load import apply_patch, load_template, loads_template
+from orchestrator.template import apply_patch, load_template, loads_template
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"
 BAD = "arn:aws:iam::aws:policy/AWSCodeDeployRole"

@@ -14,7 +14,7 @@ from orchestrator.errors import BadInput
 from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure, RepairPlan, StackEvent
 from orchestrator.catalog.playbooks import by_id, load_playbooks
-from orchestrator.template.load import apply_patch, load_template
+from orchestrator.template import apply_patch, load_template
 from orchestrator.repairs.base import Repair, RepairRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -12,7 +12,7 @@ from orchestrator.forecast import sarif
 from orchestrator.forecast.run import forecast
 from orchestrator.model import Finding
 from orchestrator.catalog.playbooks import load_playbooks
-from orchestrator.template.load import load_template
+from orchestrator.template import load_template
 
 HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "fixtures" / "sarif-schema-subset.json").read_text())

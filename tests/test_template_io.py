@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from orchestrator.errors import BadInput
 from orchestrator.model import PatchOp
-from orchestrator.template.load import (
+from orchestrator.template import (
     PatchError,
     apply_patch,
     load_template,
@@ -245,7 +245,7 @@ def test_unified_diff_names_the_file_and_shows_the_change():
 
 @given(st.lists(st.one_of(st.text(max_size=8), st.integers(min_value=0, max_value=99)), max_size=5))
 def test_pointer_round_trips_through_escapes(parts):
-    from orchestrator.template.load import _parts
+    from orchestrator.template.jsonpatch import split_pointer as _parts
 
     assert _parts(pointer(*parts)) == tuple(str(p) for p in parts)
 

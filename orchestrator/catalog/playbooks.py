@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from orchestrator.errors import BadInput
 from orchestrator.model import Failure, FailureKind, Impact
-from orchestrator.template.load import read_data_yaml
+from orchestrator.template import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
 TOP_KEYS = {"id", "title", "impact", "match", "forecast", "repair", "params", "docs", "explanation"}

@@ -131,7 +131,7 @@ def emit(text: str, out: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from orchestrator.template.load import write_atomic
+    from orchestrator.template import write_atomic
 
     if out.is_dir():
         raise BadInput("--out is a directory", file=str(out))

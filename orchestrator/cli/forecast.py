@@ -44,7 +44,7 @@ def forecast_command(
     from orchestrator.forecast import sarif
     from orchestrator.forecast.run import forecast, forecast_and_fix
     from orchestrator.catalog.playbooks import load_playbooks
-    from orchestrator.template.load import load_template, write_atomic
+    from orchestrator.template import load_template, write_atomic
 
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:

@@ -32,7 +32,7 @@ def graph_command(
     import json
 
     from orchestrator.template.graph import build_graph
-    from orchestrator.template.load import load_template
+    from orchestrator.template import load_template
 
     state(ctx)
     graph = build_graph(load_template(template))

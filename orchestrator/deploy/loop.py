@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from orchestrator.template import load as template_io
+from orchestrator import template as template_io
 from orchestrator.config import Config, load_config
 from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.errors import BadInput
@@ -18,7 +18,7 @@ from orchestrator.logs import get_logger, noecho_parameters
 from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.remedy.apply import RepairGroup, apply_round
-from orchestrator.template.load import Template
+from orchestrator.template import Template
 
 # Statuses from which UpdateStack is accepted; ROLLBACK_COMPLETE is not among them (AWS refuses it).
 _UPDATABLE = frozenset({

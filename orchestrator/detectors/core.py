@@ -375,7 +375,7 @@ class StaticResolver:
 class DetectorContext:
     """What every detector sees: the template, its graph and the target."""
 
-    template: Any  # orchestrator.template.load.Template
+    template: Any  # orchestrator.template.Template
     graph: Any  # orchestrator.template.graph.DependencyGraph
     region: str = "us-east-1"
     partition: str = "aws"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from orchestrator.template import load as template_io
+from orchestrator import template as template_io
 from orchestrator.template.graph import build_graph
 from orchestrator.logs import get_logger
 from orchestrator.model import Failure, RepairPlan
-from orchestrator.template.load import Template
+from orchestrator.template import Template
 
 log = get_logger()
 

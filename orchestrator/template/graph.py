@@ -8,7 +8,8 @@ from typing import Any, Iterable
 import networkx as nx
 
 from orchestrator.errors import BadInput
-from orchestrator.template.load import Template, pointer
+from orchestrator.template.jsonpatch import pointer
+from orchestrator.template.load import Template
 
 __all__ = ["DependencyGraph", "EDGE_KINDS", "build_graph", "node_id"]
 

@@ -126,7 +126,7 @@ def _run_cell_body(
     state: Callable[[str], None],
 ) -> None:
     try:
-        from orchestrator.template.load import load_template
+        from orchestrator.template import load_template
 
         state("loading template")
         template = load_template(cell.template)
@@ -417,7 +417,7 @@ def cell_graphs(run: Mapping[str, Any]) -> dict[str, str]:
     A cell whose template is no longer at hand (a merge on another machine) is left out; the Markdown
     renderer then derives a smaller graph from the report itself.
     """
-    from orchestrator.template.load import load_template
+    from orchestrator.template import load_template
 
     graphs: dict[str, str] = {}
     for cell in run.get("cells") or []:
@@ -463,7 +463,7 @@ def write_outputs(
     playbook_dirs: tuple[str, ...] | list[str] = (),
 ) -> None:
     """Write the requested reports atomically (a reader never sees half a file)."""
-    from orchestrator.template.load import write_atomic
+    from orchestrator.template import write_atomic
 
     outputs: list[tuple[Path, Callable[[], str]]] = []
     if report_json:
