@@ -6,9 +6,10 @@ import re
 
 import networkx as nx
 
-from orchestrator.detectors import core as detectors
 from orchestrator.model import Failure, PatchOp, RepairPlan
-from orchestrator.repairs.base import Repair, as_list, physical_map, props, referenced, resources_of, set_depends_on
+from orchestrator.repairs.base import Repair, as_list, physical_map, props, resources_of, set_depends_on
+from orchestrator.template.ordering import ordering_gaps
+from orchestrator.template import refs
 
 ATTACHMENT = "AWS::EC2::VPCGatewayAttachment"
 _ROLE_ARN = re.compile(r"arn:[^:]+:(?:iam::\d*:role/(?:[^/\s]+/)*|sts::\d*:assumed-role/)(?P<name>[\w+=,.@-]+)")
@@ -20,10 +21,10 @@ def _attachments_for(resources: dict, *, gateways: set[str] = frozenset(), vpcs:
         if resource.get("Type") != ATTACHMENT:
             continue
         p = props(resource)
-        gateway_refs = referenced(p.get("InternetGatewayId")) | referenced(p.get("VpnGatewayId"))
+        gateway_refs = refs.targets(p.get("InternetGatewayId")) | refs.targets(p.get("VpnGatewayId"))
         if gateway_refs & gateways:
             found.add(logical_id)
-        elif vpcs and referenced(p.get("VpcId")) & vpcs and "InternetGatewayId" in p:
+        elif vpcs and refs.targets(p.get("VpcId")) & vpcs and "InternetGatewayId" in p:
             found.add(logical_id)
     return found
 
@@ -33,7 +34,7 @@ def _separate_policies(resources: dict, roles: set[str]) -> set[str]:
         logical_id
         for logical_id, resource in resources.items()
         if resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-        and referenced(props(resource).get("Roles")) & roles
+        and refs.targets(props(resource).get("Roles")) & roles
     }
 
 
@@ -70,7 +71,7 @@ class AddDependsOn(Repair):
     """Insert DependsOn for the documented ordering cases (DependsOn attribute page).
 
     The failing resources say what is missing (through the reason's physical ids, or a forecast
-    finding's `depends_on`); the documented-case scan (orchestrator/detectors.py) then finds every
+    finding's `depends_on`); the documented-case scan (orchestrator/template/ordering.py) then finds every
     other resource of the template with the same missing ordering to the same resource, so the whole
     class is fixed at once. A pair that a Ref/GetAtt/DependsOn path already orders is reported and left
     alone (cfn-lint W3005); a pair whose DependsOn would close a cycle is refused.
@@ -86,10 +87,9 @@ class AddDependsOn(Repair):
         resources = resources_of(template.document)
         physical = physical_map(failures)
         notes: list[str] = []
-        scan = detectors.dependson_cases(detectors.DetectorContext(template=template, graph=graph))
         unordered: dict[str, set[str]] = {}
-        for finding in scan:
-            unordered.setdefault(finding.logical_id, set()).update(as_list(finding.details.get("depends_on")))
+        for gap in ordering_gaps(template.document, graph):
+            unordered.setdefault(gap.consumer, set()).add(gap.needed)
 
         pairs: set[tuple[str, str]] = set()
         targets: set[str] = set()

@@ -8,18 +8,9 @@ import re
 from orchestrator.iam import policy
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.iam.privilege import privilege_delta, privilege_set, required_logs_grant
-from orchestrator.repairs.base import (
-    PSEUDO_DEFAULTS,
-    Repair,
-    as_list,
-    props,
-    ptr,
-    referenced,
-    resolve_pseudo,
-    resolve_string,
-    resources_of,
-    target_of,
-)
+from orchestrator.repairs.base import Repair, as_list, props, ptr, resources_of
+from orchestrator.template import refs
+from orchestrator.template.intrinsics import PlaceholderValues, Resolver, Unresolvable
 
 SID = "AllowCloudWatchLogsUseOfKey"
 _LOG_ARN = re.compile(r"arn:(?P<partition>[^:]+):logs:(?P<region>[^:]+):(?P<account>\d{12}):log-group:(?P<name>.+?)(?::\*)?$")
@@ -56,9 +47,9 @@ DEFAULT_KEY_STATEMENT = {
 
 def key_of(value, resources: dict[str, dict], physical: dict[str, str], seen: frozenset = frozenset()) -> tuple[str | None, str]:
     """The logical id of the AWS::KMS::Key a KmsKeyId/TargetKeyId value designates, or (None, why not)."""
-    target = target_of(value)
+    target = refs.target_of(value)
     if target is None and isinstance(value, dict) and "Fn::Sub" in value:
-        names = [name for name in referenced(value) if name in resources]
+        names = sorted(refs.refs_in(value, resources))
         target = names[0] if len(names) == 1 else None
     if target is None and isinstance(value, str):
         if value in physical:
@@ -89,25 +80,30 @@ def key_of(value, resources: dict[str, dict], physical: dict[str, str], seen: fr
     return None, f"the key comes from {target} ({kind}), not an AWS::KMS::Key"
 
 
-def _context(failures: list[Failure], params: dict) -> dict[str, str]:
-    pseudo = dict(PSEUDO_DEFAULTS)
+def _context(failures: list[Failure], params: dict) -> PlaceholderValues:
+    """The target the repair evaluates for: a failing log group's ARN, else the params, else the placeholders."""
+    target: dict[str, str] = {}
     for failure in failures:
         match = _LOG_ARN.match(failure.details.get("log_group_arn") or "")
         if match:
-            pseudo.update({"AWS::Partition": match["partition"], "AWS::Region": match["region"], "AWS::AccountId": match["account"]})
+            target = {"partition": match["partition"], "region": match["region"], "account_id": match["account"]}
             break
-    for key, name in (("region", "AWS::Region"), ("account_id", "AWS::AccountId"), ("partition", "AWS::Partition")):
+    for key in ("region", "account_id", "partition"):
         if (params or {}).get(key):
-            pseudo[name] = str(params[key])
-    return pseudo
+            target[key] = str(params[key])
+    return PlaceholderValues(**target)
 
 
-def _log_group_arn(logical_id: str, resource: dict, pseudo: dict, failing: dict[str, str]) -> str:
+def _log_group_arn(logical_id: str, resolver: Resolver, failing: dict[str, str]) -> str:
     if logical_id in failing:
         return failing[logical_id]
-    # CloudFormation names unnamed groups after the stack; the logical id stands in for that generated name.
-    name = resolve_string(props(resource).get("LogGroupName"), pseudo) or logical_id
-    return f"arn:{pseudo['AWS::Partition']}:logs:{pseudo['AWS::Region']}:{pseudo['AWS::AccountId']}:log-group:{name}"
+    values: PlaceholderValues = resolver.values  # type: ignore[assignment]
+    try:
+        name = resolver.physical_id(logical_id)
+    except Unresolvable:
+        name = None
+    # The same name the forecast uses: CloudFormation's generated name when none is given or known.
+    return values.log_group_arn(name if isinstance(name, str) else values.generated_name(logical_id))
 
 
 class LogsKmsKeyPolicy(Repair):
@@ -121,7 +117,8 @@ class LogsKmsKeyPolicy(Repair):
         physical: dict[str, str] = {}
         for failure in failures:
             physical.update(failure.details.get("physical_ids") or {})
-        pseudo = _context(failures, params)
+        values = _context(failures, params)
+        resolver = Resolver(template.document, values)
         failing = {f.logical_id: f.details["log_group_arn"] for f in failures if f.details.get("log_group_arn")}
         notes: list[str] = []
         groups_by_key: dict[str, list[str]] = {}
@@ -139,21 +136,21 @@ class LogsKmsKeyPolicy(Repair):
         before: set = set()
         after: set = set()
         required: set = set()
-        partition, region, account = pseudo["AWS::Partition"], pseudo["AWS::Region"], pseudo["AWS::AccountId"]
+        partition, region, account = values.partition, values.region, values.account_id
         for key, groups in sorted(groups_by_key.items()):
             key_policy = props(resources[key]).get("KeyPolicy")
             if key_policy is not None and not isinstance(key_policy, dict):
                 notes.append(f"{key}: cannot repair, KeyPolicy is not a JSON object")
                 continue
             effective = key_policy if key_policy is not None else {"Version": "2012-10-17", "Statement": [DEFAULT_KEY_STATEMENT]}
-            resolved = resolve_pseudo(effective, pseudo)
+            resolved = resolver.resolve_partial(effective)
             missing = []
             for group in groups:
                 ok, _why = policy.logs_can_use_key(
                     resolved,
                     region=region,
                     account_id=account,
-                    log_group_arn=_log_group_arn(group, resources[group], pseudo, failing),
+                    log_group_arn=_log_group_arn(group, resolver, failing),
                     partition=partition,
                 )
                 if not ok:

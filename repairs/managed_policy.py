@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from orchestrator.iam import policy
 from orchestrator.model import Failure, PatchOp, PrivilegeDelta, RepairPlan
 from orchestrator.iam.privilege import privilege_delta, privilege_set
-from orchestrator.repairs.base import Repair, as_list, props, ptr, resolve_string, resources_of
+from orchestrator.repairs.base import Repair, as_list, props, ptr, resources_of
+from orchestrator.template.intrinsics import PlaceholderValues, Resolver
 
 IDENTITY_TYPES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
 _ARN = re.compile(r"arn:(?P<partition>[^:]+):iam::aws:policy(?P<path>/(?:[^/]+/)*)(?P<name>[^/\s]+)")
@@ -65,7 +66,8 @@ def _bad_arns(failures: list[Failure]) -> list[BadArn]:
 
 
 def _entry_arn(entry, partition: str) -> str | None:
-    return resolve_string(entry, {"AWS::Partition": partition})
+    # Pseudo parameters only: a parameter's value is the deployment's, which a default need not be.
+    return Resolver({}, PlaceholderValues(partition=partition)).resolve_string(entry)
 
 
 def _uses(entries: list, bad: BadArn) -> list[int]:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.detectors import core as detectors
-from orchestrator.detectors.core import DetectorContext, StaticResolver, Unresolvable, partition_for_region
+from orchestrator import detectors
+from orchestrator.detectors import DetectorContext
+from orchestrator.template.intrinsics import Unresolvable, partition_for_region
+from orchestrator.template.intrinsics import static_resolver as StaticResolver
 from orchestrator.template.graph import build_graph
 from orchestrator.template import load_template, loads_template
 

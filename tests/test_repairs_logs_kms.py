@@ -12,7 +12,7 @@ from orchestrator.template.graph import build_graph
 from orchestrator.model import Failure
 from orchestrator.iam.policy import logs_can_use_key
 from orchestrator.template import apply_patch, load_template, loads_template
-from orchestrator.repairs.base import resolve_pseudo
+from orchestrator.template.intrinsics import resolve_known as resolve_pseudo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repairs"
 GROUP_ARN = "arn:aws:logs:ap-southeast-1:342597974367:log-group:/aws/application/httpd-access-dev"

@@ -199,7 +199,7 @@ def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playboo
     """Packaged playbooks (by file name), then each extra folder's, then entry points'; checks every named
     repair is registered and every id is unique. Diagnosis uses the first match in this order."""
     from orchestrator import repairs
-    from orchestrator.detectors.core import DETECTORS
+    from orchestrator.detectors import DETECTORS
 
     repairs.load_entry_point_repairs()
     books = _packaged()

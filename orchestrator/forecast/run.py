@@ -8,8 +8,9 @@ from typing import Any
 
 import structlog
 
-from orchestrator.detectors import core as detectors
+from orchestrator import detectors
 from orchestrator.errors import BadInput
+from orchestrator.template.intrinsics import PLACEHOLDER_ACCOUNT, partition_for_region
 from orchestrator.model import Finding, RepairPlan
 
 log = structlog.get_logger()
@@ -49,8 +50,8 @@ def forecast(
         template=template,
         graph=graph,
         region=region,
-        partition=partition or detectors.partition_for_region(region),
-        account_id=account_id or detectors.PLACEHOLDER_ACCOUNT,
+        partition=partition or partition_for_region(region),
+        account_id=account_id or PLACEHOLDER_ACCOUNT,
         parameters=dict(parameters or {}),
     )
     started = time.perf_counter()

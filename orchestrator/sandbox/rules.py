@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from orchestrator.iam.policy import logs_can_use_key, managed_policy
 from orchestrator.sandbox.context import SandboxContext
+from orchestrator.template import refs
 
 # ---------------------------------------------------------------------------------------------- failures
 
@@ -56,37 +57,12 @@ def request_id_factory(ctx: SandboxContext) -> Callable[[], str]:
 # ---------------------------------------------------------------------------------------------- template graph
 
 
-def _refs(node: Any, out: set[str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                out.add(value)
-            elif key == "Fn::GetAtt":
-                if isinstance(value, list) and value and isinstance(value[0], str):
-                    out.add(value[0])
-                elif isinstance(value, str):
-                    out.add(value.split(".")[0])
-            elif key == "Fn::Sub":
-                text, variables = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, {})
-                if isinstance(text, str):
-                    local = set(variables) if isinstance(variables, dict) else set()
-                    for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
-                        base = name.split(".")[0].strip()
-                        if base not in local:
-                            out.add(base)
-                _refs(variables, out)
-            else:
-                _refs(value, out)
-    elif isinstance(node, list):
-        for item in node:
-            _refs(item, out)
-
-
 @dataclass
 class TemplateGraph:
     """Resource dependencies as CloudFormation derives them (Ref, Fn::GetAtt, Fn::Sub, DependsOn).
 
-    The sandbox computes this itself so it emulates AWS independently of the tool's own graph module.
+    The sandbox keeps its own graph and rules, so it emulates AWS independently of the tool's graph module;
+    only the reading of references is shared (orchestrator.template.refs).
     """
 
     resources: dict[str, dict]
@@ -96,10 +72,8 @@ class TemplateGraph:
     def build(cls, resources: dict[str, dict]) -> "TemplateGraph":
         graph = cls(resources=resources)
         for logical_id, definition in resources.items():
-            found: set[str] = set()
-            _refs({k: v for k, v in definition.items() if k not in ("DependsOn", "Type")}, found)
-            depends_on = definition.get("DependsOn") or []
-            found.update([depends_on] if isinstance(depends_on, str) else depends_on)
+            found = refs.targets({k: v for k, v in definition.items() if k not in ("DependsOn", "Type")})
+            found.update(refs.depends_on(definition))
             graph.deps[logical_id] = {d for d in found if d in resources and d != logical_id}
         return graph
 
@@ -118,24 +92,6 @@ class TemplateGraph:
 
     def dependents(self, logical_id: str) -> set[str]:
         return {r for r, d in self.deps.items() if logical_id in d}
-
-
-def _ref_target(value: Any) -> str | None:
-    """The logical id a property value points at through Ref, GetAtt or a one-variable Sub."""
-    if isinstance(value, dict):
-        if isinstance(value.get("Ref"), str):
-            return value["Ref"]
-        getatt = value.get("Fn::GetAtt")
-        if isinstance(getatt, list) and getatt:
-            return getatt[0]
-        if isinstance(getatt, str):
-            return getatt.split(".")[0]
-        sub = value.get("Fn::Sub")
-        if isinstance(sub, str):
-            names = re.findall(r"\$\{([^!}][^}]*)\}", sub)
-            if len(names) == 1:
-                return names[0].split(".")[0]
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- check context
@@ -309,9 +265,9 @@ def _attachments(graph: TemplateGraph) -> list[tuple[str, str, str | None]]:
         if definition.get("Type") != "AWS::EC2::VPCGatewayAttachment":
             continue
         props = definition.get("Properties") or {}
-        igw = _ref_target(props.get("InternetGatewayId"))
+        igw = refs.target_of(props.get("InternetGatewayId"))
         if igw:
-            found.append((logical_id, igw, _ref_target(props.get("VpcId"))))
+            found.append((logical_id, igw, refs.target_of(props.get("VpcId"))))
     return found
 
 
@@ -319,7 +275,7 @@ def _vpc_of_subnet(graph: TemplateGraph, subnet: str | None) -> str | None:
     definition = graph.resources.get(subnet or "")
     if not definition or definition.get("Type") != "AWS::EC2::Subnet":
         return None
-    return _ref_target((definition.get("Properties") or {}).get("VpcId"))
+    return refs.target_of((definition.get("Properties") or {}).get("VpcId"))
 
 
 def _subnet_is_public(graph: TemplateGraph, subnet: str | None) -> bool:
@@ -330,7 +286,7 @@ def _subnet_is_public(graph: TemplateGraph, subnet: str | None) -> bool:
 def _launch_template_public(graph: TemplateGraph, spec: Any) -> bool:
     if not isinstance(spec, dict):
         return False
-    template = _ref_target(spec.get("LaunchTemplateId")) or _ref_target(spec.get("LaunchTemplateName"))
+    template = refs.target_of(spec.get("LaunchTemplateId")) or refs.target_of(spec.get("LaunchTemplateName"))
     data = ((graph.resources.get(template or "") or {}).get("Properties") or {}).get("LaunchTemplateData") or {}
     return any(str(ni.get("AssociatePublicIpAddress", "false")).lower() == "true"
                for ni in data.get("NetworkInterfaces") or [] if isinstance(ni, dict))
@@ -343,26 +299,26 @@ def _needs_internet_gateway(check: Check) -> tuple[str | None, str]:
     if kind == "AWS::EC2::EIP":
         if str(raw.get("Domain", "")).lower() != "vpc" and not raw.get("InstanceId"):
             return None, ""
-        instance = graph.resources.get(_ref_target(raw.get("InstanceId")) or "") or {}
-        vpc = _vpc_of_subnet(graph, _ref_target((instance.get("Properties") or {}).get("SubnetId")))
+        instance = graph.resources.get(refs.target_of(raw.get("InstanceId")) or "") or {}
+        vpc = _vpc_of_subnet(graph, refs.target_of((instance.get("Properties") or {}).get("SubnetId")))
         if vpc is None and attachments:
             vpc = attachments[0][2]
         return vpc, "network"
     if kind == "AWS::EC2::NatGateway":
         if str(raw.get("ConnectivityType", "public")).lower() == "private":
             return None, ""
-        return _vpc_of_subnet(graph, _ref_target(raw.get("SubnetId"))), "network"
+        return _vpc_of_subnet(graph, refs.target_of(raw.get("SubnetId"))), "network"
     if kind == "AWS::EC2::Instance":
-        subnets = [_ref_target(raw.get("SubnetId"))]
+        subnets = [refs.target_of(raw.get("SubnetId"))]
         public = _subnet_is_public(graph, subnets[0])
         for ni in raw.get("NetworkInterfaces") or []:
             if isinstance(ni, dict):
-                subnets.append(_ref_target(ni.get("SubnetId")))
+                subnets.append(refs.target_of(ni.get("SubnetId")))
                 public = public or str(ni.get("AssociatePublicIpAddress", "false")).lower() == "true"
         vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
         return (vpcs[0], "network") if public and vpcs else (None, "")
     if kind == "AWS::AutoScaling::AutoScalingGroup":
-        subnets = [_ref_target(s) for s in raw.get("VPCZoneIdentifier") or []] if isinstance(raw.get("VPCZoneIdentifier"), list) else []
+        subnets = [refs.target_of(s) for s in raw.get("VPCZoneIdentifier") or []] if isinstance(raw.get("VPCZoneIdentifier"), list) else []
         public = any(_subnet_is_public(graph, s) for s in subnets) or _launch_template_public(graph, raw.get("LaunchTemplate"))
         vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
         return (vpcs[0], "network") if public and vpcs else (None, "")
@@ -370,8 +326,8 @@ def _needs_internet_gateway(check: Check) -> tuple[str | None, str]:
         if str(raw.get("Scheme", "internet-facing")).lower() == "internal":
             return None, ""
         subnets = raw.get("Subnets") if isinstance(raw.get("Subnets"), list) else []
-        subnets = [_ref_target(s) for s in subnets]
-        subnets += [_ref_target(m.get("SubnetId")) for m in raw.get("SubnetMappings") or [] if isinstance(m, dict)]
+        subnets = [refs.target_of(s) for s in subnets]
+        subnets += [refs.target_of(m.get("SubnetId")) for m in raw.get("SubnetMappings") or [] if isinstance(m, dict)]
         vpcs = [v for v in (_vpc_of_subnet(graph, s) for s in subnets) if v]
         return (vpcs[0], "vpc") if vpcs else (None, "")
     return None, ""
@@ -389,10 +345,10 @@ def gateway_attachment_race(check: Check) -> RuleFailure | None:
     if not attachments:
         return None
     if check.resource_type == "AWS::EC2::Route":
-        igw = _ref_target(check.raw.get("GatewayId"))
+        igw = refs.target_of(check.raw.get("GatewayId"))
         for attachment, gateway, _vpc in attachments:
             if gateway == igw and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
-                rtb = check.properties.get("RouteTableId") or check.physical_id_of(_ref_target(check.raw.get("RouteTableId")) or "")
+                rtb = check.properties.get("RouteTableId") or check.physical_id_of(refs.target_of(check.raw.get("RouteTableId")) or "")
                 return RuleFailure(
                     f"Route table {rtb} and network gateway {check.properties.get('GatewayId') or igw} belong to different networks",
                     "InvalidRequest", "Ec2", 400,
@@ -438,14 +394,14 @@ def role_policy_race(check: Check) -> RuleFailure | None:
     SandboxConfig.race_probability (1.0: always).
     """
     prop = ROLE_PROPERTIES.get(check.resource_type)
-    role = _ref_target(check.raw.get(prop)) if prop else None
+    role = refs.target_of(check.raw.get(prop)) if prop else None
     if not role or (check.graph.resources.get(role) or {}).get("Type") != "AWS::IAM::Role":
         return None
     for logical_id, definition in check.graph.resources.items():
         if definition.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             continue
         props = definition.get("Properties") or {}
-        if role not in [_ref_target(r) for r in props.get("Roles") or []]:
+        if role not in [refs.target_of(r) for r in props.get("Roles") or []]:
             continue
         if check.graph.has_path(check.logical_id, logical_id) or not check.ctx.loses_race():
             continue

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
 import networkx as nx
 
 from orchestrator.errors import BadInput
+from orchestrator.template import refs
 from orchestrator.template.jsonpatch import pointer
 from orchestrator.template.load import Template
 
@@ -19,7 +19,6 @@ EDGE_KINDS = ("Ref", "GetAtt", "Sub", "DependsOn", "Condition", "FindInMap")
 # node ids carry a prefix ("Condition:IsProd") to stay distinct from a resource of the same name.
 _PREFIX = {"condition": "Condition:", "output": "Output:", "mapping": "Mapping:"}
 
-_SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 _SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
 
@@ -295,84 +294,17 @@ class _Builder:
             self._fail(f"{_KIND_TEXT[kind]} to unknown {what} '{name}'", path)
 
     def _walk(self, source: str, value: Any, parts: tuple[str, ...], in_condition: bool = False) -> None:
-        if isinstance(value, dict):
-            if len(value) == 1:
-                key, arg = next(iter(value.items()))
-                if self._function(source, key, arg, parts, in_condition):
-                    return
-            for key, inner in value.items():
-                self._walk(source, inner, parts + (key,), in_condition)
-        elif isinstance(value, list):
-            for index, inner in enumerate(value):
-                self._walk(source, inner, parts + (str(index),), in_condition)
-
-    def _function(self, source: str, key: str, arg: Any, parts: tuple[str, ...], in_condition: bool) -> bool:
-        """Handle an intrinsic function node; True when its arguments need no generic walk."""
-        path = pointer(*parts)
-        if key == "Ref":
-            if isinstance(arg, str):
-                self._ref_target(source, arg, "Ref", path)
-                return True
-            return False
-        if key == "Fn::GetAtt":
-            if isinstance(arg, str) and "." in arg:
-                arg = arg.split(".", 1)
-            if isinstance(arg, list) and arg and isinstance(arg[0], str):
-                attribute = arg[1] if len(arg) > 1 and isinstance(arg[1], str) else ""
-                self._ref_target(source, arg[0], "GetAtt", path, attribute=attribute)
-                for index, inner in enumerate(arg[1:], start=1):
-                    self._walk(source, inner, parts + (key, str(index)), in_condition)
-                return True
-            return False
-        if key == "Fn::Sub":
-            self._sub(source, arg, parts + (key,))
-            return True
-        if key == "Fn::If":
-            if isinstance(arg, list) and arg and isinstance(arg[0], str):
-                self._condition(source, arg[0], pointer(*parts, key, 0))
-                for index, inner in enumerate(arg[1:], start=1):
-                    self._walk(source, inner, parts + (key, str(index)), in_condition)
-                return True
-            return False
-        if key == "Fn::FindInMap":
-            if isinstance(arg, list) and arg and isinstance(arg[0], str):
-                if arg[0] in self.mappings:
-                    self._edge(source, node_id("mapping", arg[0]), "FindInMap", path)
+        for ref in refs.walk(value, parts, in_condition=in_condition):
+            path = pointer(*ref.path)
+            if ref.kind == "Condition":
+                self._condition(source, ref.target, path)
+            elif ref.kind == "FindInMap":
+                if ref.target in self.mappings:
+                    self._edge(source, node_id("mapping", ref.target), "FindInMap", path)
                 elif not self.any_macro:
-                    self._fail(f"Fn::FindInMap to unknown mapping '{arg[0]}'", path)
-                for index, inner in enumerate(arg[1:], start=1):
-                    self._walk(source, inner, parts + (key, str(index)), in_condition)
-                return True
-            return False
-        if key in ("Fn::And", "Fn::Or", "Fn::Not"):
-            self._walk(source, arg, parts + (key,), in_condition=True)
-            return True
-        if key == "Condition" and in_condition and isinstance(arg, str):
-            self._condition(source, arg, path)
-            return True
-        return False
-
-    def _sub(self, source: str, arg: Any, parts: tuple[str, ...]) -> None:
-        if isinstance(arg, str):
-            text, variables = arg, {}
-        elif isinstance(arg, list) and arg and isinstance(arg[0], str):
-            text = arg[0]
-            variables = arg[1] if len(arg) > 1 and isinstance(arg[1], dict) else {}
-            if len(arg) > 1:
-                self._walk(source, arg[1], parts + ("1",))
-        else:
-            self._walk(source, arg, parts)
-            return
-        path = pointer(*parts[:-1])
-        for name in _SUB_VAR.findall(text):
-            name = name.strip()
-            if not name or name.startswith("!") or name in variables:
-                continue
-            if "." in name:
-                resource, attribute = name.split(".", 1)
-                self._ref_target(source, resource, "Sub", path, attribute=attribute)
+                    self._fail(f"Fn::FindInMap to unknown mapping '{ref.target}'", path)
             else:
-                self._ref_target(source, name, "Sub", path)
+                self._ref_target(source, ref.target, ref.kind, path, attribute=ref.attribute)
 
 
 _KIND_TEXT = {"Ref": "Ref", "GetAtt": "Fn::GetAtt", "Sub": "Fn::Sub"}

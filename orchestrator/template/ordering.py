@@ -1,0 +1,248 @@
+"""Documented creation-order requirements: resource pairs that need a DependsOn no reference gives them.
+
+The cases come from the AWS DependsOn attribute page (orchestrator/data/dependson_cases.json). Each case's
+`needs.kind` names a locator below (a table of small functions, one per kind). The forecast detector
+reports the gaps; the add-DependsOn repair closes them; both read them here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources as importlib_resources
+from typing import Any
+
+from orchestrator.template.refs import refs_in
+
+
+@cache
+def _cases_text() -> str:
+    return importlib_resources.files("orchestrator.data").joinpath("dependson_cases.json").read_text(encoding="utf-8")
+
+
+def load_dependson_cases() -> dict:
+    """The documented DependsOn cases (a fresh copy: callers may not share one)."""
+    return json.loads(_cases_text())
+
+
+def select(node: Any, dotted: str) -> list[Any]:
+    """Values at a property path below `node`; '[*]' expands every list item, missing keys yield nothing."""
+    current = [node]
+    for segment in dotted.split("."):
+        expand = segment.endswith("[*]")
+        key = segment[:-3] if expand else segment
+        nxt: list[Any] = []
+        for item in current:
+            if isinstance(item, dict) and key in item:
+                value = item[key]
+                if expand:
+                    if isinstance(value, list):
+                        nxt.extend(value)
+                else:
+                    nxt.append(value)
+        current = nxt
+    return current
+
+
+def scalar_equals(value: Any, expected: Any) -> bool:
+    if isinstance(expected, bool):
+        return str(value).lower() == str(expected).lower()
+    return isinstance(value, (str, int, float)) and str(value).lower() == str(expected).lower()
+
+
+@dataclass(frozen=True)
+class OrderingGap:
+    """`consumer` must be created after `needed` (case `case`), and nothing orders the two."""
+
+    consumer: str
+    needed: str
+    case: dict
+    extra: str = ""
+
+
+class Scope:
+    """The template's resources and graph, with the reference hops the case table speaks in."""
+
+    def __init__(self, document: dict, graph: Any):
+        resources = document.get("Resources") if isinstance(document, dict) else None
+        self.resources: dict = resources if isinstance(resources, dict) else {}
+        self.graph = graph
+
+    def rtype(self, lid: str) -> str:
+        return str((self.resources.get(lid) or {}).get("Type", ""))
+
+    def props(self, lid: str) -> dict:
+        found = (self.resources.get(lid) or {}).get("Properties")
+        return found if isinstance(found, dict) else {}
+
+    def refs(self, value: Any) -> set[str]:
+        return refs_in(value, self.resources)
+
+    def of_type(self, *types: str) -> list[str]:
+        return [lid for lid in sorted(self.resources) if self.rtype(lid) in types]
+
+    def hop(self, lids: Iterable[str], step: str) -> set[str]:
+        out: set[str] = set()
+        lids = set(lids)
+        if step.startswith("<-"):
+            rtype, _, path = step[2:].partition(":")
+            for other in self.of_type(rtype):
+                if any(self.refs(v) & lids for v in select(self.props(other), path)):
+                    out.add(other)
+            return out
+        for lid in lids:
+            for value in select(self.props(lid), step):
+                out |= self.refs(value)
+        return out
+
+    def follow(self, lid: str, hops: Iterable[str]) -> set[str]:
+        current = {lid}
+        for step in hops:
+            current = self.hop(current, step)
+            if not current:
+                break
+        return current
+
+    def condition(self, lid: str, cond: dict) -> bool:
+        found = self.follow(lid, cond.get("via", [])) if cond.get("via") else {lid}
+        return any(
+            "equals" in cond and any(scalar_equals(v, cond["equals"]) for v in select(self.props(t), cond["path"]))
+            for t in found
+        )
+
+
+# --- locators: (scope, needs, consumer) -> [(needed logical id, extra message)] --------------------
+
+Locator = Callable[[Scope, dict, str], list[tuple[str, str]]]
+
+
+def _gateway_attachment(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
+    gateways = {g for g in scope.follow(lid, [needs["via"]]) if scope.rtype(g) in needs["gateway_types"]}
+    return [
+        (other, "")
+        for other in scope.of_type("AWS::EC2::VPCGatewayAttachment")
+        if scope.refs(scope.props(other).get(needs["attachment_property"])) & gateways
+    ]
+
+
+def _vpc_internet_gateway_attachment(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
+    by_vpc: dict[str, list[str]] = {}
+    for att in scope.of_type("AWS::EC2::VPCGatewayAttachment"):
+        if "InternetGatewayId" in scope.props(att):
+            for vpc in scope.refs(scope.props(att).get("VpcId")):
+                by_vpc.setdefault(vpc, []).append(att)
+    vpcs: set[str] = set()
+    for hops in needs["vpc_via"]:
+        vpcs |= {v for v in scope.follow(lid, hops) if scope.rtype(v) == "AWS::EC2::VPC"}
+    if not vpcs and needs.get("fallback_single_vpc"):
+        all_vpcs = scope.of_type("AWS::EC2::VPC")
+        if len(all_vpcs) == 1:
+            vpcs = set(all_vpcs)
+    return [(att, "") for vpc in sorted(vpcs) for att in by_vpc.get(vpc, [])]
+
+
+def _all_siblings(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
+    apis = scope.refs(scope.props(lid).get(needs["key"]))
+    if not apis:
+        return []
+    return [
+        (other, "")
+        for other in scope.of_type(*needs["sibling_types"])
+        if scope.refs(scope.props(other).get(needs["sibling_key"])) & apis
+    ]
+
+
+def _any_forwarder(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
+    out = []
+    for group in sorted(scope.follow(lid, [needs["via"]])):
+        candidates = []
+        for ftype, paths in needs["forwarders"].items():
+            for other in scope.of_type(ftype):
+                if any(group in scope.refs(v) for p in paths for v in select(scope.props(other), p)):
+                    candidates.append(other)
+        if candidates and not any(scope.graph.is_ordered(lid, c) for c in candidates):
+            out.append((candidates[0], f" (target group {group})"))
+    return out
+
+
+def _role_keys(node: Any, pattern: re.Pattern) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str) and pattern.search(key) and not key.startswith("Fn::"):
+                    yield value
+                else:
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _role_policy(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
+    pattern = re.compile(needs["role_key_pattern"])
+    roles = set()
+    for value in _role_keys(scope.props(lid), pattern):
+        roles |= {r for r in scope.refs(value) if scope.rtype(r) in needs["role_types"]}
+    out = []
+    for role in sorted(roles):
+        for other in scope.of_type(*needs["policy_types"]):
+            if other == lid:
+                continue
+            attached = set()
+            for value in select(scope.props(other), needs["policy_roles_path"]):
+                attached |= scope.refs(value)
+            if role in attached:
+                out.append((other, f" (role {role})"))
+    return out
+
+
+LOCATORS: dict[str, Locator] = {
+    "gateway_attachment": _gateway_attachment,
+    "vpc_internet_gateway_attachment": _vpc_internet_gateway_attachment,
+    "all_siblings": _all_siblings,
+    "any_forwarder": _any_forwarder,
+    "role_policy": _role_policy,
+}
+
+
+def _applies(scope: Scope, case: dict, lid: str) -> bool:
+    rtype = scope.rtype(lid)
+    types = case["consumer"]
+    excluded = tuple(case.get("consumer_type_prefix_excluded", ()))
+    if ("*" not in types and rtype not in types) or (excluded and rtype.startswith(excluded)):
+        return False
+    if case.get("when") and not any(scope.condition(lid, c) for c in case["when"]):
+        return False
+    return not any(scope.condition(lid, c) for c in case.get("unless", ()))
+
+
+def ordering_gaps(document: dict, graph: Any, *, cases: Iterable[str] | None = None) -> list[OrderingGap]:
+    """Every documented case where the consumer needs a resource and no Ref/GetAtt/DependsOn path orders them."""
+    table = load_dependson_cases()
+    wanted = set(cases) if cases is not None else None
+    scope = Scope(document, graph)
+    gaps: list[OrderingGap] = []
+    seen: set[tuple[str, str]] = set()
+    for case in table["cases"]:
+        if wanted is not None and case["id"] not in wanted:
+            continue
+        kind = case["needs"]["kind"]
+        if kind not in LOCATORS:
+            raise ValueError(f"unknown DependsOn case kind {kind!r} in case {case['id']}")
+        for lid in sorted(scope.resources):
+            if not _applies(scope, case, lid):
+                continue
+            for needed, extra in LOCATORS[kind](scope, case["needs"], lid):
+                if needed == lid or (lid, needed) in seen or graph.is_ordered(lid, needed):
+                    continue
+                seen.add((lid, needed))
+                gaps.append(OrderingGap(lid, needed, case, extra))
+    return gaps
+
+
+def documentation_url() -> str:
+    return load_dependson_cases().get("docs", "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html")
