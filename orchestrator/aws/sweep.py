@@ -84,6 +84,12 @@ def _journal_entries_for(
     return [e for e in entries if e.region == region and same_endpoint(e)]
 
 
+def account_of(stack_id: str | None) -> str | None:
+    """The account in a StackId ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/UUID)."""
+    parts = (stack_id or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else None
+
+
 def find_candidates(
     session: Any,
     *,
@@ -94,8 +100,9 @@ def find_candidates(
 ) -> list[SweepItem]:
     """Tagged stacks created before now - older_than, plus this target's journal entries still pending.
 
-    A journal entry whose stack no longer exists is returned with action 'gone' (its entry can be closed);
-    one whose stack lacks the tag is 'refused' (the stack was replaced by someone else's).
+    A journal entry is judged only in the account its stack was created in: there, a stack seen gone
+    (by its StackId, else by its name) is 'gone' and its entry may be closed; one without the tag is
+    'refused'. An entry of another account, or of an unknown one whose stack is not found, is 'skipped'.
     """
     now = now or datetime.now(timezone.utc)
     cutoff = now - older_than
@@ -110,6 +117,7 @@ def find_candidates(
             created=_aware(stack.get("created")),
             sources=["tag"],
         )
+    account: str | None = None
     for entry in journal_entries:
         if entry.stack_name in items:
             if entry.run_id == items[entry.stack_name].run_id:
@@ -118,24 +126,45 @@ def find_candidates(
         recorded = _parse_time(entry.recorded_at)
         if recorded is not None and recorded >= cutoff:
             continue  # a run that may still be going on
-        stack = session.describe_stack(entry.stack_name)
-        item = SweepItem(region=region, stack_name=entry.stack_name, run_id=entry.run_id, status="", created=recorded)
-        item.sources.append("journal")
-        if stack is None:
-            item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", "no such stack; journal entry closed"
-        else:
-            tags = {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
-            item.status = str(stack.get("StackStatus", ""))
-            item.created = _aware(stack.get("CreationTime")) or recorded
-            if tags.get(RUN_ID_TAG) != entry.run_id:
-                item.action = "refused"
-                item.detail = f"the stack does not carry {RUN_ID_TAG}={entry.run_id}"
-            elif item.status == "DELETE_COMPLETE":
-                item.action, item.detail = "gone", "already deleted; journal entry closed"
-            elif item.created is not None and item.created >= cutoff:
-                continue
-        items[entry.stack_name] = item
+        if account is None:
+            account = session.account_id
+        item = _judge_entry(session, entry, account, recorded, cutoff)
+        if item is not None:
+            items[entry.stack_name] = item
     return sorted(items.values(), key=lambda i: (i.created or now, i.stack_name))
+
+
+def _judge_entry(session: Any, entry: JournalEntry, account: str, recorded: datetime | None,
+                 cutoff: datetime) -> SweepItem | None:
+    """What the sweep may do about one pending journal entry, seen with credentials of `account`."""
+    item = SweepItem(region=entry.region, stack_name=entry.stack_name, run_id=entry.run_id, status="",
+                     created=recorded, sources=["journal"], action="skipped")
+    owner = entry.account_id or account_of(entry.stack_id)
+    if owner is not None and owner != account:
+        item.detail = f"created in account {owner}, these credentials are account {account}: not ours to judge"
+        return item
+    stack = session.describe_stack(entry.stack_id or entry.stack_name)
+    if stack is None:
+        if owner is None:
+            # Without the account on record, "no such stack" may only mean these are the wrong credentials.
+            item.detail = (f"no such stack in account {account}, but the journal does not say which account "
+                           "created it: not ours to judge")
+            return item
+        item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", f"no such stack in account {owner}"
+        return item
+    tags = {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
+    item.status = str(stack.get("StackStatus", ""))
+    item.created = _aware(stack.get("CreationTime")) or recorded
+    if item.status == "DELETE_COMPLETE":
+        item.action, item.detail = "gone", f"deleted (seen by its stack id in account {account_of(stack.get('StackId')) or account})"
+    elif tags.get(RUN_ID_TAG) != entry.run_id:
+        item.action = "refused"
+        item.detail = f"the stack does not carry {RUN_ID_TAG}={entry.run_id}"
+    elif item.created is not None and item.created >= cutoff:
+        return None
+    else:
+        item.action = "would delete"
+    return item
 
 
 def stack_buckets(session: Any, stack_name: str) -> list[str]:
@@ -152,16 +181,18 @@ def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None
     from orchestrator.aws.session import AwsError  # the boto3 boundary; only needed once something is deleted
 
     if item.action == "gone":
+        # Seen gone in the account that created it (find_candidates): the entry may be closed.
         if journal is not None and item.run_id:
             journal.mark_deleted(item.run_id, item.stack_name)
+            item.detail += "; journal entry closed"
         return
     if item.action != "would delete":
         return
     for attempt in (1, 2):
         try:
             # delete_stack itself refuses a stack without the tag: the guard lives next to the API call.
-            session.delete_stack(item.stack_name, run_id=item.run_id)
-            session.wait_deleted(item.stack_name, timeout=wait_timeout)
+            stack_id = session.delete_stack(item.stack_name, run_id=item.run_id) or item.stack_name
+            session.wait_deleted(stack_id, timeout=wait_timeout)
         except Refusal as exc:
             item.action, item.detail = "refused", str(exc)
             log.warning("sweep_refused", stack=item.stack_name, reason=str(exc))
@@ -209,6 +240,8 @@ def sweep_region(
         log.info("sweep_candidate", stack=item.stack_name, region=region, action=item.action, sources=item.sources)
         if yes:
             delete_item(session, item, journal=journal, wait_timeout=wait_timeout)
+        elif item.action == "gone":
+            item.detail += "; would close the journal entry"
     return items
 
 

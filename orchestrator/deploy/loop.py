@@ -164,8 +164,10 @@ class _Runner:
         self.journal.record_stack(
             run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
             region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
+            account_id=self.session.account_id,
         )
-        self.session.create_stack(self.run.stack_name, **self._stack_args())
+        stack_id = self.session.create_stack(self.run.stack_name, **self._stack_args())
+        self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
         self.created = True
         self.run.deployments += 1
         return None
