@@ -22,7 +22,7 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-heavy = {"moto", "boto3", "botocore", "cfnlint", "werkzeug", "flask"}
+heavy = {"moto", "boto3", "botocore", "cfnlint", "werkzeug", "flask", "structlog", "rich"}
 print(json.dumps({"code": code, "imported": sorted({m.split(".")[0] for m in sys.modules} & heavy)}), file=sys.stderr)
 """
 
@@ -45,11 +45,18 @@ def json_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["playbooks"], ["deploy", "--help"]])
-def test_commands_without_templates_import_no_aws_sdk_and_no_cfn_lint(argv: list[str]) -> None:
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["playbooks"]])
+def test_commands_without_templates_import_no_aws_sdk_no_cfn_lint_no_logging(argv: list[str]) -> None:
     code, imported = imported_by(*argv)
     assert code == 0
     assert imported == set(), imported
+
+
+def test_a_deploying_commands_help_imports_no_aws_sdk() -> None:
+    # The global options configure logging for a command that deploys, before its --help is seen.
+    code, imported = imported_by("deploy", "--help")
+    assert code == 0
+    assert imported <= {"structlog", "rich"}, imported
 
 
 def test_forecast_of_a_json_template_needs_neither_moto_boto3_nor_cfn_lint(json_template: Path) -> None:
@@ -63,7 +70,8 @@ def test_forecast_of_a_json_template_needs_neither_moto_boto3_nor_cfn_lint(json_
 def test_yaml_templates_load_cfn_lint_for_decoding_but_never_moto_or_boto3(command: str) -> None:
     code, imported = imported_by(command, str(EXAMPLE))
     assert code in (0, 1)
-    assert imported == {"cfnlint"}, imported
+    assert imported == {"cfnlint"} | ({"structlog", "rich"} & imported), imported
+    assert not {"moto", "boto3", "botocore"} & imported
 
 
 def test_a_missing_file_is_reported_without_loading_cfn_lint(tmp_path: Path) -> None:

@@ -211,14 +211,27 @@ def _global_options(
 ) -> None:
     """Deploy a CloudFormation template to a sandbox, repair what fails, and deploy again until green."""
     app_state = state(ctx)
-    from orchestrator.logs import configure_logging
-
     app_state.config_path = config
     app_state.log_json = log_json
     app_state.color = color
+    app_state.config()  # a bad configuration file is reported before any command runs
+    if ctx.invoked_subcommand not in LIGHT_COMMANDS:
+        start_logging(ctx)
+
+
+# Commands that neither deploy nor log: they start without structlog (and so without Rich); one that
+# reaches code that logs (forecast --fix) calls start_logging first.
+LIGHT_COMMANDS = frozenset({"forecast", "graph", "playbooks"})
+
+
+def start_logging(ctx: typer.Context) -> None:
+    """Configure structlog for this invocation (the CLI configures logging; the library never does)."""
+    from orchestrator.logs import configure_logging
+
+    app_state = state(ctx)
     settings = app_state.config()
-    configure_logging(json=True if (log_json or settings.log.json) else None, level=settings.log.level,
-                      colors=color)
+    configure_logging(json=True if (app_state.log_json or settings.log.json) else None, level=settings.log.level,
+                      colors=app_state.color)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.common import PROG, app, config_default, state
+from orchestrator.cli.common import PROG, app, config_default, start_logging, state
 from orchestrator.errors import BadInput
 
 
@@ -41,19 +41,22 @@ def forecast_command(
     """Predict deployment failures from the template alone; exit 1 when anything is found."""
     import json
 
-    from orchestrator.forecast import sarif
-    from orchestrator.forecast.run import forecast, forecast_and_fix
-    from orchestrator.catalog.playbooks import load_playbooks
     from orchestrator.template import load_template, write_atomic
 
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
-    tpl = load_template(template)
+    tpl = load_template(template)  # a bad template is reported before the detectors are even imported
+
+    from orchestrator.catalog.playbooks import load_playbooks
+    from orchestrator.forecast import sarif
+    from orchestrator.forecast.run import forecast, forecast_and_fix
+
     books = load_playbooks(settings.playbooks.extra_dirs)
     target_region = settings.deploy.region
     extra: dict[str, Any] = {}
     if fix:
+        start_logging(ctx)  # repairs log what they apply and reject
         destination = out or _fixed_path(template)
         if destination.resolve() == template.resolve():
             raise BadInput("--out would overwrite the input template", file=str(template))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import structlog
 
 from orchestrator import detectors
 from orchestrator.errors import BadInput
 from orchestrator.template.intrinsics import PLACEHOLDER_ACCOUNT, partition_for_region
 from orchestrator.model import Finding, RepairPlan
-
-log = structlog.get_logger()
 
 
 def _load_playbooks(playbooks: Sequence[Any] | None) -> list[Any]:
@@ -54,7 +49,6 @@ def forecast(
         account_id=account_id or PLACEHOLDER_ACCOUNT,
         parameters=dict(parameters or {}),
     )
-    started = time.perf_counter()
     findings: list[Finding] = []
     seen: set[tuple] = set()
     # Several playbooks may share one detector (the DependsOn cases): it runs once, and each finding
@@ -81,7 +75,6 @@ def forecast(
                 seen.add(key)
                 findings.append(finding)
     findings.sort(key=lambda f: (f.line or 0, f.logical_id, f.playbook, f.message))
-    log.debug("forecast_detectors_done", findings=len(findings), duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return findings
 
 
