@@ -119,7 +119,8 @@ def test_forecast_and_fix_reforecasts_clean(case, playbooks):
     ]
     # A renamed policy's successor cannot be compared with a document the catalog no longer has:
     # that counts as widening, so this pass accepts it explicitly.
-    fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=strategy, allow_widening=True)
+    result = forecast_and_fix(tpl, playbooks=strategy, allow_widening=True)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     assert rejected == []
     assert plans and all(plan.operations for plan in plans)
     assert tpl.source == before_source  # the input is untouched
@@ -129,13 +130,15 @@ def test_forecast_and_fix_reforecasts_clean(case, playbooks):
     ]
     assert fixed.fmt == tpl.fmt
     # A second pass finds nothing left to fix: every repair is idempotent.
-    again, _, plans_again, _ = forecast_and_fix(fixed, playbooks=strategy, allow_widening=True)
+    result = forecast_and_fix(fixed, playbooks=strategy, allow_widening=True)
+    again, _, plans_again, _ = result.template, result.findings, result.plans, result.rejected
     assert [p for p in plans_again if p.operations] == []
     assert again.dumps() == fixed.dumps()
 
 
 def test_forecast_and_fix_groups_one_plan_per_repair(playbooks):
-    fixed, findings, plans, _ = forecast_and_fix(load_template(FIXTURES / "broken-network.yaml"), playbooks=playbooks)
+    result = forecast_and_fix(load_template(FIXTURES / "broken-network.yaml"), playbooks=playbooks)
+    fixed, findings, plans, _ = result.template, result.findings, result.plans, result.rejected
     assert [p.repair for p in plans] == ["add-depends-on"]
     assert set(plans[0].resources) == {f.logical_id for f in findings if f.fixable} - {"NatGateway"}
     yaml_text = fixed.dumps()
@@ -143,7 +146,8 @@ def test_forecast_and_fix_groups_one_plan_per_repair(playbooks):
 
 
 def test_forecast_and_fix_with_inline_strategy_leaves_the_renamed_policy(playbooks):
-    fixed, findings, plans, rejected = forecast_and_fix(load_template(FIXTURES / "broken-pipeline.json"), playbooks=playbooks)
+    result = forecast_and_fix(load_template(FIXTURES / "broken-pipeline.json"), playbooks=playbooks)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     remaining = {(f.playbook, f.logical_id) for f in forecast(fixed, playbooks=playbooks)}
     # The inline strategy refuses to stand in a renamed policy's successor for it; fix-arn does that.
     assert remaining == {
@@ -159,7 +163,8 @@ def test_forecast_and_fix_rejects_a_widening_rename_unless_allowed(playbooks):
         for b in playbooks
     ]
     tpl = load_template(FIXTURES / "broken-pipeline.json")
-    fixed, _, _, rejected = forecast_and_fix(tpl, playbooks=strategy)
+    result = forecast_and_fix(tpl, playbooks=strategy)
+    fixed, _, _, rejected = result.template, result.findings, result.plans, result.rejected
     widening = [r for r in rejected if r["repair"] == "managed-policy-inline"]
     assert widening and "grants more" in widening[0]["reason"]
     assert widening[0]["privilege"]["widening"] is True

@@ -512,7 +512,8 @@ def check_forecast_library(path: Path) -> None:
             build_graph(tpl)
         except BadInput:
             return
-        fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=BOOKS, lint=False)
+        result = forecast_and_fix(tpl, playbooks=BOOKS, lint=False)
+        fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
         text = fixed.dumps()
         again = loads_template(text, fmt=fixed.fmt, name="repaired")
         assert again.document == fixed.document

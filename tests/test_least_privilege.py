@@ -40,7 +40,8 @@ def not_attachable(arn: str, logical_id: str = "AppRole") -> Failure:
 
 def test_every_iam_and_kms_repair_reports_its_privilege_delta():
     source = load_template(WEBTIER)
-    fixed, findings, plans, rejected = forecast_and_fix(source, lint=False)
+    result = forecast_and_fix(source, lint=False)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     assert rejected == []
     types = {lid: body.get("Type", "") for lid, body in source.resources.items()}
     by_repair = {plan.repair: plan for plan in plans if plan.operations}

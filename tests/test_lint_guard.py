@@ -70,7 +70,8 @@ def test_forecast_and_fix_rejects_a_repair_that_lint_refuses():
     registry = RepairRegistry()
     registry.register(_BadRepair())
     books = [b for b in load_playbooks() if b.repair == "add-depends-on"]
-    fixed, findings, plans, rejected = forecast_and_fix(tpl, playbooks=books, registry=registry)
+    result = forecast_and_fix(tpl, playbooks=books, registry=registry)
+    fixed, findings, plans, rejected = result.template, result.findings, result.plans, result.rejected
     assert findings and plans == []
     assert fixed is tpl  # nothing applied
     assert [r["repair"] for r in rejected] == ["add-depends-on"]

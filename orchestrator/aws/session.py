@@ -36,6 +36,7 @@ from tenacity import (
 )
 
 from orchestrator import __version__
+from orchestrator.config import Config
 from orchestrator.errors import AutofixError, BadInput, Refusal
 from orchestrator.model import StackEvent, StackStatus
 
@@ -143,13 +144,11 @@ class RetryPolicy:
     cap_s: float = 20.0
 
     @classmethod
-    def from_config(cls, config: Any) -> RetryPolicy:
-        """Read `[retry]` (max_attempts, max_wait_s, and base_s / cap_s when present) from a Config tree."""
-        section = getattr(config, "retry", None) if config is not None else None
-        if section is None:
-            return cls()
-        values = {name: getattr(section, name) for name in ("max_attempts", "max_wait_s", "base_s", "cap_s") if hasattr(section, name)}
-        return cls(**values)
+    def from_config(cls, config: Config) -> RetryPolicy:
+        """The `[retry]` section of the configuration."""
+        section = config.retry
+        return cls(max_attempts=section.max_attempts, max_wait_s=section.max_wait_s, base_s=section.base_s,
+                   cap_s=section.cap_s)
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -101,25 +101,29 @@ def check_sandbox_account(session: Any, allowed_accounts: Sequence[str]) -> str:
 
 @contextmanager
 def open_target(
-    kind: str = "embedded",
+    spec: Target | str = "embedded",
     region: str = "us-east-1",
     *,
-    endpoint_url: str | None = None,
-    profile: str | None = None,
-    role_arn: str | None = None,
-    credentials: Mapping[str, Any] | None = None,
-    allowed_accounts: Sequence[str] = (),
     sandbox_config: Any = None,
     retry: Any = None,
     session_name: str = "cfn-autofix",
+    **fields: Any,
 ) -> Iterator[Target]:
     """Open a deployment target for the duration of a `with` block.
 
+    `spec` is a Target, or its kind with the other Target fields as keywords (endpoint_url, profile,
+    role_arn, credentials, allowed_accounts).
     - embedded: starts a fresh Sandbox (moto on 127.0.0.1, random port) and stops it at exit;
     - endpoint: talks to `endpoint_url` with the given credentials, dummy ones if none;
     - aws: uses `profile` and/or assumes `role_arn`, then refuses (errors.Refusal) unless the
       caller's account is in `allowed_accounts`. Nothing is written before that check.
     """
+    spec = fields.pop("kind", spec)  # the kind may come by keyword, as in Target(kind=...)
+    if isinstance(spec, str):
+        fields["allowed_accounts"] = tuple(str(a) for a in fields.get("allowed_accounts") or ())
+        spec = Target(kind=spec, region=region, **fields)
+    kind, region, endpoint_url = spec.kind, spec.region, spec.endpoint_url
+    profile, role_arn, credentials, allowed_accounts = spec.profile, spec.role_arn, spec.credentials, spec.allowed_accounts
     if kind not in TARGET_KINDS:
         raise BadInput(f"unknown target {kind!r}; expected one of {', '.join(TARGET_KINDS)}")
     if kind == "embedded":
@@ -235,3 +239,12 @@ def stack_name_for(template_stem: str, run_id: str, prefix: str = DEFAULT_STACK_
     if not name[0].isalpha():
         name = ("s" + name)[:128]
     return name
+
+
+def target_for(options: Any) -> Target:
+    """The Target a run's options (orchestrator.options.RunOptions) name, with the configured account guard."""
+    return Target(
+        kind=options.target, region=options.region, endpoint_url=options.endpoint_url, profile=options.profile,
+        role_arn=options.role_arn, credentials=options.credentials,
+        allowed_accounts=tuple(str(a) for a in options.config.aws.allowed_accounts or ()),
+    )

@@ -63,21 +63,22 @@ def deploy_command(
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget.", show_default=config_default("deploy.max_attempts"))] = None,
     strategy: Annotated[Strategy | None, typer.Option("--strategy", help="keep: update in place after a repair; recreate: delete and create.", show_default=config_default("deploy.strategy"))] = None,
-    no_forecast: Annotated[bool, typer.Option("--no-forecast", help="Skip the forecast; learn only from failed deployments (config deploy.forecast).")] = False,
+    forecast: Annotated[bool | None, typer.Option("--forecast/--no-forecast", help="Forecast and repair before deploying.", show_default=config_default("deploy.forecast"))] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE", help="Stack parameter; repeat for several.")] = None,
     params_file: Annotated[Path | None, typer.Option("--params-file", help="JSON parameters file.")] = None,
-    keep_stack: Annotated[bool, typer.Option("--keep-stack", help="Leave the sandbox stack in place after the run (config deploy.keep_stack).")] = False,
+    keep_stack: Annotated[bool | None, typer.Option("--keep-stack/--no-keep-stack", help="Leave the stack in place after the run.", show_default=config_default("deploy.keep_stack"))] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the repaired template.", show_default="NAME.fixed.EXT beside the input")] = None,
     report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON report here.")] = None,
     stack_name: Annotated[str | None, typer.Option("--stack-name", help="Stack name.", show_default="config deploy.stack_prefix + template name + run id")] = None,
     managed_policy_strategy: Annotated[ManagedPolicyStrategy | None, typer.Option("--managed-policy-strategy", help="inline: exact managed-policy document inline; fix-arn: rewrite the ARN.", show_default=config_default("deploy.managed_policy_strategy"))] = None,
-    allow_widening: Annotated[bool, typer.Option("--allow-widening", help="Accept repairs that grant more than they replace (config deploy.allow_widening).")] = False,
+    allow_widening: Annotated[bool | None, typer.Option("--allow-widening/--no-allow-widening", help="Accept repairs that grant more than they replace.", show_default=config_default("deploy.allow_widening"))] = None,
 ) -> None:
     """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
     from rich.console import Console
 
     from orchestrator.deploy.report import render_summary
     from orchestrator.deploy.loop import deploy_with_autofix
+    from orchestrator.options import RunOptions
 
     settings = state(ctx).config()
     quiet_console_logs(ctx)
@@ -85,8 +86,8 @@ def deploy_command(
     if out is not None and out.is_dir():
         raise BadInput("--out is a directory", file=str(out))
     sigterm_as_interrupt()
-    result = deploy_with_autofix(
-        template,
+    options = RunOptions.build(
+        settings,
         region=region,
         target=target.value if target else None,
         endpoint_url=endpoint_url,
@@ -94,16 +95,16 @@ def deploy_command(
         role_arn=role_arn,
         max_attempts=max_attempts,
         strategy=strategy.value if strategy else None,
-        forecast=False if no_forecast else None,
+        forecast=forecast,
         parameters=parameters,
-        keep_stack=True if keep_stack else None,
+        keep_stack=keep_stack,
         out=out,
         report_json=report_json,
-        config=settings,
         stack_name=stack_name,
         progress=sys.stderr.isatty(),
-        allow_widening=True if allow_widening else None,
+        allow_widening=allow_widening,
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
+    result = deploy_with_autofix(template, options=options)
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)

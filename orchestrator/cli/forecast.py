@@ -19,10 +19,6 @@ class ForecastFormat(str, enum.Enum):
     sarif = "sarif"
 
 
-def _fixed_path(template: Path) -> Path:
-    return template.with_name(f"{template.stem}.fixed{template.suffix}")
-
-
 @app.command("forecast")
 def forecast_command(
     ctx: typer.Context,
@@ -48,6 +44,7 @@ def forecast_command(
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
     tpl = load_template(template)  # a bad template is reported before the detectors are even imported
 
+    from orchestrator.deploy.outcome import fixed_path
     from orchestrator.catalog.playbooks import load_playbooks
     from orchestrator.forecast import sarif
     from orchestrator.forecast.run import forecast, forecast_and_fix
@@ -57,17 +54,18 @@ def forecast_command(
     extra: dict[str, Any] = {}
     if fix:
         start_logging(ctx)  # repairs log what they apply and reject
-        destination = out or _fixed_path(template)
+        destination = out or fixed_path(template)
         if destination.resolve() == template.resolve():
             raise BadInput("--out would overwrite the input template", file=str(template))
         if destination.is_dir() or not destination.parent.exists():
             raise BadInput("--out must be a file in an existing directory", file=str(destination))
-        fixed, findings, plans, rejected = forecast_and_fix(tpl, region=target_region, playbooks=books)
-        write_atomic(destination, fixed.dumps())
+        result = forecast_and_fix(tpl, region=target_region, playbooks=books)
+        findings = result.findings
+        write_atomic(destination, result.template.dumps())
         extra = {
             "repaired_template": str(destination),
-            "repairs": [plan.to_json() for plan in plans if plan.operations],
-            "rejected_repairs": rejected,
+            "repairs": [plan.to_json() for plan in result.plans if plan.operations],
+            "rejected_repairs": result.rejected,
         }
     else:
         findings = forecast(tpl, region=target_region, playbooks=books)

@@ -1,5 +1,5 @@
 """Forecast: run the playbooks' static detectors on a template, and repair what they find before deploying."""
 
-from orchestrator.forecast.run import forecast, forecast_and_fix
+from orchestrator.forecast.run import ForecastResult, forecast, forecast_and_fix
 
-__all__ = ["forecast", "forecast_and_fix"]
+__all__ = ["ForecastResult", "forecast", "forecast_and_fix"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator import detectors
 from orchestrator.errors import BadInput
 from orchestrator.template.intrinsics import PLACEHOLDER_ACCOUNT, partition_for_region
 from orchestrator.model import Finding, RepairPlan
+from orchestrator.options import RunOptions
 
 
 def _load_playbooks(playbooks: Sequence[Any] | None) -> list[Any]:
@@ -78,58 +80,54 @@ def forecast(
     return findings
 
 
-def _groups(findings: Iterable[Finding], books: dict[str, Any], repair_params: dict[str, dict]) -> list[Any]:
-    """Fixable findings grouped by the repair their playbook names (one plan per repair covers the class)."""
-    from orchestrator.remedy.apply import RepairGroup
+@dataclass
+class ForecastResult:
+    """What forecast_and_fix produced: the repaired template (the input is never modified), the findings,
+    the repairs applied (with before/after templates, for diffs) and the repairs rejected."""
 
-    groups: dict[str, RepairGroup] = {}
-    for finding in findings:
-        book = books.get(finding.playbook)
-        if not finding.fixable or book is None or not getattr(book, "repair", None):
-            continue
-        group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
-        group.failures.append(finding.to_failure())
-        for key, value in (getattr(book, "params", None) or {}).items():
-            group.params.setdefault(key, value)
-    for group in groups.values():
-        group.params.update(repair_params.get(group.repair, {}))
-        named = sorted({f.playbook for f in group.failures if f.playbook})
-        group.playbook = ",".join(named) or group.playbook
-    return list(groups.values())
+    template: Any
+    findings: list[Finding]
+    applied: list[Any] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    @property
+    def plans(self) -> list[RepairPlan]:
+        return [item.plan for item in self.applied]
 
 
 def forecast_and_fix(
     template: Any,
     *,
-    region: str = "us-east-1",
-    partition: str | None = None,
     playbooks: Sequence[Any] | None = None,
-    account_id: str | None = None,
-    parameters: dict | None = None,
+    options: RunOptions | None = None,
     lint: bool = True,
     registry: Any = None,
-    allow_widening: bool = False,
-    repair_params: dict[str, dict] | None = None,
-    details: list | None = None,
-) -> tuple[Any, list[Finding], list[RepairPlan], list[dict]]:
-    """(repaired template, findings, applied plans, rejected plans); the input template is never modified.
+    **target: Any,
+) -> ForecastResult:
+    """Forecast, then repair what is fixable; each repair plans against the template as the previous ones left it.
 
-    Each repair plans against the template as the previous repairs left it; widening plans and plans
-    that introduce a new cfn-lint error are rejected and their change dropped (orchestrator.remedy.apply).
-    `repair_params` overrides playbook params by repair id; `details`, when given, receives the
-    AppliedRepair records (before/after templates, for diffs).
+    Widening plans and plans that introduce a new cfn-lint error are rejected and their change dropped
+    (orchestrator.remedy.apply). The target and repair choices come from `options` (a RunOptions), or from
+    the keywords region, partition, account_id, parameters, allow_widening and repair_params (repair id ->
+    params over the playbook's).
     """
-    from orchestrator.remedy.apply import apply_round
+    from orchestrator.remedy.apply import apply_round, group_failures
 
+    if options is not None:
+        target = {"region": options.region, "parameters": options.parameters, "allow_widening": options.allow_widening,
+                  "repair_params": options.repair_params, **target}
+    allowed = {"region", "partition", "account_id", "parameters", "allow_widening", "repair_params"}
+    if set(target) - allowed:
+        raise TypeError(f"unknown forecast_and_fix argument {sorted(set(target) - allowed)[0]!r}")
+    region = target.get("region") or "us-east-1"
     books_list = _load_playbooks(playbooks)
     books = {book.id: book for book in books_list}
-    findings = forecast(
-        template, region=region, partition=partition, playbooks=books_list, account_id=account_id, parameters=parameters
-    )
-    groups = _groups(findings, books, repair_params or {})
+    findings = forecast(template, region=region, partition=target.get("partition"), playbooks=books_list,
+                        account_id=target.get("account_id"), parameters=target.get("parameters"))
+    fixable = [finding.to_failure() for finding in findings if finding.fixable]
+    groups = group_failures(fixable, books, target.get("repair_params") or {})
     if not groups:
-        return template, findings, [], []
-    round_ = apply_round(template, groups, region=region, allow_widening=allow_widening, lint=lint, registry=registry)
-    if details is not None:
-        details.extend(round_.applied)
-    return round_.template, findings, round_.plans, round_.rejected
+        return ForecastResult(template, findings)
+    round_ = apply_round(template, groups, region=region, allow_widening=bool(target.get("allow_widening")),
+                         lint=lint, registry=registry)
+    return ForecastResult(round_.template, findings, list(round_.applied), list(round_.rejected))

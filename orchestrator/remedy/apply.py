@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import structlog
+
 from orchestrator import template as template_io
 from orchestrator.template.graph import build_graph
-from orchestrator.logs import get_logger
 from orchestrator.model import Failure, RepairPlan
 from orchestrator.template import Template
 
-log = get_logger()
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -22,6 +24,28 @@ class RepairGroup:
     playbook: str
     failures: list[Failure]
     params: dict = field(default_factory=dict)
+
+
+def group_failures(failures: Iterable[Failure], books: Mapping[str, Any], repair_params: Mapping[str, dict]) -> list[RepairGroup]:
+    """Failures grouped by the repair their playbook names: one plan per repair covers the whole class.
+
+    A failure whose playbook is unknown or names no repair is left out; `repair_params` (by repair id)
+    override the playbooks' params; a group's playbook lists every playbook of its failures.
+    """
+    groups: dict[str, RepairGroup] = {}
+    for failure in failures:
+        book = books.get(failure.playbook or "")
+        if book is None or not getattr(book, "repair", None):
+            continue
+        group = groups.setdefault(book.repair, RepairGroup(repair=book.repair, playbook=book.id, failures=[]))
+        group.failures.append(failure)
+        for key, value in (getattr(book, "params", None) or {}).items():
+            group.params.setdefault(key, value)
+    for group in groups.values():
+        group.params.update(repair_params.get(group.repair, {}))
+        named = sorted({f.playbook for f in group.failures if f.playbook})
+        group.playbook = ",".join(named) or group.playbook
+    return list(groups.values())
 
 
 @dataclass

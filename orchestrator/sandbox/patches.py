@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from typing import Any, Callable
 
 import moto
 from moto.cloudformation import parsing
+from moto.core.base_backend import BackendDict
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.models import Stack
 from moto.cloudformation.parsing import ResourceMap
@@ -439,7 +441,67 @@ def self_test() -> None:
                 raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
         finally:
             unregister(account)
-            from orchestrator.sandbox.server import drop_account_state
-
             drop_account_state(account)
         _self_tested = True
+
+
+# --- moto state surgery: forgetting one account ------------------------------------------------
+
+
+def drop_account_state(account_id: str) -> None:
+    """Forget everything moto holds for one account, in every service, leaving other accounts alone."""
+    from moto.core.base_backend import backend_lock
+
+    with backend_lock:
+        for backend_dict in list(BackendDict._instances):
+            if account_id in dict.keys(backend_dict):
+                account_backend = dict.__getitem__(backend_dict, account_id)
+                try:
+                    account_backend.reset()
+                finally:
+                    dict.pop(backend_dict, account_id, None)
+        _forget_tracked_instances(account_id)
+        _clear_method_caches()
+
+
+def _owner_account(instance: object) -> str | None:
+    """The account a moto model belongs to: its own account_id, or that of the backend it points at."""
+    owner = getattr(instance, "account_id", None)
+    if isinstance(owner, str):
+        return owner
+    for name, value in vars(instance).items() if hasattr(instance, "__dict__") else ():
+        if name.endswith("backend") and isinstance(getattr(value, "account_id", None), str):
+            return value.account_id
+    return None
+
+
+def _clear_method_caches() -> None:
+    """moto memoises some methods with functools caches keyed on `self` (AccountSpecificBackend's
+    _generate_regions, Subnet's IP iterator, ...): those entries would keep a dropped account's backends
+    and models alive, so every method cache of moto's model and backend classes is emptied."""
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.model_instances import model_data
+
+    classes: set[type] = {AccountSpecificBackend}
+    classes.update(bd.backend for bd in BackendDict._instances)
+    for models in model_data.values():
+        classes.update(models.values())
+    seen: set[int] = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            for value in vars(klass).values():
+                if isinstance(value, functools._lru_cache_wrapper) and id(value) not in seen:
+                    seen.add(id(value))
+                    value.cache_clear()
+
+
+def _forget_tracked_instances(account_id: str) -> None:
+    """moto keeps every model instance in its class's `instances_tracked` (for its dashboard) forever;
+    without this, each stopped sandbox would leave its models (EC2's AMI catalogue alone: ~8 MB) behind."""
+    from moto.core.model_instances import model_data
+
+    for models in model_data.values():
+        for cls in models.values():
+            tracked = getattr(cls, "instances_tracked", None)
+            if tracked:
+                tracked[:] = [inst for inst in tracked if _owner_account(inst) != account_id]

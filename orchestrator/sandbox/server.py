@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 
 import errno
 import random
@@ -11,7 +10,7 @@ import threading
 from typing import Any
 
 import structlog
-from moto.core.base_backend import BackendDict
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.utilities.utils import get_partition
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -36,67 +35,8 @@ class _QuietRequestHandler(MotoRequestHandler):
 def _fresh_account_id() -> str:
     while True:
         candidate = str(_ACCOUNT_RNG.randrange(100_000_000_000, 999_999_999_999))
-        if candidate != "123456789012" and context.context_for(candidate) is None:
+        if candidate != DEFAULT_ACCOUNT_ID and context.context_for(candidate) is None:
             return candidate
-
-
-def drop_account_state(account_id: str) -> None:
-    """Forget everything moto holds for one account, in every service, leaving other accounts alone."""
-    from moto.core.base_backend import backend_lock
-
-    with backend_lock:
-        for backend_dict in list(BackendDict._instances):
-            if account_id in dict.keys(backend_dict):
-                account_backend = dict.__getitem__(backend_dict, account_id)
-                try:
-                    account_backend.reset()
-                finally:
-                    dict.pop(backend_dict, account_id, None)
-        _forget_tracked_instances(account_id)
-        _clear_method_caches()
-
-
-def _owner_account(instance: object) -> str | None:
-    """The account a moto model belongs to: its own account_id, or that of the backend it points at."""
-    owner = getattr(instance, "account_id", None)
-    if isinstance(owner, str):
-        return owner
-    for name, value in vars(instance).items() if hasattr(instance, "__dict__") else ():
-        if name.endswith("backend") and isinstance(getattr(value, "account_id", None), str):
-            return value.account_id
-    return None
-
-
-def _clear_method_caches() -> None:
-    """moto memoises some methods with functools caches keyed on `self` (AccountSpecificBackend's
-    _generate_regions, Subnet's IP iterator, ...): those entries would keep a dropped account's backends
-    and models alive, so every method cache of moto's model and backend classes is emptied."""
-    from moto.core.base_backend import AccountSpecificBackend
-    from moto.core.model_instances import model_data
-
-    classes: set[type] = {AccountSpecificBackend}
-    classes.update(bd.backend for bd in BackendDict._instances)
-    for models in model_data.values():
-        classes.update(models.values())
-    seen: set[int] = set()
-    for cls in classes:
-        for klass in cls.__mro__:
-            for value in vars(klass).values():
-                if isinstance(value, functools._lru_cache_wrapper) and id(value) not in seen:
-                    seen.add(id(value))
-                    value.cache_clear()
-
-
-def _forget_tracked_instances(account_id: str) -> None:
-    """moto keeps every model instance in its class's `instances_tracked` (for its dashboard) forever;
-    without this, each stopped sandbox would leave its models (EC2's AMI catalogue alone: ~8 MB) behind."""
-    from moto.core.model_instances import model_data
-
-    for models in model_data.values():
-        for cls in models.values():
-            tracked = getattr(cls, "instances_tracked", None)
-            if tracked:
-                tracked[:] = [inst for inst in tracked if _owner_account(inst) != account_id]
 
 
 class Sandbox:
@@ -142,7 +82,7 @@ class Sandbox:
                 self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietRequestHandler)
             except (SystemExit, OSError) as exc:
                 context.unregister(self.account_id)
-                drop_account_state(self.account_id)
+                patches.drop_account_state(self.account_id)
                 self._ctx = None
                 raise OSError(errno.EADDRINUSE, f"cannot listen on {self.host}:{self.port}") from exc
             self.port = self._server.server_address[1]
@@ -163,7 +103,7 @@ class Sandbox:
                 thread.join(timeout=10)
             if self._ctx is not None:
                 context.unregister(self.account_id)
-                drop_account_state(self.account_id)
+                patches.drop_account_state(self.account_id)
                 self._ctx = None
             if server is not None:
                 log.info("sandbox_stopped", endpoint_url=self.endpoint_url, account_id=self.account_id)
@@ -174,7 +114,7 @@ class Sandbox:
             if self._ctx is None:
                 return
             with self._ctx.lock:
-                drop_account_state(self.account_id)
+                patches.drop_account_state(self.account_id)
                 self._ctx.transient_failed.clear()
                 self._issue_credentials(reuse=True)
 
