@@ -14,7 +14,9 @@ from structlog.testing import capture_logs
 
 from orchestrator.verify import reports
 from orchestrator.errors import BadInput
-from orchestrator.verify.run import Progress, cell_graphs, cell_out_path, plan, run_cells, verify
+from orchestrator.verify.outputs import cell_graphs
+from orchestrator.verify.progress import Progress
+from orchestrator.verify.run import cell_out_path, plan, run_cells, verify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
 MATRIX = FIXTURES / "matrix.toml"
@@ -178,7 +180,7 @@ def test_cell_graphs_show_the_failing_resources_and_neighbours(tmp_path):
 
 
 def _command(tmp_path, deploy, **overrides):
-    from orchestrator.verify.run import run_verify_command
+    from orchestrator.cli.verify import run_verify_command
 
     options = dict(
         matrix_path=MATRIX,
@@ -219,7 +221,7 @@ def test_verify_command_writes_every_report_and_exit_codes(tmp_path):
 
 
 def test_verify_command_shard_then_merge_command(tmp_path):
-    from orchestrator.verify.run import run_merge_command
+    from orchestrator.cli.report import run_merge_command
 
     files = []
     for k in (1, 2):

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, config_default, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import TargetKind, app, config_default, make_console, quiet_console_logs, sigterm_as_interrupt, state
 from orchestrator.errors import BadInput
 
 
@@ -74,8 +74,6 @@ def deploy_command(
     allow_widening: Annotated[bool | None, typer.Option("--allow-widening/--no-allow-widening", help="Accept repairs that grant more than they replace.", show_default=config_default("deploy.allow_widening"))] = None,
 ) -> None:
     """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
-    from rich.console import Console
-
     from orchestrator.deploy.report import render_summary
     from orchestrator.deploy.loop import deploy_with_autofix
     from orchestrator.options import RunOptions
@@ -101,10 +99,12 @@ def deploy_command(
         out=out,
         report_json=report_json,
         stack_name=stack_name,
+        # The spinner and live tables on a terminal's stderr; in a pipe, the logs and the summary only.
         progress=sys.stderr.isatty(),
+        console=make_console(ctx, stderr=True),
         allow_widening=allow_widening,
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
     result = deploy_with_autofix(template, options=options)
-    render_summary(result.report, Console(highlight=False))
+    render_summary(result.report, make_console(ctx), forecast_shown=options.progress)
     raise typer.Exit(result.exit_code)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from orchestrator.cli.common import app, state
+from orchestrator.errors import BadInput
 
 
 report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True, rich_markup_mode=None)
@@ -24,8 +26,6 @@ def report_merge_command(
     fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
 ) -> None:
     """Merge shard results into the reports a single run over the whole matrix writes."""
-    from orchestrator.verify.run import run_merge_command
-
     settings = state(ctx).config()
     code = run_merge_command(
         shards,
@@ -36,3 +36,32 @@ def report_merge_command(
         playbook_dirs=settings.playbooks.extra_dirs,
     )
     raise typer.Exit(code)
+
+
+def run_merge_command(
+    files: list[Path],
+    *,
+    junit: Path | None,
+    report_md: Path | None,
+    report_json: Path | None,
+    fail_on_repair: bool = False,
+    playbook_dirs: tuple[str, ...] | list[str] = (),
+    stream: Any = None,
+) -> int:
+    """`cfn-autofix report merge`: shard JSON results -> the outputs of a single run; returns the exit code."""
+    from orchestrator.verify import reports
+    from orchestrator.verify.outputs import summary_line, write_outputs
+
+    runs = []
+    for path in files:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BadInput("shard result not found", file=path) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read shard result: {exc}", file=path) from None
+        runs.append((str(path), reports.load_run(str(path), text)))
+    run = reports.merge_runs(runs)
+    write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)
+    print(summary_line(run), file=stream or sys.stdout)
+    return reports.exit_code(run, fail_on_repair=fail_on_repair)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from orchestrator.cli.common import TargetKind, app, config_default, quiet_console_logs, sigterm_as_interrupt, split_regions, state
+from orchestrator.errors import BadInput, Interrupted
 
 
 @app.command("verify")
@@ -30,8 +34,6 @@ def verify_command(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for each cell's repaired template.")] = Path("out/verify"),
 ) -> None:
     """Verify templates x regions x parameter sets, each cell in its own sandbox; write JUnit, Markdown and JSON."""
-    from orchestrator.verify.run import run_verify_command
-
     quiet_console_logs(ctx)
 
     settings = state(ctx).config()
@@ -55,3 +57,84 @@ def verify_command(
         config=settings,
     )
     raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """What `cfn-autofix verify` was asked, once the global configuration is applied."""
+
+    out_dir: Path
+    matrix_path: Path | None = None
+    regions: list[str] | None = None
+    workers: int = 4
+    shard: str | None = None
+    junit: Path | None = None
+    report_md: Path | None = None
+    report_json: Path | None = None
+    fail_on_repair: bool = False
+    target: str = "embedded"
+    endpoint_url: str | None = None
+    max_attempts: int | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    config: Any = None
+    deploy: Any = None
+    stream: Any = None
+
+
+def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
+    """`cfn-autofix verify`: plan, run every cell, write the reports; returns the exit code.
+
+    The keywords are VerifyRequest's fields. `config` (orchestrator.config.Config) reaches every cell's
+    deploy_with_autofix and names the extra playbook folders the Markdown report explains failures with.
+    """
+    # Imported here, not at the top: `cfn-autofix --help` and the light commands import this module too.
+    import structlog
+
+    from orchestrator.verify import reports
+    from orchestrator.verify.matrix import parse_shard
+    from orchestrator.verify.outputs import summary_line, write_outputs
+    from orchestrator.verify.progress import Progress
+    from orchestrator.verify.run import CellSettings, plan, verify
+
+    log = structlog.get_logger(__name__)
+    request = VerifyRequest(**fields)
+    target, endpoint_url, workers, config = request.target, request.endpoint_url, request.workers, request.config
+
+    if target not in ("embedded", "endpoint", "aws"):
+        raise BadInput(f"--target {target!r}: expected embedded, endpoint or aws")
+    if target == "endpoint" and not endpoint_url:
+        raise BadInput("--target endpoint needs --endpoint-url URL")
+    if workers < 1:
+        raise BadInput(f"--workers must be at least 1 (got {workers})")
+    vplan = plan(
+        templates or None,
+        matrix_path=request.matrix_path,
+        regions=request.regions,
+        shard=parse_shard(request.shard) if request.shard else None,
+        max_attempts=request.max_attempts,
+    )
+    deploy = request.deploy
+    if deploy is None:
+        from orchestrator.deploy.loop import deploy_with_autofix as deploy
+    options = {k: v for k, v in {"profile": request.profile, "role_arn": request.role_arn, "config": config}.items() if v}
+    playbook_dirs = tuple(config.playbooks.extra_dirs) if config is not None else ()
+    log.info(
+        "verify_started",
+        cells=len(vplan.cells),
+        matrix_cells=len(vplan.all_cells),
+        shard=request.shard,
+        workers=workers,
+        target=target,
+    )
+    cancel_event = threading.Event()
+    settings = CellSettings(deploy=deploy, out_dir=request.out_dir, target=target, endpoint_url=endpoint_url,
+                            deploy_options=options, cancel_event=cancel_event)
+    with Progress(len(vplan.cells), stream=request.stream) as progress:
+        run = verify(vplan, workers=workers, progress=progress, settings=settings)
+    write_outputs(run, junit=request.junit, report_md=request.report_md, report_json=request.report_json,
+                  playbook_dirs=playbook_dirs)
+    print(summary_line(run), file=request.stream or sys.stdout)
+    if cancel_event.is_set():
+        raise Interrupted("verify stopped; the reports cover the cells that ran")
+    return reports.exit_code(run, fail_on_repair=request.fail_on_repair)

@@ -56,8 +56,9 @@ class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook]):
+                 playbooks: list[Playbook], view: Any):
         self.run = run
+        self.view = view
         self.options = options
         self.session = session
         self.target = target
@@ -144,7 +145,7 @@ class _Runner:
         from orchestrator.aws import session as aws
 
         run, started = self.run, time.monotonic()
-        self.state(f"attempt {number}: deploying")
+        self.state(f"attempt {number}: {'updating' if self.created else 'creating'} the stack")
         try:
             operation, cursor = self._deploy()
         except aws.NoUpdatesToPerform:
@@ -205,14 +206,13 @@ class _Runner:
         return False
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
-        from orchestrator.deploy.progress import StackProgress
         from orchestrator.deploy.watcher import EventCollector, watch
 
         run, watch_cfg = self.run, self.options.config.watch
-        with StackProgress(run.stack_name, enabled=self.options.progress or None,
-                           title=f"attempt {number}: {operation}") as view:
+        self.state(f"attempt {number}: watching the {operation}")
+        with self.view.stack(f"attempt {number}: {operation} {run.stack_name}") as table:
             result = watch(
-                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([view.on_event]),
+                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([table.on_event]),
                 poll_min=float(watch_cfg.poll_min_s), poll_max=float(watch_cfg.poll_max_s),
                 cancel_event=self.cancel_event,
             )
@@ -282,14 +282,34 @@ def deploy_with_autofix(
     run = RunState(run_id=run_id, target=options.target, region=options.region, stack_name=stack_name,
                    strategy=options.strategy, source=source, template=source)
     _check_parameters(source, options.parameters)
-    with bound_contextvars(run_id=run_id, stack=stack_name):
+    view = _run_view(options)
+    if view.enabled:
+        options = options.replace(on_state=_each(view.set_phase, options.on_state))
+    with view, bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
         if options.forecast:
             _forecast(run, options, playbooks)
-        _deploy_and_repair(run, options, playbooks)
+            view.forecast(run.forecast, run.forecast_repairs)
+        _deploy_and_repair(run, options, playbooks, view)
         return finish(run, out=options.out, report_json=options.report_json,
                       write_template=bool(options.write_template), log=log)
+
+
+def _run_view(options: RunOptions) -> Any:
+    """The terminal view of the run: drawn only when asked (progress=True); a library call draws nothing by default."""
+    from orchestrator.deploy.progress import RunView
+
+    return RunView(enabled=bool(options.progress), console=options.console)
+
+
+def _each(*callbacks: Any) -> Any:
+    def call(text: str) -> None:
+        for callback in callbacks:
+            if callback is not None:
+                callback(text)
+
+    return call
 
 
 def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:
@@ -305,7 +325,7 @@ def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> 
     log.info("forecast_done", findings=len(result.findings), repaired=len(run.forecast_repairs))
 
 
-def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:
+def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook], view: Any) -> None:
     from orchestrator.aws import session as aws
     from orchestrator.aws.journal import Journal
     from orchestrator.aws.targets import open_target, target_for
@@ -313,11 +333,12 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
     retry = aws.RetryPolicy.from_config(options.config)
     state = options.on_state or (lambda text: None)
     runner: _Runner | None = None
+    state("starting the sandbox" if options.target == "embedded" else f"connecting to {options.target}")
     try:
         with open_target(target_for(options), retry=retry, sandbox_config=_sandbox_config(options)) as tgt:
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, options, session=session, target=tgt, journal=Journal(options.journal_path),
-                             playbooks=playbooks)
+                             playbooks=playbooks, view=view)
             try:
                 runner.execute()
             except aws.AwsError as exc:

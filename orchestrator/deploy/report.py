@@ -46,52 +46,64 @@ def _privilege_summary(run: Any) -> list[dict[str, Any]]:
     ]
 
 
-def render_summary(report: dict[str, Any], console: Any) -> None:
-    """A short summary for a person: each failure, its playbook, the repair's diff, attempts and time."""
-    from rich.markup import escape
-    from rich.syntax import Syntax
+def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool = False) -> None:
+    """A short summary for a person: each failure, its playbook, the repair's diff (in full), attempts and time.
+
+    Built from Text, never markup, so a `[...]` in a reason or a diff is printed as written. The console
+    decides the wrapping: soft-wrapped at a terminal's width, never hard-wrapped in a pipe (make_console).
+    forecast_shown: the live view already printed the findings as they were found.
+    """
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from orchestrator.deploy.progress import forecast_lines
 
     status = report["status"]
     colour = {"succeeded": "green", "interrupted": "yellow"}.get(status, "red")
-    for finding in report["forecast"]:
-        where = f":{finding['line']}" if finding.get("line") else ""
-        console.print(f"[cyan]forecast[/] {escape(finding['logical_id'])}{where} "
-                      f"[bold]{finding['playbook']}[/]: {escape(finding['message'])}")
+    if not forecast_shown:
+        for line in forecast_lines(report["forecast"]):
+            console.print(line)
     for plan in report["forecast_repairs"]:
-        _print_repair(plan, console, Syntax)
+        _print_repair(plan, console)
     for attempt in report["attempts"]:
-        console.print(f"[bold]attempt {attempt['number']}[/] ({attempt['operation']}): "
-                      f"{attempt['stack_status']} in {attempt['duration_s']:.1f}s")
+        console.print(Text.assemble((f"attempt {attempt['number']}", "bold"),
+                                    f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s"))
         for failure in attempt["failures"]:
-            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({failure['resource_type']}) "
-                          f"[bold]{failure['playbook']}[/]")
-            console.print(f"    {escape(failure['status_reason'])}", style="dim")
+            console.print(Text.assemble("  ", ("✗", "red"), f" {failure['logical_id']} ({failure['resource_type']}) ",
+                                        (str(failure["playbook"]), "bold")))
+            console.print(Padding(Text(failure["status_reason"], style="dim"), (0, 0, 0, 4)))
         for plan in attempt["repairs"]:
-            _print_repair(plan, console, Syntax)
+            _print_repair(plan, console)
     for rejected in report["rejected_repairs"]:
-        console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
+        why = rejected["reason"] if "reason" in rejected else "; ".join(rejected.get("errors", []))
+        console.print(Text.assemble(("repair rejected", "yellow"), f" {rejected['repair']}: {why}"))
     if report["emulated_resources"]:
         names = ", ".join(sorted(r["logical_id"] for r in report["emulated_resources"]))
-        console.print(f"[dim]not emulated by the sandbox's service models (generic stand-ins): {escape(names)}[/]")
-    line = (f"[{colour}]{status}[/] after {len(report['attempts'])} attempt(s), "
-            f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
+        console.print(Text(f"not emulated by the sandbox's service models (generic stand-ins): {names}", style="dim"))
+    line = Text.assemble((status, colour), f" after {len(report['attempts'])} attempt(s), "
+                         f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
     if report["stop_reason"] and status != "succeeded":
-        line += f" — {escape(report['stop_reason'])}"
+        line.append(f" — {report['stop_reason']}")
     console.print(line)
     if report["repaired_template"]:
-        console.print(f"repaired template: {escape(report['repaired_template'])}")
+        console.print(Text(f"repaired template: {report['repaired_template']}"))
     if report["stack_left"]:
-        console.print(f"[yellow]stack {escape(report['stack_name'])} was left in place[/]")
+        console.print(Text(f"stack {report['stack_name']} was left in place", style="yellow"))
 
 
-def _print_repair(plan: dict[str, Any], console: Any, syntax: Any) -> None:
-    from rich.markup import escape
+_DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
-    console.print(f"  [green]repair[/] {plan['repair']} on {escape(', '.join(plan['resources']))}: "
-                  f"{escape(plan['rationale'])}")
-    if plan.get("diff"):
-        console.print(syntax(plan["diff"].rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+
+def _print_repair(plan: dict[str, Any], console: Any) -> None:
+    from rich.text import Text
+
+    console.print(Text.assemble("  ", ("repair", "green"),
+                                f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}"))
+    for diff_line in (plan.get("diff") or "").rstrip("\n").splitlines():
+        # Every line in full: wrapped at a terminal's edge, never cut (an ARN or a condition must stay whole).
+        style = next((s for prefix, s in _DIFF_STYLES if diff_line.startswith(prefix)), "")
+        console.print(Text(diff_line, style=style, overflow="fold"))
     privilege = plan.get("privilege")
     if privilege and (privilege.get("added") or privilege.get("removed")):
-        console.print(f"    privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
-                      f"{' (widening)' if privilege.get('widening') else ''}", style="dim")
+        console.print(Text(f"    privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
+                           f"{' (widening)' if privilege.get('widening') else ''}", style="dim"))
