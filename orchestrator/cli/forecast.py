@@ -77,7 +77,8 @@ def forecast_command(
         text = sarif.dumps({template: findings}, playbooks=books)
     else:
         lines = [f"{template}:{f.line or 1}: {f.playbook}: {f.message}" for f in findings]
-        text = "".join(line + "\n" for line in lines)
+        # A clean forecast says so: silence would leave a reader wondering whether anything ran.
+        text = "".join(line + "\n" for line in lines) or f"{template}: no known failure forecast ({len(books)} playbooks)\n"
     sys.stdout.write(text)
     if fix:
         applied = ", ".join(plan["repair"] for plan in extra["repairs"]) or "none"

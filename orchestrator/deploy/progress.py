@@ -65,12 +65,13 @@ class StackTable:
         self._clock = clock
         self._rows: dict[str, _Row] = {}
         self._lock = threading.Lock()
-        self._started = clock()
+        self._started: float | None = None  # the deployment's first event, by CloudFormation's clock
 
     def on_event(self, event: StackEvent) -> None:
         """Record one event (the watcher's on_event callback)."""
         when = _epoch(event, self._clock())
         with self._lock:
+            self._started = when if self._started is None else min(self._started, when)
             if event.is_stack_event and event.logical_id == event.stack_name:
                 self.stack_status = event.status
                 return
@@ -89,37 +90,46 @@ class StackTable:
             rows = [(lid, _Row(**vars(row))) for lid, row in self._rows.items()]
             return rows, self.stack_status, self._clock()
 
+    def _elapsed(self, now: float) -> str:
+        return _seconds(now - self._started) if self._started is not None else ""
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows, stack_status, now = self._snapshot()
         width = max(options.max_width, 20)
         yield Text.assemble(
             (self.title, "bold"), "  ",
             (stack_status or "waiting for events", status_style(stack_status)),
-            f"  {_seconds(now - self._started)}",
+            f"  {self._elapsed(now)}",
         )
         if not rows:
             return
         times = {lid: _seconds((row.ended or now) - row.started) for lid, row in rows}
         status_w = max(len("Status"), *(len(row.status) for _, row in rows))
         time_w = max(len("Time"), *(len(t) for t in times.values()))
-        id_w, type_w = self._name_widths(rows, width - status_w - time_w - 3 * _GAP)
+        room = width - status_w - time_w - 3 * _GAP
+        types = {lid: row.resource_type for lid, row in rows}
+        if max(map(len, types)) + max(map(len, types.values())) > room:
+            # Short of room, AWS:: says nothing every row does not already say.
+            types = {lid: t.removeprefix("AWS::") for lid, t in types.items()}
+        id_w, type_w = self._name_widths(list(types.items()), room)
         widths = (id_w, type_w, status_w, time_w)
         yield _grid_row(widths, *(Text(h, style="dim") for h in ("Logical ID", "Type", "Status", "Time")))
         for lid, row in rows:
             # One grid per resource, all with the same column widths, so that its reason can follow it
             # on the full width (a table cell cannot span columns).
-            yield _grid_row(widths, Text(lid), Text(row.resource_type, style="dim"),
+            yield _grid_row(widths, Text(lid), Text(types[lid], style="dim"),
                             Text(row.status, style=status_style(row.status)), Text(times[lid], style="dim"))
             if row.reason:
-                yield Padding(Text(row.reason, style="red" if row.status.endswith("_FAILED") else "dim"), (0, 0, 0, 2))
+                yield Padding(Text(row.reason, style="red" if row.status.endswith("_FAILED") else "dim"), (0, 0, 0, 2),
+                              expand=False)
         yield Text(self._counts(rows), style="dim")
 
     @staticmethod
-    def _name_widths(rows: list[tuple[str, _Row]], room: int) -> tuple[int, int]:
+    def _name_widths(types: list[tuple[str, str]], room: int) -> tuple[int, int]:
         """Widths of Logical ID and Type: natural when they fit, else shared so that neither gets too narrow."""
         room = max(room, 16)
-        id_nat = max(len("Logical ID"), *(len(lid) for lid, _ in rows))
-        type_nat = max(len("Type"), *(len(row.resource_type) for _, row in rows))
+        id_nat = max(len("Logical ID"), *(len(lid) for lid, _ in types))
+        type_nat = max(len("Type"), *(len(t) for _, t in types))
         if id_nat + type_nat <= room:
             return id_nat, type_nat
         half = room // 2

@@ -53,7 +53,6 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
     decides the wrapping: soft-wrapped at a terminal's width, never hard-wrapped in a pipe (make_console).
     forecast_shown: the live view already printed the findings as they were found.
     """
-    from rich.padding import Padding
     from rich.text import Text
 
     from orchestrator.deploy.progress import forecast_lines
@@ -69,9 +68,9 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
         console.print(Text.assemble((f"attempt {attempt['number']}", "bold"),
                                     f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s"))
         for failure in attempt["failures"]:
-            console.print(Text.assemble("  ", ("✗", "red"), f" {failure['logical_id']} ({failure['resource_type']}) ",
-                                        (str(failure["playbook"]), "bold")))
-            console.print(Padding(Text(failure["status_reason"], style="dim"), (0, 0, 0, 4)))
+            console.print(_indent(Text.assemble(("✗", "red"), f" {failure['logical_id']} ({failure['resource_type']}) ",
+                                                (str(failure["playbook"]), "bold")), 2))
+            console.print(_indent(Text(failure["status_reason"], style="dim"), 4))
         for plan in attempt["repairs"]:
             _print_repair(plan, console)
     for rejected in report["rejected_repairs"]:
@@ -97,13 +96,20 @@ _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green")
 def _print_repair(plan: dict[str, Any], console: Any) -> None:
     from rich.text import Text
 
-    console.print(Text.assemble("  ", ("repair", "green"),
-                                f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}"))
+    console.print(_indent(Text.assemble(("repair", "green"),
+                                        f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}"), 2))
     for diff_line in (plan.get("diff") or "").rstrip("\n").splitlines():
         # Every line in full: wrapped at a terminal's edge, never cut (an ARN or a condition must stay whole).
         style = next((s for prefix, s in _DIFF_STYLES if diff_line.startswith(prefix)), "")
         console.print(Text(diff_line, style=style, overflow="fold"))
     privilege = plan.get("privilege")
     if privilege and (privilege.get("added") or privilege.get("removed")):
-        console.print(Text(f"    privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
-                           f"{' (widening)' if privilege.get('widening') else ''}", style="dim"))
+        console.print(_indent(Text(f"privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
+                                   f"{' (widening)' if privilege.get('widening') else ''}", style="dim"), 4))
+
+
+def _indent(text: Any, spaces: int) -> Any:
+    """Indented, with wrapped lines indented too (a left pad, never a right one: nothing padded in a pipe)."""
+    from rich.padding import Padding
+
+    return Padding(text, (0, 0, 0, spaces), expand=False)
