@@ -80,9 +80,10 @@ def is_configured() -> bool:
     return bool(_state["configured"])
 
 
-def get_logger(**bound: Any) -> Any:
-    """A structlog logger with fields bound, following whatever configuration the host gave structlog."""
-    return structlog.get_logger().bind(**bound)
+def get_logger(name: str | None = None, **bound: Any) -> Any:
+    """structlog.get_logger(name) with fields bound. Modules use `structlog.get_logger(__name__)` and bind run
+    context with structlog.contextvars.bound_contextvars; a library never configures logging itself."""
+    return structlog.get_logger(name).bind(**bound)
 
 
 def redact(mapping: Mapping[str, Any], noecho_names: Iterable[str]) -> dict[str, Any]:

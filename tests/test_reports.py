@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.verify import reports
+from orchestrator.verify import markdown, reports
 from orchestrator.errors import BadInput
 
 REPORTS = Path(__file__).parent / "fixtures" / "verify" / "reports"
@@ -161,7 +161,7 @@ def test_junit_of_an_empty_run_is_valid():
 
 
 def test_markdown_summary_table_and_analysis():
-    text = reports.render_markdown(sample_run(), playbooks=PLAYBOOKS)
+    text = markdown.render_markdown(sample_run(), playbooks=PLAYBOOKS)
     assert "| 6 | 3 | 1 | 1 | 1 | 7 | 7.5 s wall, 12.0 s in cells |" in text
     # Green cells get no analysis section; repaired, failed and crashed ones do.
     assert "## green after repair: templates/legacy/deployer.json, us-east-1 [dev]" in text
@@ -181,7 +181,7 @@ def test_markdown_summary_table_and_analysis():
 
 
 def test_markdown_mermaid_from_report_when_no_template():
-    text = reports.render_markdown(sample_run(), playbooks=PLAYBOOKS)
+    text = markdown.render_markdown(sample_run(), playbooks=PLAYBOOKS)
     section = text.split("\n## green after repair")[1].split("\n## ")[0]
     assert "```mermaid\ngraph LR" in section
     assert "Group -->|DependsOn| App" in section
@@ -194,14 +194,14 @@ def test_markdown_uses_given_graphs_and_fields_in_the_report():
     run["cells"][[c["id"] for c in run["cells"]].index(repaired_id)]["report"]["attempts"][0]["failures"][0][
         "impact"
     ] = "low"
-    text = reports.render_markdown(run, playbooks=PLAYBOOKS, graphs={repaired_id: "graph TD\n  X --> Y"})
+    text = markdown.render_markdown(run, playbooks=PLAYBOOKS, graphs={repaired_id: "graph TD\n  X --> Y"})
     assert "```mermaid\ngraph TD\n  X --> Y\n```" in text
     assert "`DeployRole`** (AWS::IAM::Role), impact **low**" in text
 
 
 def test_markdown_all_green():
     run = sample_run([cell("a.yaml", "us-east-1", "d", deploy_report("green"))])
-    assert "Every cell reached green with the templates as written." in reports.render_markdown(run)
+    assert "Every cell reached green with the templates as written." in markdown.render_markdown(run)
 
 
 def test_json_round_trip_keeps_every_deploy_report():
@@ -277,7 +277,7 @@ def test_forecast_repairs_count_and_show_their_diff():
     forecasted = cell("templates/legacy/deployer.json", "us-east-1", "dev", deploy_report("forecasted"))
     assert reports.classify(forecasted) == reports.REPAIRED
     run = sample_run([forecasted])
-    text = reports.render_markdown(run, playbooks=PLAYBOOKS)
+    text = markdown.render_markdown(run, playbooks=PLAYBOOKS)
     assert "### Predicted before the first deployment (forecast)" in text
     assert "Repair `managed-policy-fix-arn` (playbook `managed-policy-not-attachable`) on `DeployRole`:" in text
     assert '+        "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole"' in text

@@ -18,6 +18,7 @@ from orchestrator.errors import AutofixError, Refusal
 from orchestrator.aws.journal import Journal
 from orchestrator.deploy.loop import deploy_with_autofix
 from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
+from orchestrator.aws.targets import sandbox_client
 
 ALLOWED = "111111111111"
 FOREIGN = "222222222222"
@@ -149,7 +150,7 @@ def stack_names(cfn) -> set[str]:
 
 def test_sweep_and_cleanup_never_delete_an_untagged_stack(sandbox, monkeypatch, tmp_path):
     sandbox_env(monkeypatch, sandbox)
-    cfn = sandbox.client("cloudformation")
+    cfn = sandbox_client(sandbox, "cloudformation")
     # Looks like ours by name, but has no run tag: someone else's stack.
     victim = "cfn-autofix-topic-0123456789"
     body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from orchestrator.sandbox import FaultConfig, Sandbox, SandboxConfig
+from orchestrator.aws.targets import sandbox_client
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sandbox"
 HANDLER = re.compile(r'^Resource handler returned message: ".*" \(RequestToken: [0-9a-f-]{36}, HandlerErrorCode: \w+\)$')
@@ -23,14 +24,14 @@ def body(name: str) -> str:
 
 
 def create(sandbox: Sandbox, name: str, template: str, **kwargs: Any) -> dict:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     cf.create_stack(StackName=name, TemplateBody=template, Capabilities=["CAPABILITY_IAM"], **kwargs)
     return cf.describe_stacks(StackName=name)["Stacks"][0]
 
 
 def events(sandbox: Sandbox, name: str) -> list[dict]:
     """Oldest first (DescribeStackEvents answers newest first)."""
-    pages = sandbox.client("cloudformation").get_paginator("describe_stack_events").paginate(StackName=name)
+    pages = sandbox_client(sandbox, "cloudformation").get_paginator("describe_stack_events").paginate(StackName=name)
     return list(reversed([e for page in pages for e in page["StackEvents"]]))
 
 
@@ -40,8 +41,8 @@ def failed(evts: list[dict]) -> dict[str, str]:
 
 def leftovers(sandbox: Sandbox) -> dict[str, list]:
     """Everything a stack could have left in the account (defaults of a fresh account excluded)."""
-    ec2, iam = sandbox.client("ec2"), sandbox.client("iam")
-    keys = sandbox.client("kms")
+    ec2, iam = sandbox_client(sandbox, "ec2"), sandbox_client(sandbox, "iam")
+    keys = sandbox_client(sandbox, "kms")
     return {
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
         "igws": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]],
@@ -50,10 +51,10 @@ def leftovers(sandbox: Sandbox) -> dict[str, list]:
         "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
                       if i["State"]["Name"] != "terminated"],
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
-        "log_groups": [g["logGroupName"] for g in sandbox.client("logs").describe_log_groups()["logGroups"]],
-        "buckets": [b["Name"] for b in sandbox.client("s3").list_buckets()["Buckets"]],
-        "load_balancers": [lb["LoadBalancerArn"] for lb in sandbox.client("elbv2").describe_load_balancers()["LoadBalancers"]],
-        "asgs": [g["AutoScalingGroupName"] for g in sandbox.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]],
+        "log_groups": [g["logGroupName"] for g in sandbox_client(sandbox, "logs").describe_log_groups()["logGroups"]],
+        "buckets": [b["Name"] for b in sandbox_client(sandbox, "s3").list_buckets()["Buckets"]],
+        "load_balancers": [lb["LoadBalancerArn"] for lb in sandbox_client(sandbox, "elbv2").describe_load_balancers()["LoadBalancers"]],
+        "asgs": [g["AutoScalingGroupName"] for g in sandbox_client(sandbox, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]],
         "keys": [k["KeyId"] for k in keys.list_keys()["Keys"]
                  if keys.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"],
     }
@@ -73,20 +74,20 @@ def test_fixed_web_tier_reaches_create_complete(sandbox: Sandbox) -> None:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["LoadBalancerDNS"].endswith(".elb.amazonaws.com")
     assert outputs["VpcId"].startswith("vpc-")
-    resources = sandbox.client("cloudformation").list_stack_resources(StackName="web")["StackResourceSummaries"]
+    resources = sandbox_client(sandbox, "cloudformation").list_stack_resources(StackName="web")["StackResourceSummaries"]
     assert len(resources) == 40
     assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
     emulated = {r["resource_type"] for r in sandbox.emulated_resources("web")}
     assert emulated == {"AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CloudWatch::Alarm",
                         "AWS::S3::BucketPolicy", "AWS::AutoScaling::ScalingPolicy"}
     # What moto alone gets wrong: the key policy is usable, KmsKeyId kept, managed policies attached.
-    kms = sandbox.client("kms")
+    kms = sandbox_client(sandbox, "kms")
     key_id = kms.list_keys()["Keys"][0]["KeyId"]
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"]
     assert "AllowCloudWatchLogs" in kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
-    groups = sandbox.client("logs").describe_log_groups()["logGroups"]
+    groups = sandbox_client(sandbox, "logs").describe_log_groups()["logGroups"]
     assert len(groups) == 3 and all(g["kmsKeyId"].endswith(key_id) for g in groups)
-    iam = sandbox.client("iam")
+    iam = sandbox_client(sandbox, "iam")
     role = next(r["RoleName"] for r in iam.list_roles()["Roles"] if "CodeDeployServiceRole" in r["RoleName"])
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole"]
@@ -94,7 +95,7 @@ def test_fixed_web_tier_reaches_create_complete(sandbox: Sandbox) -> None:
 
 def test_events_show_waves_newest_first(sandbox: Sandbox) -> None:
     create(sandbox, "web", body("web_tier"))
-    newest_first = sandbox.client("cloudformation").describe_stack_events(StackName="web")["StackEvents"]
+    newest_first = sandbox_client(sandbox, "cloudformation").describe_stack_events(StackName="web")["StackEvents"]
     stamps = [e["Timestamp"] for e in newest_first]
     assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == len(stamps)
     assert newest_first[0]["ResourceStatus"] == "CREATE_COMPLETE" and newest_first[0]["LogicalResourceId"] == "web"
@@ -157,7 +158,7 @@ def test_key_policy_failure_reports_every_log_group(sandbox: Sandbox) -> None:
 def test_update_of_rolled_back_stack_is_refused_with_aws_text(sandbox: Sandbox) -> None:
     stack = create(sandbox, "web", body("web_tier_bad_managed_policy"))
     with pytest.raises(ClientError) as caught:
-        sandbox.client("cloudformation").update_stack(StackName="web", TemplateBody=body("web_tier"))
+        sandbox_client(sandbox, "cloudformation").update_stack(StackName="web", TemplateBody=body("web_tier"))
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationError"
     assert error["Message"] == f"Stack:{stack['StackId']} is in ROLLBACK_COMPLETE state and can not be updated."
@@ -165,7 +166,7 @@ def test_update_of_rolled_back_stack_is_refused_with_aws_text(sandbox: Sandbox) 
 
 @pytest.mark.parametrize(("case", "option"), [("DisableRollback", {"DisableRollback": True}), ("OnFailure DO_NOTHING", {"OnFailure": "DO_NOTHING"})])
 def test_disable_rollback_keeps_resources_then_update_creates_what_is_missing(sandbox: Sandbox, case: str, option: dict) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     stack = create(sandbox, "web", body("web_tier_route_race"), **option)
     assert stack["StackStatus"] == "CREATE_FAILED"
     assert stack["DisableRollback"] is True
@@ -191,7 +192,7 @@ def test_disable_rollback_keeps_resources_then_update_creates_what_is_missing(sa
 
 
 def test_update_failing_again_with_rollback_disabled_stays_update_failed(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     create(sandbox, "web", body("web_tier_route_race"), DisableRollback=True)
     cf.update_stack(StackName="web", TemplateBody=body("web_tier_three_defects"), Capabilities=["CAPABILITY_IAM"])
     stack = cf.describe_stacks(StackName="web")["Stacks"][0]
@@ -201,7 +202,7 @@ def test_update_failing_again_with_rollback_disabled_stays_update_failed(sandbox
 
 
 def test_delete_from_create_failed_removes_everything(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     stack = create(sandbox, "web", body("web_tier_bad_key_policy"), DisableRollback=True)
     assert leftovers(sandbox)["vpcs"]
     cf.delete_stack(StackName="web")
@@ -212,7 +213,7 @@ def test_delete_from_create_failed_removes_everything(sandbox: Sandbox) -> None:
 
 
 def test_read_calls_never_create_resources(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     create(sandbox, "web", body("web_tier_bad_managed_policy"))
     for _ in range(2):
         cf.list_stack_resources(StackName="web")
@@ -231,7 +232,7 @@ def test_stack_name_taken(sandbox: Sandbox) -> None:
 
 
 def test_change_sets_follow_the_same_model(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     cf.create_change_set(StackName="cs", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=body("web_tier_bad_managed_policy"))
     cf.execute_change_set(StackName="cs", ChangeSetName="first")
     assert cf.describe_stacks(StackName="cs")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
@@ -261,9 +262,9 @@ def test_parallel_sandboxes_do_not_see_each_other(sandbox_factory: Any) -> None:
         thread.join()
     assert results == {0: "CREATE_COMPLETE", 1: "ROLLBACK_COMPLETE"}
     for index, box in enumerate(boxes):
-        summaries = box.client("cloudformation").list_stacks()["StackSummaries"]
+        summaries = sandbox_client(box, "cloudformation").list_stacks()["StackSummaries"]
         assert [s["StackId"].split(":")[4] for s in summaries] == [box.account_id]
-        assert box.client("sts").get_caller_identity()["Account"] == box.account_id
+        assert sandbox_client(box, "sts").get_caller_identity()["Account"] == box.account_id
     assert leftovers(boxes[0])["vpcs"] and not leftovers(boxes[1])["vpcs"]
 
 
@@ -336,7 +337,7 @@ def test_intermittent_race_is_reproducible_with_a_seed(sandbox_factory: Any) -> 
 
 def test_throttling_answers_rate_exceeded(sandbox_factory: Any) -> None:
     box = sandbox_factory(config=SandboxConfig(faults=FaultConfig(throttle_rate=1.0, operations=("ListStacks",))))
-    no_retry = box.client("cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    no_retry = sandbox_client(box, "cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
     with pytest.raises(ClientError) as caught:
         no_retry.list_stacks()
     assert caught.value.response["Error"] == {"Type": "Sender", "Code": "Throttling", "Message": "Rate exceeded"}
@@ -347,7 +348,7 @@ def test_throttling_answers_rate_exceeded(sandbox_factory: Any) -> None:
 def test_faults_are_absorbed_by_client_retries(sandbox_factory: Any) -> None:
     faults = FaultConfig(throttle_rate=0.3, error_5xx_rate=0.2, connection_resets=1, seed=5)
     box = sandbox_factory(config=SandboxConfig(faults=faults))
-    cf = box.client("cloudformation", config=Config(retries={"max_attempts": 10, "mode": "standard"}))
+    cf = sandbox_client(box, "cloudformation", config=Config(retries={"max_attempts": 10, "mode": "standard"}))
     for _ in range(8):
         assert cf.list_stacks()["StackSummaries"] == []
     kinds = {fault for _, fault in box.faults.injected}
@@ -365,7 +366,7 @@ def test_transient_resource_failure_fails_once(sandbox_factory: Any) -> None:
 @pytest.mark.parametrize(("case", "template"), [("not json", "{not json"), ("no resources", "{}"), ("yaml error", "Resources: [")])
 def test_unparseable_template_is_a_validation_error(sandbox: Sandbox, case: str, template: str) -> None:
     with pytest.raises(ClientError) as caught:
-        sandbox.client("cloudformation").create_stack(StackName="bad", TemplateBody=template)
+        sandbox_client(sandbox, "cloudformation").create_stack(StackName="bad", TemplateBody=template)
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert caught.value.response["Error"]["Message"].startswith("Template format error:")
-    assert sandbox.client("cloudformation").list_stacks()["StackSummaries"] == []
+    assert sandbox_client(sandbox, "cloudformation").list_stacks()["StackSummaries"] == []

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from orchestrator.sandbox import Sandbox
 from orchestrator.sandbox import patches
+from orchestrator.aws.targets import sandbox_client
 
 TOPIC = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}}}
 
@@ -27,20 +28,20 @@ def test_start_stop_context_manager() -> None:
         assert _port_open(box.port)
         assert box.credentials["region_name"] == "eu-central-1"
         assert len(box.account_id) == 12 and box.account_id.isdigit()
-        assert box.client("sts").get_caller_identity()["Account"] == box.account_id
+        assert sandbox_client(box, "sts").get_caller_identity()["Account"] == box.account_id
         port = box.port
     assert not box.running and not _port_open(port)
     box.stop()  # stopping twice is harmless
 
 
 def test_reset_empties_the_account_and_keeps_credentials(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     cf.create_stack(StackName="t", TemplateBody=json.dumps(TOPIC))
-    assert sandbox.client("sns").list_topics()["Topics"]
+    assert sandbox_client(sandbox, "sns").list_topics()["Topics"]
     sandbox.reset()
     assert cf.list_stacks()["StackSummaries"] == []
-    assert sandbox.client("sns").list_topics()["Topics"] == []
-    assert sandbox.client("sts").get_caller_identity()["Account"] == sandbox.account_id
+    assert sandbox_client(sandbox, "sns").list_topics()["Topics"] == []
+    assert sandbox_client(sandbox, "sts").get_caller_identity()["Account"] == sandbox.account_id
 
 
 def test_sandboxes_started_from_threads_get_distinct_accounts() -> None:
@@ -59,8 +60,8 @@ def test_sandboxes_started_from_threads_get_distinct_accounts() -> None:
         thread.join()
     try:
         assert len({b.account_id for b in boxes}) == 3 and len({b.port for b in boxes}) == 3
-        boxes[0].client("cloudformation").create_stack(StackName="mine", TemplateBody=json.dumps(TOPIC))
-        assert [b.client("cloudformation").list_stacks()["StackSummaries"] != [] for b in boxes] == [True, False, False]
+        sandbox_client(boxes[0], "cloudformation").create_stack(StackName="mine", TemplateBody=json.dumps(TOPIC))
+        assert [sandbox_client(b, "cloudformation").list_stacks()["StackSummaries"] != [] for b in boxes] == [True, False, False]
     finally:
         for box in boxes:
             box.stop()
@@ -119,7 +120,7 @@ def test_served_sandbox_applies_the_rules_to_any_keys(sandbox: Sandbox) -> None:
 
 
 def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbox) -> None:
-    cf = sandbox.client("cloudformation")
+    cf = sandbox_client(sandbox, "cloudformation")
     cf.create_stack(StackName="u", TemplateBody=json.dumps(TOPIC))
     broken = json.loads(json.dumps(TOPIC))
     broken["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}}
@@ -129,7 +130,7 @@ def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbo
     cf.update_stack(StackName="u", TemplateBody=json.dumps(broken))
     stack = cf.describe_stacks(StackName="u")["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-    assert sandbox.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert sandbox_client(sandbox, "sqs").list_queues().get("QueueUrls", []) == []
     restored = cf.get_template(StackName="u")["TemplateBody"]
     assert (json.loads(restored) if isinstance(restored, str) else restored) == TOPIC
     with pytest.raises(ClientError) as caught:

@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -17,13 +16,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
 from tenacity import (
@@ -36,9 +31,24 @@ from tenacity import (
 )
 
 from orchestrator import __version__
-from orchestrator.config import Config
-from orchestrator.errors import AutofixError, BadInput, Refusal
+from orchestrator.errors import Refusal
+from orchestrator.aws.buckets import TemplateBuckets
 from orchestrator.model import StackEvent, StackStatus
+from orchestrator.aws.errors import (  # noqa: F401  re-exported: callers catch them as orchestrator.aws.session.X
+    error_summary,
+    AwsCredentialsMissing,
+    AwsError,
+    CONNECTION_ERRORS,
+    CREDENTIAL_ERROR_CODES,
+    NoUpdatesToPerform,
+    RetryPolicy,
+    StackAlreadyExists,
+    StackNotFound,
+    StackNotUpdatable,
+    TemplateRejected,
+    _TEMPLATE_ERROR_MARKERS,
+    is_retryable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -47,125 +57,7 @@ T = TypeVar("T")
 RUN_ID_TAG = "cfn-autofix:run-id"
 # CreateStack/UpdateStack/ValidateTemplate accept at most this many bytes inline; beyond it the body goes via S3.
 TEMPLATE_BODY_LIMIT = 51_200
-TEMPLATE_URL_LIMIT = 1_000_000
-TEMPLATE_BUCKET_PREFIX = "cfn-autofix-templates-"
 REDACTED = "****"
-
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-    }
-)
-SERVER_ERROR_CODES = frozenset({"InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable"})
-CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
-CREDENTIAL_ERROR_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "AuthFailure",
-        "InvalidAccessKeyId",
-    }
-)
-_TEMPLATE_ERROR_MARKERS = (
-    "Template format error",
-    "Template error",
-    "Unresolved resource dependencies",
-    "Invalid template",
-    "Parameters: [",
-    "Parameter validation failed",
-)
-
-
-class AwsError(AutofixError):
-    """An AWS call failed for a reason retrying does not cure (or retries ran out)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str | None = None,
-        code: str | None = None,
-        status_code: int | None = None,
-        retryable: bool = False,
-    ):
-        self.message = message
-        self.operation = operation
-        self.code = code
-        self.status_code = status_code
-        self.retryable = retryable
-        super().__init__(message)
-
-
-class AwsCredentialsMissing(AwsError, Refusal):
-    """No credentials, an unknown profile, or credentials AWS rejects (exit 3)."""
-
-    exit_code = 3
-
-
-class StackNotFound(AwsError):
-    """The stack does not exist (or no longer exists)."""
-
-
-class StackAlreadyExists(AwsError):
-    """CreateStack for a name that is already taken."""
-
-
-class NoUpdatesToPerform(AwsError):
-    """UpdateStack with a template and parameters identical to the deployed ones."""
-
-
-class StackNotUpdatable(AwsError):
-    """UpdateStack on a stack whose state forbids it (e.g. ROLLBACK_COMPLETE: delete and create instead)."""
-
-
-class TemplateRejected(AwsError, BadInput):
-    """CloudFormation rejected the template or its parameters as invalid (exit 2)."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds for the tenacity retry layer: attempts AND total time; backoff is exponential with full jitter."""
-
-    max_attempts: int = 6
-    max_wait_s: float = 120.0
-    base_s: float = 0.5
-    cap_s: float = 20.0
-
-    @classmethod
-    def from_config(cls, config: Config) -> RetryPolicy:
-        """The `[retry]` section of the configuration."""
-        section = config.retry
-        return cls(max_attempts=section.max_attempts, max_wait_s=section.max_wait_s, base_s=section.base_s,
-                   cap_s=section.cap_s)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Throttling, 5xx and connection failures are worth another try; nothing else is."""
-    if isinstance(exc, CONNECTION_ERRORS):
-        return True
-    if isinstance(exc, ResponseParserError):
-        # An HTML error page instead of an API answer (a proxy's or server's 5xx): as transient as a 5xx.
-        return True
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return code in THROTTLING_CODES or "Rate exceeded" in message or status >= 500 or code in SERVER_ERROR_CODES
-    return False
-
 
 def redact_parameters(parameters: Mapping[str, Any] | None, noecho: Iterable[str] = ()) -> dict[str, Any]:
     """Parameters as they may be logged: NoEcho values replaced by ****."""
@@ -178,13 +70,6 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
         if value:
             text = text.replace(value, REDACTED)
     return text
-
-
-def _error_summary(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _is_url(template: str) -> bool:
@@ -209,7 +94,7 @@ def _tags_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
 
 
-class AwsSession:
+class AwsSession(TemplateBuckets):
     """boto3 clients for one Target; every call goes through one tenacity retry layer (botocore's is off)."""
 
     def __init__(self, target: Any, *, retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
@@ -263,7 +148,7 @@ class AwsSession:
                 "aws_retry",
                 operation=operation,
                 attempt=state.attempt_number,
-                error=_scrub(_error_summary(exc), secret_values) if exc else "",
+                error=_scrub(error_summary(exc), secret_values) if exc else "",
                 wait_s=round(state.next_action.sleep, 3) if state.next_action else 0.0,
             )
 
@@ -364,48 +249,6 @@ class AwsSession:
         }
 
     # -- templates ------------------------------------------------------------------------------
-
-    def template_bucket(self) -> str:
-        """The sandbox bucket large templates are staged in: one per account and region."""
-        return f"{TEMPLATE_BUCKET_PREFIX}{self.account_id}-{self.region}"
-
-    def template_url(self, bucket: str, key: str) -> str:
-        # The virtual-hosted AWS form is what CloudFormation accepts, and moto resolves it to its own S3 too.
-        suffix = "amazonaws.com.cn" if self.region.startswith("cn-") else "amazonaws.com"
-        return f"https://{bucket}.s3.{self.region}.{suffix}/{key}"
-
-    def ensure_bucket(self, bucket: str) -> None:
-        """Create the bucket if it does not exist yet (tagged so `sweep` can recognise it)."""
-        try:
-            self._call("s3", "head_bucket", Bucket=bucket)
-            return
-        except AwsError as exc:
-            if exc.status_code != 404 and exc.code not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-        kwargs: dict[str, Any] = {"Bucket": bucket}
-        if self.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        try:
-            self._call("s3", "create_bucket", **kwargs)
-        except AwsError as exc:
-            if exc.code != "BucketAlreadyOwnedByYou":
-                raise
-        self._call("s3", "put_bucket_tagging", Bucket=bucket, Tagging={"TagSet": [{"Key": "cfn-autofix:managed", "Value": "true"}]})
-        log.info("template_bucket_created", bucket=bucket, region=self.region)
-
-    def upload_template(self, bucket: str, key: str, body: str) -> str:
-        """Put a template body into S3 (creating the bucket on demand); returns its TemplateURL."""
-        data = body.encode("utf-8")
-        if len(data) > TEMPLATE_URL_LIMIT:
-            raise TemplateRejected(
-                f"the template is {len(data):,} bytes; CloudFormation accepts at most {TEMPLATE_URL_LIMIT:,} bytes",
-                operation="PutObject",
-            )
-        self.ensure_bucket(bucket)
-        self._call("s3", "put_object", Bucket=bucket, Key=key, Body=data, ContentType="text/plain")
-        url = self.template_url(bucket, key)
-        log.info("template_uploaded", bucket=bucket, key=key, bytes=len(data))
-        return url
 
     def _template_args(self, stack_name: str, template: str) -> dict[str, str]:
         if _is_url(template):
@@ -655,33 +498,3 @@ class AwsSession:
 
     list_stacks_with_tag = list_tagged_stacks  # the name used in docs/CONTRACTS.md
 
-    def list_template_buckets(self, prefix: str = TEMPLATE_BUCKET_PREFIX) -> list[str]:
-        """Buckets this tool staged templates in (by name prefix)."""
-        answer = self._call("s3", "list_buckets")
-        return [b["Name"] for b in answer.get("Buckets") or [] if str(b["Name"]).startswith(prefix)]
-
-    def delete_bucket_contents(self, bucket: str) -> int:
-        """Delete every object version and delete marker in a bucket (so it can be deleted); returns the count."""
-
-        def read() -> list[dict[str, str]]:
-            keys: list[dict[str, str]] = []
-            for page in self.client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket):
-                for item in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
-                    entry = {"Key": item["Key"]}
-                    if item.get("VersionId"):
-                        entry["VersionId"] = item["VersionId"]
-                    keys.append(entry)
-            return keys
-
-        objects = self._retrying("ListObjectVersions", read)
-        for start in range(0, len(objects), 1000):
-            batch = objects[start : start + 1000]
-            self._call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-        log.info("bucket_emptied", bucket=bucket, objects=len(objects))
-        return len(objects)
-
-    def delete_bucket(self, bucket: str) -> None:
-        """Empty and delete a template bucket."""
-        self.delete_bucket_contents(bucket)
-        self._call("s3", "delete_bucket", Bucket=bucket)
-        log.info("bucket_deleted", bucket=bucket)

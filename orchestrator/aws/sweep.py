@@ -218,78 +218,64 @@ def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None
         return
 
 
-def sweep_region(
-    session: Any,
-    *,
-    region: str,
-    target: str,
-    endpoint_url: str | None,
-    older_than: timedelta,
-    yes: bool,
-    journal: Journal | None = None,
-    now: datetime | None = None,
-    wait_timeout: float = 1800.0,
-) -> list[SweepItem]:
+@dataclass(frozen=True)
+class SweepRequest:
+    """What one sweep looks for and may do: the target, the age threshold, --yes, the journal."""
+
+    target: str
+    older_than: timedelta
+    endpoint_url: str | None = None
+    yes: bool = False
+    journal: Journal | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    allowed_accounts: tuple[str, ...] = ()
+    credentials: dict | None = None
+    wait_timeout: float = 1800.0
+    now: datetime | None = None
+
+
+def sweep_region(session: Any, *, region: str, **fields: Any) -> list[SweepItem]:
+    """Find (and with `yes`, delete) this region's leftovers; the keywords are SweepRequest's fields."""
+    request = SweepRequest(**fields)
+    journal = request.journal
     entries = (
-        _journal_entries_for(journal.pending(), target=target, region=region, endpoint_url=endpoint_url)
+        _journal_entries_for(journal.pending(), target=request.target, region=region, endpoint_url=request.endpoint_url)
         if journal is not None
         else []
     )
-    items = find_candidates(session, region=region, older_than=older_than, journal_entries=entries, now=now)
+    items = find_candidates(session, region=region, older_than=request.older_than, journal_entries=entries, now=request.now)
     for item in items:
         log.info("sweep_candidate", stack=item.stack_name, region=region, action=item.action, sources=item.sources)
-        if yes:
-            delete_item(session, item, journal=journal, wait_timeout=wait_timeout)
+        if request.yes:
+            delete_item(session, item, journal=journal, wait_timeout=request.wait_timeout)
         elif item.action == "gone":
             item.detail += "; would close the journal entry"
     return items
 
 
-def sweep(
-    *,
-    target: str,
-    regions: list[str],
-    endpoint_url: str | None = None,
-    older_than: timedelta,
-    yes: bool = False,
-    journal: Journal | None = None,
-    profile: str | None = None,
-    role_arn: str | None = None,
-    allowed_accounts: Iterable[str] = (),
-    credentials: dict | None = None,
-    wait_timeout: float = 1800.0,
-) -> list[SweepItem]:
-    """Sweep every region of a persistent target; dry run (nothing deleted) unless `yes`."""
-    from orchestrator.aws.session import AwsSession
-    from orchestrator.aws.targets import open_target
+def sweep(*, regions: list[str], **fields: Any) -> list[SweepItem]:
+    """Sweep every region of a persistent target; dry run (nothing deleted) unless `yes`.
 
-    if target == "embedded":
+    The keywords are SweepRequest's fields (target, older_than, endpoint_url, yes, journal, profile,
+    role_arn, allowed_accounts, credentials, wait_timeout)."""
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.targets import Target, open_target
+
+    request = SweepRequest(**{**fields, "allowed_accounts": tuple(fields.get("allowed_accounts") or ())})
+    if request.target == "embedded":
         raise BadInput(
             "sweep needs a target that outlives a run: --target endpoint --endpoint-url URL, or --target aws "
             "(an embedded sandbox is discarded with its run)"
         )
     items: list[SweepItem] = []
     for region in regions:
-        with open_target(
-            target,
-            region,
-            endpoint_url=endpoint_url,
-            profile=profile,
-            role_arn=role_arn,
-            credentials=credentials,
-            allowed_accounts=tuple(allowed_accounts),
-        ) as opened:
+        spec = Target(kind=request.target, region=region, endpoint_url=request.endpoint_url, profile=request.profile,
+                      role_arn=request.role_arn, credentials=request.credentials,
+                      allowed_accounts=request.allowed_accounts)
+        with open_target(spec) as opened:
             session = AwsSession(opened)
-            items += sweep_region(
-                session,
-                region=region,
-                target=target,
-                endpoint_url=opened.endpoint_url,
-                older_than=older_than,
-                yes=yes,
-                journal=journal,
-                wait_timeout=wait_timeout,
-            )
+            items += sweep_region(session, region=region, **{**vars(request), "endpoint_url": opened.endpoint_url})
     return items
 
 
@@ -326,25 +312,15 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
     console.print(table)
 
 
-def run_sweep_command(
-    *,
-    target: str,
-    regions: list[str],
-    endpoint_url: str | None,
-    older_than: str,
-    yes: bool,
-    journal_path: str | None,
-    profile: str | None = None,
-    role_arn: str | None = None,
-    allowed_accounts: Iterable[str] = (),
-    stream: Any = None,
-) -> int:
-    """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code."""
+def run_sweep_command(*, older_than: str, journal_path: str | None, stream: Any = None, **fields: Any) -> int:
+    """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code.
+
+    The other keywords (target, regions, endpoint_url, yes, profile, role_arn, allowed_accounts) go to sweep()."""
     import os
 
     age = parse_age(older_than)
     credentials = None
-    if target == "endpoint" and os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+    if fields.get("target") == "endpoint" and os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
         # Like the AWS CLI: keys in the environment choose the account on the endpoint (else dummy keys).
         credentials = {
             "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
@@ -352,16 +328,10 @@ def run_sweep_command(
             "aws_session_token": os.environ.get("AWS_SESSION_TOKEN", ""),
         }
     items = sweep(
-        target=target,
-        regions=regions,
-        endpoint_url=endpoint_url,
         older_than=age,
-        yes=yes,
         journal=Journal(journal_path) if journal_path is not None else Journal(),
-        profile=profile,
-        role_arn=role_arn,
-        allowed_accounts=allowed_accounts,
         credentials=credentials,
+        **fields,
     )
-    render_items(items, yes=yes, stream=stream)
+    render_items(items, yes=bool(fields.get("yes")), stream=stream)
     return exit_code(items)

@@ -248,3 +248,10 @@ def target_for(options: Any) -> Target:
         role_arn=options.role_arn, credentials=options.credentials,
         allowed_accounts=tuple(str(a) for a in options.config.aws.allowed_accounts or ()),
     )
+
+
+def sandbox_client(sandbox: Any, service: str, **kwargs: Any) -> Any:
+    """A plain boto3 client for an embedded Sandbox (tests and one-off checks; deployments use AwsSession)."""
+    import boto3  # the only boto3 importers live in orchestrator/aws
+
+    return boto3.client(service, endpoint_url=sandbox.endpoint_url, **sandbox.credentials, **kwargs)

@@ -195,13 +195,15 @@ def _from_entry_points() -> list[Playbook]:
     return found
 
 
-def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playbooks: bool = True) -> list[Playbook]:
+def load_playbooks(
+    extra_dirs: Iterable[str | Path] = (), *, entry_point_playbooks: bool = True, registry: Any = None
+) -> list[Playbook]:
     """Packaged playbooks (by file name), then each extra folder's, then entry points'; checks every named
     repair is registered and every id is unique. Diagnosis uses the first match in this order."""
     from orchestrator import repairs
     from orchestrator.detectors import DETECTORS
 
-    repairs.load_entry_point_repairs()
+    registry = registry if registry is not None else repairs.registry()
     books = _packaged()
     for directory in extra_dirs:
         path = Path(directory)
@@ -220,9 +222,9 @@ def load_playbooks(extra_dirs: Iterable[str | Path] = (), *, entry_point_playboo
                 f"playbook key 'forecast': no detector named '{book.forecast}' (known: {', '.join(sorted(DETECTORS))})",
                 file=book.source,
             )
-        if book.repair not in repairs.REGISTRY:
+        if book.repair not in registry:
             raise BadInput(
-                f"playbook key 'repair': no repair named '{book.repair}' (registered: {', '.join(repairs.REGISTRY.ids())})",
+                f"playbook key 'repair': no repair named '{book.repair}' (registered: {', '.join(registry.ids())})",
                 file=book.source,
             )
     return books

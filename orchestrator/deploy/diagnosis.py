@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from orchestrator.logs import get_logger
-from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
+import structlog
+
 from orchestrator.catalog.playbooks import Playbook, load_playbooks, match_failure
+from orchestrator.model import Failure, FailureKind, StackEvent, is_cascade_reason
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from orchestrator.template.graph import DependencyGraph
@@ -58,7 +61,6 @@ def diagnose_events(
     `graph`) on another failed root cause. A stack-level failure with no resource root cause becomes
     the only failure, so the evidence is kept and reported as unknown rather than lost.
     """
-    log = get_logger()
     if playbooks is None:
         playbooks = load_playbooks()
     ordered = _chronological(events)

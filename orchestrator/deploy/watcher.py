@@ -49,23 +49,25 @@ def is_root_failure(event: StackEvent) -> bool:
     return event.status.endswith("_FAILED") and not is_stack_level(event) and not is_cascade_reason(event.reason)
 
 
-def watch(
-    session: Any,
-    stack_name: str,
-    *,
-    after_event_id: str | None = None,
-    on_event: Callable[[StackEvent], None] | None = None,
-    on_failure: Callable[[StackEvent], None] | None = None,
-    stop_on_first_failure: bool = True,
-    poll_min: float = 0.5,
-    poll_max: float = 5.0,
-    cancel_event: threading.Event | None = None,
-    timeout_s: float | None = None,
-    sleep: Callable[[float], None] | None = None,
-) -> WatchResult:
+@dataclass(frozen=True)
+class WatchOptions:
+    """How watch() follows a stack: the cursor, the callbacks, polling bounds, cancellation and timeout."""
+
+    after_event_id: str | None = None
+    on_event: Callable[[StackEvent], None] | None = None
+    on_failure: Callable[[StackEvent], None] | None = None
+    stop_on_first_failure: bool = True
+    poll_min: float = 0.5
+    poll_max: float = 5.0
+    cancel_event: threading.Event | None = None
+    timeout_s: float | None = None
+    sleep: Callable[[float], None] | None = None
+
+
+def watch(session: Any, stack_name: str, options: WatchOptions | None = None, **fields: Any) -> WatchResult:
     """Follow `stack_name` (a name or, better, a StackId) from the cursor `after_event_id` until it settles.
 
-    Every new event goes to `on_event` in order, exactly once. The first root-cause failure goes to
+    The keywords are WatchOptions' fields. Every new event goes to `on_event` in order, exactly once. The first root-cause failure goes to
     `on_failure` as soon as it is read, so diagnosis need not wait for the rest. The watch ends when the
     stack status is terminal; with `stop_on_first_failure` it also ends once a failure has been seen and
     the stack has entered rollback, since a rollback only deletes and adds no new root causes (with
@@ -73,6 +75,10 @@ def watch(
     The interval is `poll_min` while events arrive and doubles up to `poll_max` while none do.
     `cancel_event` interrupts the wait between polls (the result then has cancelled=True).
     """
+    o = options or WatchOptions(**fields)
+    after_event_id, on_event, on_failure = o.after_event_id, o.on_event, o.on_failure
+    stop_on_first_failure, poll_min, poll_max = o.stop_on_first_failure, o.poll_min, o.poll_max
+    cancel_event, timeout_s, sleep = o.cancel_event, o.timeout_s, o.sleep
     from orchestrator.aws.session import StackNotFound  # aws.py is the boto3 boundary; loaded only with a session
 
     bound = log.bind(stack=stack_name)

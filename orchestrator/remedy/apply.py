@@ -103,7 +103,9 @@ def apply_round(
     from orchestrator.remedy.lint_guard import check_repair
 
     if registry is None:
-        from orchestrator.repairs import REGISTRY as registry
+        from orchestrator.repairs import registry as default_registry
+
+        registry = default_registry()
 
     result = RoundResult(template=template)
     current = template

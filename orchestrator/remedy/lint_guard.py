@@ -11,7 +11,7 @@ import structlog
 
 from orchestrator.errors import RepairRejected
 
-log = structlog.get_logger()
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)

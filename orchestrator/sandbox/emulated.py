@@ -39,8 +39,14 @@ def _suffix(seed: str, length: int = 12) -> str:
 class EmulatedResource:
     """A resource of a type moto lacks: it exists only in the sandbox's CloudFormation view."""
 
-    def __init__(self, *, logical_id: str, resource_type: str, properties: dict, stack_name: str, stack_id: str,
-                 account_id: str, region: str, partition: str = "aws", reason: str = "not modelled by moto"):
+    def __init__(self, *, logical_id: str, resource_type: str, properties: dict, reason: str = "not modelled by moto",
+                 **where: str):
+        """`where`: the stack it belongs to (stack_name, stack_id, account_id, region, and partition [aws])."""
+        missing = {"stack_name", "stack_id", "account_id", "region"} - set(where)
+        if missing:
+            raise TypeError(f"EmulatedResource needs {', '.join(sorted(missing))}")
+        stack_name, stack_id = where["stack_name"], where["stack_id"]
+        account_id, region, partition = where["account_id"], where["region"], where.get("partition", "aws")
         self.logical_resource_id = logical_id
         self.cf_resource_type = resource_type
         self.properties = properties or {}

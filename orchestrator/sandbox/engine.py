@@ -15,12 +15,10 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import Event, Stack
 from moto.core.utils import utcnow
-from moto.ec2.models.core import TaggedEC2Resource
 from moto.utilities.utils import get_partition
 
-from orchestrator.sandbox import rules
+from orchestrator.sandbox import models, rules
 from orchestrator.sandbox.context import SandboxContext
-from orchestrator.sandbox.emulated import EmulatedResource
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +101,11 @@ def runtime_of(stack: Stack, ctx: SandboxContext) -> StackRuntime:
 # ---------------------------------------------------------------------------------------------- events
 
 
-def _event(stack: Stack, clock: Clock, t: float, logical_id: str, resource_type: str, status: str,
-           reason: str | None = None, physical_id: str = "", properties: Any = None) -> datetime:
+def _event(stack: Stack, clock: Clock, t: float, resource: tuple[str, str], status: str, **fields: Any) -> datetime:
+    """Append one event; `resource` is (logical id, type), `fields` may hold reason, physical_id, properties."""
+    logical_id, resource_type = resource
+    reason, properties = fields.get("reason"), fields.get("properties")
+    physical_id = fields.get("physical_id") or ""
     event = Event(
         stack_id=stack.stack_id,
         stack_name=stack.name,
@@ -121,121 +122,22 @@ def _event(stack: Stack, clock: Clock, t: float, logical_id: str, resource_type:
 
 
 def stack_event(stack: Stack, clock: Clock, t: float, status: str, reason: str | None = None) -> None:
-    _event(stack, clock, t, stack.name, STACK_TYPE, status, reason, stack.stack_id)
+    _event(stack, clock, t, (stack.name, STACK_TYPE), status, reason=reason, physical_id=stack.stack_id)
     stack.status = status
     stack.stack_status_reason = reason
     log.debug("stack_event", stack=stack.name, status=status, reason=reason)
 
 
 def resource_event(stack: Stack, rt: StackRuntime, clock: Clock, t: float, logical_id: str, resource_type: str,
-                   status: str, reason: str = "", physical_id: str | None = None, properties: Any = None) -> None:
+                   status: str, **fields: Any) -> None:
+    """Record a resource's new status and its event; `fields` may hold reason, physical_id, properties."""
+    reason, physical_id = fields.get("reason") or "", fields.get("physical_id")
     state = rt.state(logical_id, resource_type)
     if physical_id is not None:
         state.physical_id = physical_id
     state.status, state.reason = status, reason
-    state.timestamp = _event(stack, clock, t, logical_id, resource_type, status, reason or None,
-                             state.physical_id, properties)
-
-
-# ---------------------------------------------------------------------------------------------- moto glue
-
-
-def _active_resources(stack: Stack) -> dict[str, dict]:
-    """Template resources whose Condition holds."""
-    rmap = stack.resource_map
-    active = {}
-    for logical_id, definition in (stack.template_dict.get("Resources") or {}).items():
-        condition = definition.get("Condition")
-        if condition and not rmap.lazy_condition_map[condition]:
-            continue
-        active[logical_id] = definition
-    return active
-
-
-def _is_modelled(resource_type: str) -> bool:
-    return (
-        resource_type not in parsing.NULL_MODELS
-        and not resource_type.startswith("Custom::")
-        and resource_type != "AWS::CloudFormation::CustomResource"
-        and resource_type in parsing.get_model_map()
-    )
-
-
-def _prepare(stack: Stack, logical_id: str, definition: dict) -> tuple[Any, dict, str]:
-    """(moto class or None, resolved resource json, physical name) without creating anything."""
-    rmap = stack.resource_map
-    resource_type = definition["Type"]
-    if _is_modelled(resource_type):
-        resolved = parsing.parse_resource_and_generate_name(logical_id, copy.deepcopy(definition), rmap)
-        if resolved:
-            return resolved
-    resolved_json = parsing.clean_json(copy.deepcopy({"Properties": definition.get("Properties") or {}}), rmap)
-    name = parsing.generate_resource_name(resource_type, stack.name, logical_id)
-    return None, {"Type": resource_type, **resolved_json}, name
-
-
-def _create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
-                  resolved: dict, name: str) -> tuple[Any, bool, str]:
-    """Create through moto when it models the type, else emulate. Returns (model, emulated, why)."""
-    resource_type = definition["Type"]
-    if cls is not None:
-        try:
-            model = cls.create_from_cloudformation_json(
-                name, resolved, stack.account_id, stack.region_name,
-                LogicalId=logical_id, StackId=stack.stack_id, ResourceType=resource_type,
-            )
-        except Exception as exc:
-            if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
-                raise
-            # A moto model crashing on a valid template is a moto gap, not an AWS failure: emulate instead.
-            log.warning("moto_model_failed", logical_id=logical_id, resource_type=resource_type, error=repr(exc))
-            model = None
-        if model is not None:
-            model.cf_resource_type = resource_type
-            model.logical_resource_id = logical_id
-            if isinstance(model, TaggedEC2Resource):
-                tags = dict(stack.resource_map.tags)
-                tags.update({"aws:cloudformation:stack-name": stack.name, "aws:cloudformation:stack-id": stack.stack_id,
-                             "aws:cloudformation:logical-id": logical_id})
-                from moto.ec2.models import ec2_backends
-
-                ec2_backends[stack.account_id][stack.region_name].create_tags([model.physical_resource_id], tags)
-            return model, False, ""
-        why = "moto's model of this type failed on the template"
-    else:
-        why = "not modelled by moto"
-    emulated = EmulatedResource(
-        logical_id=logical_id, resource_type=resource_type, properties=resolved.get("Properties") or {},
-        stack_name=stack.name, stack_id=stack.stack_id, account_id=stack.account_id, region=stack.region_name,
-        reason=why,
-    )
-    return emulated, True, why
-
-
-def _delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
-    rmap = stack.resource_map
-    model = rmap._parsed_resources.get(logical_id)
-    if model is None or isinstance(model, (str, int, float, list, dict)):
-        return
-    try:
-        if isinstance(model, EmulatedResource):
-            model.delete(stack.account_id, stack.region_name)
-        elif rules.delete_through_api(stack.account_id, stack.region_name,
-                                      getattr(model, "cf_resource_type", ""), model):
-            log.debug("deleted_through_api", logical_id=logical_id)
-        else:
-            rmap._delete_resource(model, definition or {"Type": getattr(model, "cf_resource_type", "")})
-    except Exception as exc:  # noqa: BLE001 - a moto delete gap must not leave the stack half deleted
-        log.warning("moto_delete_failed", logical_id=logical_id, error=repr(exc))
-    rmap._parsed_resources.pop(logical_id, None)
-
-
-def _client_error_failure(exc: Exception, resource_type: str) -> rules.RuleFailure:
-    status = getattr(exc, "code", 400)
-    status = status if isinstance(status, int) else 400
-    message = getattr(exc, "message", None) or str(exc)
-    code = {404: "NotFound", 403: "AccessDenied", 409: "AlreadyExists"}.get(status, "InvalidRequest")
-    return rules.RuleFailure(message, code, resource_type.split("::")[1] if "::" in resource_type else "", status)
+    state.timestamp = _event(stack, clock, t, (logical_id, resource_type), status, reason=reason or None,
+                             physical_id=state.physical_id, properties=fields.get("properties"))
 
 
 # ---------------------------------------------------------------------------------------------- simulation
@@ -283,7 +185,7 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
         failure = None
         try:
             try:
-                cls, resolved, name = _prepare(stack, lid, definition)
+                cls, resolved, name = models.prepare(stack, lid, definition)
             except Exception as exc:
                 if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
                     raise
@@ -302,10 +204,10 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
             if failure is None:
                 if verb == "create":
                     # A resource cancelled earlier may exist half-made; CloudFormation replaces it.
-                    _delete_model(stack, lid, definition)
-                    model, emulated, why = _create_model(stack, ctx, lid, definition, cls, resolved, name)
+                    models.delete_model(stack, lid, definition)
+                    model, emulated, why = models.create_model(stack, ctx, lid, definition, cls, resolved, name)
                 else:
-                    model, emulated, why = _update_model(stack, ctx, lid, definition, cls, resolved, name)
+                    model, emulated, why = models.update_model(stack, ctx, lid, definition, cls, resolved, name)
                 stack.resource_map._parsed_resources[lid] = model
                 for fixup in rules.POST_CREATE_FIXUPS:
                     if not emulated:
@@ -314,14 +216,14 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
                 state.emulated, state.emulation_reason = emulated, why
                 physical = getattr(model, "physical_resource_id", None) or name
                 if verb == "create":
-                    resource_event(stack, rt, clock, now, lid, rtype, progress, "Resource creation Initiated",
+                    resource_event(stack, rt, clock, now, lid, rtype, progress, reason="Resource creation Initiated",
                                    physical_id=str(physical), properties=definition.get("Properties"))
                 else:
                     rt.state(lid, rtype).physical_id = str(physical)
         except Exception as exc:
             if not (getattr(exc, "code", None) and getattr(exc, "message", None) is not None):
                 raise
-            failure = _client_error_failure(exc, rtype)
+            failure = models.client_error_failure(exc, rtype)
         if failure is not None:
             reason = failure.reason(new_id)
             heapq.heappush(heap, _Pending(now + min(FAILURE_DURATION, _duration(rtype)), next(seq), lid, reason))
@@ -345,7 +247,7 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
                 other_verb = actions[other.logical_id]
                 resource_event(stack, rt, clock, deadline, other.logical_id, other_type,
                                "CREATE_FAILED" if other_verb == "create" else "UPDATE_FAILED",
-                               "Resource creation cancelled" if other_verb == "create" else "Resource update cancelled")
+                               reason="Resource creation cancelled" if other_verb == "create" else "Resource update cancelled")
                 failed.append(other.logical_id)
             heap.clear()
             break
@@ -360,40 +262,13 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
                 start_ready(t)
             continue
         resource_event(stack, rt, clock, t, lid, rtype, "CREATE_FAILED" if verb == "create" else "UPDATE_FAILED",
-                       item.reason)
+                       reason=item.reason)
         failed.append(lid)
         log.debug("resource_failed", stack=stack.name, logical_id=lid, reason=item.reason)
         if not failing:
             failing = True
             deadline = t + CANCEL_DELAY
     return t, failed
-
-
-def _update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, cls: Any, resolved: dict,
-                  name: str) -> tuple[Any, bool, str]:
-    current = stack.resource_map._parsed_resources.get(lid)
-    if current is None:
-        return _create_model(stack, ctx, lid, definition, cls, resolved, name)
-    if cls is None or isinstance(current, EmulatedResource):
-        emulated = EmulatedResource(logical_id=lid, resource_type=definition["Type"],
-                                    properties=resolved.get("Properties") or {}, stack_name=stack.name,
-                                    stack_id=stack.stack_id, account_id=stack.account_id, region=stack.region_name)
-        emulated.physical_resource_id = getattr(current, "physical_resource_id", emulated.physical_resource_id)
-        return emulated, True, "not modelled by moto"
-    if hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
-        return current, False, ""
-    try:
-        model = cls.update_from_cloudformation_json(original_resource=current, new_resource_name=name,
-                                                    cloudformation_json=resolved, account_id=stack.account_id,
-                                                    region_name=stack.region_name)
-    except Exception as exc:
-        if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
-            raise
-        log.warning("moto_update_failed", logical_id=lid, error=repr(exc))
-        return current, False, ""
-    model.cf_resource_type = definition["Type"]
-    model.logical_resource_id = lid
-    return model, False, ""
 
 
 def _delete_resources(stack: Stack, rt: StackRuntime, clock: Clock, logical_ids: list[str], graph_deps: dict[str, set[str]],
@@ -411,7 +286,7 @@ def _delete_resources(stack: Stack, rt: StackRuntime, clock: Clock, logical_ids:
         t += DELETE_DURATION
         for lid in wave:
             state = rt.resources[lid]
-            _delete_model(stack, lid, definitions.get(lid))
+            models.delete_model(stack, lid, definitions.get(lid))
             resource_event(stack, rt, clock, t, lid, state.resource_type, "DELETE_COMPLETE")
         remaining -= set(wave)
     return t
@@ -438,7 +313,7 @@ def create(stack: Stack, ctx: SandboxContext, *, disable_rollback: bool = False,
     rt = runtime_of(stack, ctx)
     clock = Clock(rt, ctx.config.time_scale)
     stack_event(stack, clock, 0, "CREATE_IN_PROGRESS", "User Initiated")
-    active = _active_resources(stack)
+    active = models.active_resources(stack)
     graph = rules.TemplateGraph.build(active)
     t, failed = _apply(stack, rt, clock, {lid: "create" for lid in active}, graph, 0)
     stack.resource_map._sbx_created = True
@@ -493,7 +368,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     rmap.load_mapping()
     rmap.load_parameters()
     rmap.load_conditions()
-    active = _active_resources_of(new_dict, rmap)
+    active = models.active_resources_of(new_dict, rmap)
     param_changed = {k for k in set(old_resolved) | set(rmap.resolved_parameters)
                      if old_resolved.get(k) != rmap.resolved_parameters.get(k)}
 
@@ -556,16 +431,6 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     stack_event(stack, clock, t + 3, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
     t = _delete_resources(stack, rt, clock, created_now, graph.deps, t + 4, active)
     stack_event(stack, clock, t + 0.5, "UPDATE_ROLLBACK_COMPLETE")
-
-
-def _active_resources_of(template: dict, rmap: Any) -> dict[str, dict]:
-    active = {}
-    for lid, definition in (template.get("Resources") or {}).items():
-        condition = definition.get("Condition")
-        if condition and not rmap.lazy_condition_map[condition]:
-            continue
-        active[lid] = definition
-    return active
 
 
 def delete(stack: Stack, ctx: SandboxContext, backend: Any) -> None:

@@ -385,22 +385,6 @@ def installed() -> bool:
     return _installed
 
 
-_SELF_TEST_TEMPLATE = {
-    "Resources": {
-        "Role": {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
-                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AWSCodeDeployRole"],
-            },
-            "DependsOn": "Key",
-        },
-        "App": {"Type": "AWS::CodeDeploy::Application"},
-        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
-        "Group": {"Type": "AWS::Logs::LogGroup",
-                  "Properties": {"LogGroupName": "self-test", "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
-    }
-}
 _self_tested = False
 
 
@@ -413,7 +397,7 @@ def self_test() -> None:
     with _INSTALL_LOCK:
         if _self_tested:
             return
-        import json
+        from importlib import resources
 
         from orchestrator.sandbox.config import SandboxConfig
         from orchestrator.sandbox.context import SandboxContext, register, unregister
@@ -423,7 +407,7 @@ def self_test() -> None:
         register(ctx)
         try:
             stack = Stack(stack_id=generate_stack_id("self-test", "us-east-1", account), name="self-test",
-                          template=json.dumps(_SELF_TEST_TEMPLATE), parameters={}, account_id=account,
+                          template=resources.files("orchestrator.data").joinpath("sandbox_self_test.json").read_text(encoding="utf-8"), parameters={}, account_id=account,
                           region_name="us-east-1")
             engine.create(stack, ctx)
             reasons = {e.logical_resource_id: e.resource_status_reason for e in stack.events
@@ -443,9 +427,6 @@ def self_test() -> None:
             unregister(account)
             drop_account_state(account)
         _self_tested = True
-
-
-# --- moto state surgery: forgetting one account ------------------------------------------------
 
 
 def drop_account_state(account_id: str) -> None:

@@ -145,12 +145,6 @@ class Sandbox:
                 for row in engine.emulated_resources(stacks[-1])
             ] if stacks else []
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for this sandbox (tests and the CLI's own checks; the engine uses orchestrator.aws.session)."""
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.endpoint_url, **self.credentials, **kwargs)
-
     # -------------------------------------------------------------------------------- internals
 
     def _issue_credentials(self, reuse: bool = False) -> None:

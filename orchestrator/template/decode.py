@@ -11,6 +11,10 @@ from typing import Any
 from functools import cache
 
 from orchestrator.errors import BadInput
+from orchestrator.template.cfnlint_seams import check_seams
+
+# The decoder subclasses cfn-lint's internals: an incompatible cfn-lint must fail here, by name, not later.
+check_seams()
 
 # cfn-lint (its decoder pulls in all of cfn-lint: about a second) and ruamel are imported on first use,
 # so that reading a JSON template, or a command that reads none, never pays for them.

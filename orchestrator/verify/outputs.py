@@ -10,7 +10,7 @@ import structlog
 
 from orchestrator.errors import AutofixError
 from orchestrator.template.graph import DependencyGraph, build_graph
-from orchestrator.verify import reports
+from orchestrator.verify import markdown, reports
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,7 @@ def cell_graphs(run: Mapping[str, Any]) -> dict[str, str]:
         report = cell.get("report")
         if not report or reports.classify(cell) == reports.GREEN:
             continue
-        failing = reports.failing_resources(report)
+        failing = markdown.failing_resources(report)
         path = cell.get("template_path")
         if not failing or not path or not Path(path).is_file():
             continue
@@ -83,7 +83,7 @@ def write_outputs(
         outputs.append((junit, lambda: reports.render_junit(run)))
     if report_md:
         outputs.append(
-            (report_md, lambda: reports.render_markdown(run, playbooks=playbook_catalog(playbook_dirs), graphs=cell_graphs(run)))
+            (report_md, lambda: markdown.render_markdown(run, playbooks=playbook_catalog(playbook_dirs), graphs=cell_graphs(run)))
         )
     for path, render in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)

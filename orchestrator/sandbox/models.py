@@ -1,0 +1,215 @@
+"""The engine's moto glue: creating, updating and deleting moto's resource models for one stack."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import structlog
+from moto.cloudformation import parsing
+from moto.cloudformation.models import Stack
+from moto.ec2.models.core import TaggedEC2Resource
+
+from orchestrator.sandbox import rules
+from orchestrator.sandbox.context import SandboxContext
+from orchestrator.sandbox.emulated import EmulatedResource
+
+log = structlog.get_logger(__name__)
+
+
+def active_resources(stack: Stack) -> dict[str, dict]:
+    """Template resources whose Condition holds."""
+    rmap = stack.resource_map
+    active = {}
+    for logical_id, definition in (stack.template_dict.get("Resources") or {}).items():
+        condition = definition.get("Condition")
+        if condition and not rmap.lazy_condition_map[condition]:
+            continue
+        active[logical_id] = definition
+    return active
+
+
+def is_modelled(resource_type: str) -> bool:
+    return (
+        resource_type not in parsing.NULL_MODELS
+        and not resource_type.startswith("Custom::")
+        and resource_type != "AWS::CloudFormation::CustomResource"
+        and resource_type in parsing.get_model_map()
+    )
+
+
+def prepare(stack: Stack, logical_id: str, definition: dict) -> tuple[Any, dict, str]:
+    """(moto class or None, resolved resource json, physical name) without creating anything."""
+    rmap = stack.resource_map
+    resource_type = definition["Type"]
+    if is_modelled(resource_type):
+        resolved = parsing.parse_resource_and_generate_name(logical_id, copy.deepcopy(definition), rmap)
+        if resolved:
+            return resolved
+    resolved_json = parsing.clean_json(copy.deepcopy({"Properties": definition.get("Properties") or {}}), rmap)
+    name = parsing.generate_resource_name(resource_type, stack.name, logical_id)
+    return None, {"Type": resource_type, **resolved_json}, name
+
+
+def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
+                  resolved: dict, name: str) -> tuple[Any, bool, str]:
+    """Create through moto when it models the type, else emulate. Returns (model, emulated, why)."""
+    resource_type = definition["Type"]
+    if cls is not None:
+        try:
+            model = cls.create_from_cloudformation_json(
+                name, resolved, stack.account_id, stack.region_name,
+                LogicalId=logical_id, StackId=stack.stack_id, ResourceType=resource_type,
+            )
+        except Exception as exc:
+            if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+                raise
+            # A moto model crashing on a valid template is a moto gap, not an AWS failure: emulate instead.
+            log.warning("moto_model_failed", logical_id=logical_id, resource_type=resource_type, error=repr(exc))
+            model = None
+        if model is not None:
+            model.cf_resource_type = resource_type
+            model.logical_resource_id = logical_id
+            if isinstance(model, TaggedEC2Resource):
+                tags = dict(stack.resource_map.tags)
+                tags.update({"aws:cloudformation:stack-name": stack.name, "aws:cloudformation:stack-id": stack.stack_id,
+                             "aws:cloudformation:logical-id": logical_id})
+                from moto.ec2.models import ec2_backends
+
+                ec2_backends[stack.account_id][stack.region_name].create_tags([model.physical_resource_id], tags)
+            return model, False, ""
+        why = "moto's model of this type failed on the template"
+    else:
+        why = "not modelled by moto"
+    emulated = EmulatedResource(
+        logical_id=logical_id, resource_type=resource_type, properties=resolved.get("Properties") or {},
+        stack_name=stack.name, stack_id=stack.stack_id, account_id=stack.account_id, region=stack.region_name,
+        reason=why,
+    )
+    return emulated, True, why
+
+
+def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
+    rmap = stack.resource_map
+    model = rmap._parsed_resources.get(logical_id)
+    if model is None or isinstance(model, (str, int, float, list, dict)):
+        return
+    try:
+        if isinstance(model, EmulatedResource):
+            model.delete(stack.account_id, stack.region_name)
+        elif delete_through_api(stack.account_id, stack.region_name,
+                                      getattr(model, "cf_resource_type", ""), model):
+            log.debug("deleted_through_api", logical_id=logical_id)
+        else:
+            rmap._delete_resource(model, definition or {"Type": getattr(model, "cf_resource_type", "")})
+    except Exception as exc:  # noqa: BLE001 - a moto delete gap must not leave the stack half deleted
+        log.warning("moto_delete_failed", logical_id=logical_id, error=repr(exc))
+    rmap._parsed_resources.pop(logical_id, None)
+
+
+def client_error_failure(exc: Exception, resource_type: str) -> rules.RuleFailure:
+    status = getattr(exc, "code", 400)
+    status = status if isinstance(status, int) else 400
+    message = getattr(exc, "message", None) or str(exc)
+    code = {404: "NotFound", 403: "AccessDenied", 409: "AlreadyExists"}.get(status, "InvalidRequest")
+    return rules.RuleFailure(message, code, resource_type.split("::")[1] if "::" in resource_type else "", status)
+
+
+def update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, cls: Any, resolved: dict,
+                  name: str) -> tuple[Any, bool, str]:
+    current = stack.resource_map._parsed_resources.get(lid)
+    if current is None:
+        return create_model(stack, ctx, lid, definition, cls, resolved, name)
+    if cls is None or isinstance(current, EmulatedResource):
+        emulated = EmulatedResource(logical_id=lid, resource_type=definition["Type"],
+                                    properties=resolved.get("Properties") or {}, stack_name=stack.name,
+                                    stack_id=stack.stack_id, account_id=stack.account_id, region=stack.region_name)
+        emulated.physical_resource_id = getattr(current, "physical_resource_id", emulated.physical_resource_id)
+        return emulated, True, "not modelled by moto"
+    if hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
+        return current, False, ""
+    try:
+        model = cls.update_from_cloudformation_json(original_resource=current, new_resource_name=name,
+                                                    cloudformation_json=resolved, account_id=stack.account_id,
+                                                    region_name=stack.region_name)
+    except Exception as exc:
+        if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+            raise
+        log.warning("moto_update_failed", logical_id=lid, error=repr(exc))
+        return current, False, ""
+    model.cf_resource_type = definition["Type"]
+    model.logical_resource_id = lid
+    return model, False, ""
+
+
+def active_resources_of(template: dict, rmap: Any) -> dict[str, dict]:
+    active = {}
+    for lid, definition in (template.get("Resources") or {}).items():
+        condition = definition.get("Condition")
+        if condition and not rmap.lazy_condition_map[condition]:
+            continue
+        active[lid] = definition
+    return active
+
+
+def delete_through_api(account_id: str, region: str, resource_type: str, model: Any) -> bool:
+    """Delete types whose moto model has no CloudFormation delete, through the service backend.
+
+    AWS: DeleteStack and rollback remove every resource the stack created (a VPC then goes away with its
+    routes, associations, gateways and addresses). moto leaves these behind, which would also block the
+    VPC's own deletion. Returns False for types handled by moto itself.
+    """
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+
+    ec2 = ec2_backends[account_id][region]
+    if resource_type == "AWS::EC2::VPCGatewayAttachment":
+        if getattr(model, "gateway_id", "").startswith("igw-"):
+            ec2.detach_internet_gateway(model.gateway_id, model.vpc_id)
+        else:
+            ec2.detach_vpn_gateway(model.gateway_id, model.vpc_id)
+    elif resource_type == "AWS::EC2::InternetGateway":
+        ec2.delete_internet_gateway(model.id)
+    elif resource_type == "AWS::EC2::Route":
+        ec2.delete_route(model.route_table.id, model.destination_cidr_block)
+    elif resource_type == "AWS::EC2::SubnetRouteTableAssociation":
+        table = ec2.get_route_table(model.route_table_id)
+        for association_id, subnet_id in list(table._associations.items()):
+            if subnet_id == model.subnet_id:
+                ec2.disassociate_route_table(association_id)
+    elif resource_type == "AWS::EC2::RouteTable":
+        ec2.delete_route_table(model.id)
+    elif resource_type == "AWS::EC2::EIP":
+        ec2.release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
+            else ec2.release_address(address=model.public_ip)
+    elif resource_type == "AWS::EC2::NatGateway":
+        ec2.delete_nat_gateway(model.id)
+    elif resource_type == "AWS::EC2::LaunchTemplate":
+        ec2.delete_launch_template(None, model.id)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::TargetGroup":
+        elbv2_backends[account_id][region].delete_target_group(model.arn)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::Listener":
+        elbv2_backends[account_id][region].delete_listener(model.arn)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+        elbv2_backends[account_id][region].delete_load_balancer(model.arn)
+    elif resource_type == "AWS::Logs::LogGroup":
+        from moto.logs.models import logs_backends
+
+        logs_backends[account_id][region].delete_log_group(model.name)
+    elif resource_type == "AWS::IAM::Role":
+        # IAM refuses DeleteRole while managed policies are attached; CloudFormation detaches them first.
+        for policy in list(getattr(model, "managed_policies", {}).values()):
+            policy.detach_from(model)
+        return False
+    elif resource_type == "AWS::IAM::User":
+        for policy in list(getattr(model, "managed_policies", {}).values()):
+            policy.detach_from(model)
+        return False
+    elif resource_type == "AWS::KMS::Key":
+        from moto.kms.models import kms_backends
+
+        # AWS schedules key deletion (PendingDeletion, 7-30 days) rather than removing the key.
+        kms_backends[account_id][region].schedule_key_deletion(model.id, 7)
+    else:
+        return False
+    return True

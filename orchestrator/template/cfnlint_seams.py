@@ -1,0 +1,76 @@
+"""The cfn-lint internals this tool relies on, checked once at start-up so an incompatible cfn-lint fails loudly.
+
+Like the moto seam table (orchestrator/sandbox/patches.py): we use cfn-lint's YAML decoder classes, its
+rule runner and its bundled data, none of which is a public API. pyproject.toml pins cfn-lint compatibly
+(CFN_LINT_REQUIREMENT); this check names exactly what is missing when another version is installed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module, resources
+
+from orchestrator.errors import AutofixError
+
+CFN_LINT_REQUIREMENT = "cfn-lint~=1.58"
+MIN_VERSION = (1, 58)  # ~=1.58: 1.58 or later, below 2
+
+# (module, dotted attribute) pairs the decoder, the lint guard and the privilege tables use.
+SEAMS: tuple[tuple[str, str], ...] = (
+    ("cfnlint.decode.cfn_yaml", "CfnFullLoader"),
+    ("cfnlint.decode.cfn_yaml", "NodeConstructor.flatten_mapping"),
+    ("cfnlint.decode.cfn_yaml", "multi_constructor"),
+    ("cfnlint.decode.cfn_yaml", "CfnParseError"),
+    ("cfnlint.decode.node", "str_node"),
+    ("cfnlint.api", "lint"),
+    ("cfnlint.config", "ConfigMixIn"),
+    ("cfnlint.runner", "Runner"),
+)
+DATA_FILES: tuple[tuple[str, str], ...] = (("cfnlint.data.AdditionalSpecs", "Policies.json"),)
+
+
+class CfnLintSeamError(AutofixError):
+    """The installed cfn-lint lacks an internal this tool uses (one stderr line from the CLI, exit 1)."""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+def problems() -> list[str]:
+    """What is wrong with the installed cfn-lint, empty when nothing is."""
+    found: list[str] = []
+    try:
+        version = import_module("cfnlint.version").__version__
+    except (ImportError, AttributeError):
+        return ["cfn-lint is not installed (or has no cfnlint.version)"]
+    installed = _version_tuple(version)
+    if not (MIN_VERSION <= installed < (MIN_VERSION[0] + 1,)):
+        found.append(f"cfn-lint {version} installed, the tool is built against {CFN_LINT_REQUIREMENT}")
+    for module_name, dotted in SEAMS:
+        try:
+            owner: object = import_module(module_name)
+        except ImportError as exc:
+            found.append(f"{module_name} cannot be imported ({exc})")
+            continue
+        for part in dotted.split("."):
+            owner = getattr(owner, part, None)
+            if owner is None:
+                found.append(f"{module_name}.{dotted} is missing")
+                break
+    for package, name in DATA_FILES:
+        try:
+            present = resources.files(package).joinpath(name).is_file()
+        except (ImportError, ModuleNotFoundError):
+            present = False
+        if not present:
+            found.append(f"{package}/{name} is missing")
+    return found
+
+
+@cache
+def check_seams() -> None:
+    """Raise CfnLintSeamError naming every missing internal; runs once per process."""
+    found = problems()
+    if found:
+        raise CfnLintSeamError("incompatible cfn-lint: " + "; ".join(found) + f" (install {CFN_LINT_REQUIREMENT})")
