@@ -1,0 +1,261 @@
+"""Benchmark: deploy every template of the real-template corpus on the embedded sandbox and grade the outcome.
+
+Each manifest entry (tests/corpora/templates/manifest.json) runs in its own subprocess with a
+timeout, through the public API (`orchestrator.deploy_with_autofix`) against a sandbox the child
+starts itself, so that after the run the stack's resources can be counted. Per template: status,
+deployments, resources modeled / stand-ins / skipped by condition, stop reason, failure classes,
+HTTP 5xx answers seen, seconds; and a verdict:
+
+  substantive green      green with <= 10% of the resources stand-ins or skipped
+  hollow green           green, but more than 10% stand-ins or skipped
+  unexpected green       green where real CloudFormation fails (manifest `expected`)
+  expected failure       failed with the class the manifest records
+  other failure          expected a failure, failed for another class
+  false failure          expected green, failed with every prerequisite provided
+  sandbox limitation     a failure classified `sandbox-limitation`
+  prerequisite missing   failed (or refused) where the template needs something the tool did not provide
+  bad input              refused as bad input (exit 2) with nothing missing
+  crash/timeout          the child died, raised, or ran past --timeout
+
+Usage: python bench/bench_corpus.py [--only ID] [--subset fast] [--timeout S] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "corpora"))
+import corpus_files  # noqa: E402  (the manifest is committed; the template files are located, never committed)
+
+MANIFEST = corpus_files.MANIFEST_PATH
+HOLLOW_SHARE = 0.10
+# Kinds CloudFormation resolves from AWS's own public data (public SSM parameters): no fixture needed.
+_PUBLIC_KINDS = {"ssm-parameter"}
+VERDICTS = ("substantive green", "hollow green", "unexpected green", "expected failure", "other failure",
+            "false failure", "sandbox limitation", "prerequisite missing", "bad input", "crash/timeout")
+
+
+# ------------------------------------------------------------------------------------------ child
+
+
+def _count_5xx() -> list[int]:
+    """Count HTTP 5xx answers every botocore client in this process receives (the tool's and ours)."""
+    import botocore.endpoint
+
+    seen = [0]
+    original = botocore.endpoint.Endpoint._send
+
+    def _send(self: Any, request: Any) -> Any:
+        response = original(self, request)
+        if getattr(response, "status_code", 0) >= 500:
+            seen[0] += 1
+        return response
+
+    botocore.endpoint.Endpoint._send = _send
+    return seen
+
+
+def _stack_resources(box: Any, stack_name: str) -> list[dict]:
+    client = box.client("cloudformation")
+    try:
+        return client.describe_stack_resources(StackName=stack_name)["StackResources"]
+    except Exception:  # the stack may be gone (deleted after a failed create): nothing was kept
+        return []
+
+
+def run_child(entry_json: str) -> dict:
+    """Deploy one manifest entry; print one JSON line with the measurements."""
+    sys.path.insert(0, str(ROOT))
+    entry = json.loads(entry_json)
+    seen_5xx = _count_5xx()
+    from orchestrator import deploy_with_autofix
+    from orchestrator.errors import BadInput
+    from orchestrator.sandbox import Sandbox
+
+    out: dict[str, Any] = {"id": entry["id"]}
+    started = time.perf_counter()
+    box = Sandbox(region="us-east-1").start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                result = deploy_with_autofix(
+                    corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
+                    credentials=box.credentials, region="us-east-1", parameters=entry.get("parameters") or {},
+                    keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
+                )
+            except BadInput as exc:
+                out.update(status="bad-input", error=str(exc))
+                return out
+            report = result.report
+            out.update(status=result.status, deployments=result.deployments, stop_reason=report.get("stop_reason", ""))
+            failures = [f for a in result.attempts for f in a.get("failures", [])]
+            out["failure_classes"] = sorted({str(f.get("class") or f.get("playbook") or "unknown") for f in failures})
+            out["failure_reasons"] = [f.get("status_reason", "")[:300] for f in failures][:5]
+            out["fixtures"] = report.get("fixtures") or report.get("prerequisites") or []
+            fidelity = report.get("fidelity")
+            rows = _stack_resources(box, result.stack_name)
+            if isinstance(fidelity, dict):
+                out["stand_in"] = len(fidelity.get("stand_in") or [])
+                out["skipped"] = len(fidelity.get("skipped_by_condition") or [])
+                out["modeled"] = fidelity.get("modeled")
+                if not isinstance(out["modeled"], int):
+                    out["modeled"] = max(0, len(rows) - out["stand_in"])
+                out["sandbox_limitations"] = len(fidelity.get("sandbox_limitations") or [])
+                out["fidelity"] = "report"
+            else:
+                emulated = {r["logical_id"] for r in report.get("emulated_resources") or []}
+                if not emulated:
+                    emulated = {r["logical_id"] for r in box.emulated_resources(result.stack_name)}
+                built = [r for r in rows if r.get("ResourceStatus", "").endswith("_COMPLETE")]
+                out["stand_in"] = len(emulated)
+                out["modeled"] = max(0, len(built) - len(emulated))
+                # Without a fidelity report, resources the template declares but the stack lacks were
+                # skipped by a condition (SAM expands, so only a plain template can be counted this way).
+                # After a rollback the rows are gone, so only a green stack can be counted.
+                green = result.status == "succeeded"
+                out["skipped"] = None if entry.get("sam") or not green else max(0, entry["resource_count"] - len(rows))
+                out["fidelity"] = "counted"
+            text = json.dumps(report)
+            out["5xx_in_report"] = sum(text.count(f"HTTP {code}") + text.count(f"status code {code}")
+                                       for code in (500, 502, 503))
+    except Exception as exc:  # a crash of the tool is a measurement, reported as such
+        out.update(status="crash", error=f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        out["seconds"] = round(time.perf_counter() - started, 2)
+        out["http_5xx"] = seen_5xx[0] + out.pop("5xx_in_report", 0)
+        try:
+            box.stop()
+        except Exception as exc:
+            out.setdefault("error", f"sandbox stop failed: {exc}")
+    return out
+
+
+# ----------------------------------------------------------------------------------------- parent
+
+
+def _unprovided(entry: dict, measured: dict) -> list[str]:
+    provided = {str(f.get("kind")) for f in measured.get("fixtures") or [] if isinstance(f, dict)}
+    return [k for k in entry.get("prerequisites", []) if k not in _PUBLIC_KINDS and k not in provided]
+
+
+def verdict(entry: dict, m: dict) -> str:
+    expected = entry["expected"]
+    status = m.get("status")
+    if status in ("crash", "timeout") or status is None:
+        return "crash/timeout"
+    missing = _unprovided(entry, m)
+    if status == "bad-input":
+        return "prerequisite missing" if missing or "auto" in (entry.get("parameters") or {}).values() else "bad input"
+    if status == "succeeded":
+        if expected["outcome"] == "failure":
+            return "unexpected green"
+        total = (m.get("modeled") or 0) + (m.get("stand_in") or 0) + (m.get("skipped") or 0)
+        hollow = (m.get("stand_in") or 0) + (m.get("skipped") or 0)
+        return "hollow green" if total == 0 or hollow > HOLLOW_SHARE * total else "substantive green"
+    classes = set(m.get("failure_classes") or [])
+    if "sandbox-limitation" in classes or "sandbox limitation" in (m.get("stop_reason") or ""):
+        return "sandbox limitation"
+    if expected["outcome"] == "failure":
+        return "expected failure" if expected.get("class") in classes else "other failure"
+    return "prerequisite missing" if missing else "false failure"
+
+
+def run_entry(entry: dict, timeout: float) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(entry)]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        return {"id": entry["id"], "status": "timeout", "seconds": round(time.perf_counter() - started, 2),
+                "http_5xx": 0, "error": f"no result within {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"id": entry["id"], "status": "crash", "seconds": round(time.perf_counter() - started, 2),
+                "http_5xx": 0, "error": f"exit {proc.returncode}: {tail}"[:500]}
+    return json.loads(lines[-1])
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_table(rows: list[dict]) -> None:
+    head = f"{'id':<34}{'verdict':<21}{'status':<11}{'dep':>4}{'mod':>5}{'std':>5}{'skp':>5}{'5xx':>5}{'sec':>8}  classes / stop reason"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        m = r["measured"]
+        classes = ",".join(m.get("failure_classes") or [])
+        why = classes or m.get("stop_reason") or m.get("error") or ""
+        print(f"{r['id']:<34}{r['verdict']:<21}{_cell(m.get('status')):<11}{_cell(m.get('deployments')):>4}"
+              f"{_cell(m.get('modeled')):>5}{_cell(m.get('stand_in')):>5}{_cell(m.get('skipped')):>5}"
+              f"{_cell(m.get('http_5xx')):>5}{m.get('seconds', 0):>8.1f}  {why[:90]}")
+
+
+def totals(rows: list[dict]) -> dict:
+    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
+    return {
+        "templates": len(rows),
+        **counts,
+        "http_5xx": sum(r["measured"].get("http_5xx") or 0 for r in rows),
+        "seconds": round(sum(r["measured"].get("seconds") or 0 for r in rows), 1),
+        "expected_green": sum(1 for r in rows if r["expected"]["outcome"] == "green"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="run only this manifest id (repeatable)")
+    parser.add_argument("--subset", help="run a named subset of the manifest (e.g. fast)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per template before it counts as hung")
+    parser.add_argument("--json", type=Path, help="write the rows and totals to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_child(args.child)), flush=True)
+        return
+    manifest = json.loads(MANIFEST.read_text())
+    entries = manifest["templates"]
+    if args.subset:
+        if args.subset not in manifest.get("subsets", {}):
+            sys.exit(f"unknown subset {args.subset!r}; known: {', '.join(manifest.get('subsets', {}))}")
+        wanted = set(manifest["subsets"][args.subset])
+        entries = [e for e in entries if e["id"] in wanted]
+    if args.only:
+        unknown = set(args.only) - {e["id"] for e in entries}
+        if unknown:
+            sys.exit(f"unknown id(s): {', '.join(sorted(unknown))}")
+        entries = [e for e in entries if e["id"] in set(args.only)]
+    present = {e["id"] for e, _ in corpus_files.available(entries)}
+    if len(present) < len(entries):
+        sys.exit(f"{len(entries) - len(present)} corpus template(s) not found; materialize them first: "
+                 "python tests/corpora/corpus_files.py --mirror-root DIR (see its docstring)")
+    rows = []
+    for entry in entries:
+        measured = run_entry(entry, args.timeout)
+        rows.append({"id": entry["id"], "expected": entry["expected"], "measured": measured,
+                     "verdict": verdict(entry, measured)})
+        print(f"  {entry['id']}: {rows[-1]['verdict']} ({measured.get('seconds', 0):.1f} s)", file=sys.stderr, flush=True)
+    print_table(rows)
+    summary = totals(rows)
+    print()
+    print("totals: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    if args.json:
+        tmp = args.json.with_name(args.json.name + ".tmp")
+        tmp.write_text(json.dumps({"totals": summary, "rows": rows}, indent=2) + "\n")
+        tmp.replace(args.json)
+
+
+if __name__ == "__main__":
+    main()
