@@ -13,9 +13,6 @@ from functools import cache
 from orchestrator.errors import BadInput
 from orchestrator.template.cfnlint_seams import check_seams
 
-# The decoder subclasses cfn-lint's internals: an incompatible cfn-lint must fail here, by name, not later.
-check_seams()
-
 # cfn-lint (its decoder pulls in all of cfn-lint: about a second) and ruamel are imported on first use,
 # so that reading a JSON template, or a command that reads none, never pays for them.
 
@@ -159,6 +156,9 @@ def _json_lines(text: str) -> dict[tuple[str, ...], int]:
 @cache
 def _cfn_loader() -> Any:
     """cfn-lint's loader with unknown tags rejected and timestamps kept as the text written."""
+    # The decoder subclasses cfn-lint's internals: an incompatible cfn-lint fails here, by name, not later.
+    # (At first use, not at import: a JSON template or a command that reads none never imports cfn-lint.)
+    check_seams()
     from cfnlint.decode import cfn_yaml
     from cfnlint.decode.node import str_node
 
