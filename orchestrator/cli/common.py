@@ -219,8 +219,8 @@ def _global_options(
         start_logging(ctx)
 
 
-# Commands that neither deploy nor log: they start without structlog (and so without Rich); one that
-# reaches code that logs (forecast --fix) calls start_logging first.
+# Commands that do not deploy: they configure logging themselves, just before they first reach code that
+# may log (reading a template may warn), so that `playbooks` and a bad path never import structlog and Rich.
 LIGHT_COMMANDS = frozenset({"forecast", "graph", "playbooks"})
 
 

@@ -42,7 +42,9 @@ def forecast_command(
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
-    tpl = load_template(template)  # a bad template is reported before the detectors are even imported
+    if template.is_file():  # a missing template is reported before structlog is even imported
+        start_logging(ctx)  # reading a template may warn, and repairs log
+    tpl = load_template(template)
 
     from orchestrator.deploy.outcome import fixed_path
     from orchestrator.catalog.playbooks import load_playbooks
@@ -53,7 +55,6 @@ def forecast_command(
     target_region = settings.deploy.region
     extra: dict[str, Any] = {}
     if fix:
-        start_logging(ctx)  # repairs log what they apply and reject
         destination = out or fixed_path(template)
         if destination.resolve() == template.resolve():
             raise BadInput("--out would overwrite the input template", file=str(template))

@@ -86,13 +86,27 @@ def _parse_json(text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DecodeProblem(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+        return _json_read_as_yaml(text, exc)
     except RecursionError:
         raise DecodeProblem(f"nesting deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         # Python refuses integers of more than 4300 digits; CloudFormation has no use for them either.
         raise DecodeProblem(f"invalid JSON: {str(exc).split(';')[0]}") from None
     return document, _json_lines(text)
+
+
+def _json_read_as_yaml(text: str, error: json.JSONDecodeError) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """JSON that only a YAML parser reads (a trailing comma, a comment): CloudFormation reads templates as
+    YAML, and cfn-lint falls back the same way. When YAML cannot read it either, the JSON error is the one
+    that explains it."""
+    try:
+        document, lines = _parse_yaml(text)
+    except DecodeProblem:
+        raise DecodeProblem(f"invalid JSON: {error.msg} (column {error.colno})", error.lineno) from None
+    import structlog
+
+    structlog.get_logger(__name__).warning("template_json_read_as_yaml", line=error.lineno, json_error=error.msg)
+    return document, lines
 
 
 def _json_lines(text: str) -> dict[tuple[str, ...], int]:
