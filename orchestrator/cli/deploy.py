@@ -74,9 +74,15 @@ def deploy_command(
     allow_widening: Annotated[bool | None, typer.Option("--allow-widening/--no-allow-widening", help="Accept repairs that grant more than they replace.", show_default=config_default("deploy.allow_widening"))] = None,
 ) -> None:
     """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
-    from orchestrator.deploy.report import render_summary
-    from orchestrator.deploy.loop import deploy_with_autofix
-    from orchestrator.options import RunOptions
+    import contextlib
+
+    live = sys.stderr.isatty()
+    console = make_console(ctx, stderr=True)
+    # The spinner from the first second: the loop's own view takes over once its modules are loaded.
+    with console.status("starting") if live else contextlib.nullcontext():
+        from orchestrator.deploy.loop import deploy_with_autofix
+        from orchestrator.deploy.report import render_summary
+        from orchestrator.options import RunOptions
 
     settings = state(ctx).config()
     quiet_console_logs(ctx)
@@ -100,8 +106,8 @@ def deploy_command(
         report_json=report_json,
         stack_name=stack_name,
         # The spinner and live tables on a terminal's stderr; in a pipe, the logs and the summary only.
-        progress=sys.stderr.isatty(),
-        console=make_console(ctx, stderr=True),
+        progress=live,
+        console=console,
         allow_widening=allow_widening,
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
