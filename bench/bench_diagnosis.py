@@ -46,7 +46,7 @@ def load_engine() -> tuple[Callable, Callable, type]:
     )
     load_playbooks = _first_import(
         "load_playbooks",
-        ("orchestrator.deploy.playbooks", "orchestrator.playbooks.loader", "orchestrator.playbooks", "orchestrator.deploy"),
+        ("orchestrator.catalog.playbooks", "orchestrator.deploy.playbooks", "orchestrator.playbooks.loader", "orchestrator.playbooks"),
     )
     stack_event = _first_import(
         "StackEvent", ("orchestrator.model", "orchestrator.deploy.model", "orchestrator.deploy.events", "orchestrator.events")

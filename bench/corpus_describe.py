@@ -19,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.template_io import load_template  # noqa: E402
+from orchestrator.template import load_template  # noqa: E402
 
 # AWS-specific parameter types (and their List<> forms) -> the prerequisite kind a fixture provides.
 _TYPE_KINDS = {

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from orchestrator.cli.common import TargetKind, app, config_default, split_regions, state
+
+if TYPE_CHECKING:  # the sweep machinery is imported when the command runs, not with --help
+    from orchestrator.aws.sweep import SweepItem
 
 
 @app.command("sweep")
@@ -23,8 +26,6 @@ def sweep_command(
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
 ) -> None:
     """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
-    from orchestrator.aws.sweep import run_sweep_command
-
     settings = state(ctx).config()
     code = run_sweep_command(
         target=target.value if target else settings.deploy.target,
@@ -38,3 +39,59 @@ def sweep_command(
         allowed_accounts=settings.aws.allowed_accounts,
     )
     raise typer.Exit(code)
+
+
+def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> None:
+    """The sweep's table: what it deleted (with --yes) or would delete (dry run)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream or sys.stdout, width=160 if not (stream or sys.stdout).isatty() else None)
+    if not items:
+        console.print("sweep: nothing to sweep")
+        return
+    table = Table(title="sweep" if yes else "sweep (dry run: nothing deleted; pass --yes to delete)", title_justify="left")
+    for column in ("region", "stack", "run id", "created", "status", "found by", "action", "detail"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            item.region,
+            item.stack_name,
+            item.run_id or "",
+            item.created.strftime("%Y-%m-%d %H:%M") if item.created else "",
+            item.status,
+            "+".join(item.sources),
+            item.action,
+            item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else ""),
+        )
+    console.print(table)
+
+
+def run_sweep_command(*, older_than: str, journal_path: str | None, stream: Any = None, **fields: Any) -> int:
+    """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code.
+
+    The other keywords (target, regions, endpoint_url, yes, profile, role_arn, allowed_accounts) go to sweep()."""
+    import os
+
+    from orchestrator.aws.journal import Journal
+    from orchestrator.aws.sweep import exit_code, parse_age, sweep
+
+    age = parse_age(older_than)
+    credentials = None
+    if fields.get("target") == "endpoint" and os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        # Like the AWS CLI: keys in the environment choose the account on the endpoint (else dummy keys).
+        credentials = {
+            "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": os.environ.get("AWS_SESSION_TOKEN", ""),
+        }
+    items = sweep(
+        older_than=age,
+        journal=Journal(journal_path) if journal_path is not None else Journal(),
+        credentials=credentials,
+        **fields,
+    )
+    render_items(items, yes=bool(fields.get("yes")), stream=stream)
+    return exit_code(items)
