@@ -228,3 +228,17 @@ def test_color_flags_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     assert make_console(_Ctx(False)).no_color  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
     assert make_console(_Ctx(None)).no_color  # type: ignore[arg-type]
+
+
+def test_control_characters_in_event_text_cannot_drive_the_terminal() -> None:
+    table = StackTable("attempt 1: create s", clock=lambda: 0.0)
+    table.on_event(StackEvent("1", "s", "Queue\x1b[2J", "AWS::SQS::Queue", "CREATE_FAILED",
+                              "bad \x1b]0;pwned\x07 title \u202e", ""))
+    report = json.loads((FIXTURES / "report-noforecast.json").read_text(encoding="utf-8"))
+    report["attempts"][0]["failures"][0]["status_reason"] = "reason \x1b[31mred\x1b[0m"
+    console = terminal(120)
+    console.print(table)
+    render_summary(report, console)
+    out = console.export_text()
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "Queue\\x1b[2J" in out and "reason \\x1b[31mred" in out

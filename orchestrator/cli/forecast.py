@@ -107,12 +107,14 @@ def _render(results: dict[Path, dict[str, Any]], fmt: ForecastFormat, books: lis
         ]
         # One template: its object, as ever; several: a list of them.
         return json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+    from orchestrator.termsafe import term_safe
+
     lines = []
     for path, result in results.items():
         found = [f"{path}:{f.line or 1}: {f.playbook}: {f.message}" for f in result["findings"]]
         # A clean forecast says so: silence would leave a reader wondering whether anything ran.
         lines += found or [f"{path}: no known failure forecast ({len(books)} playbooks)"]
-    return "".join(line + "\n" for line in lines)
+    return "".join(term_safe(line, keep_newlines=False) + "\n" for line in lines)
 
 
 def _report_fixes(results: dict[Path, dict[str, Any]]) -> None:

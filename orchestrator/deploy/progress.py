@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.model import StackEvent
+from orchestrator.termsafe import term_safe
 
 _TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED", "_SKIPPED")
 _GAP = 2  # spaces between columns
@@ -60,7 +61,7 @@ class StackTable:
     line(s) under its row. Fits any width: Logical ID and Type fold, the reason wraps, nothing is cut."""
 
     def __init__(self, title: str, *, clock: Any = time.time):
-        self.title = title
+        self.title = term_safe(title)
         self.stack_status = ""
         self._clock = clock
         self._rows: dict[str, _Row] = {}
@@ -70,20 +71,23 @@ class StackTable:
     def on_event(self, event: StackEvent) -> None:
         """Record one event (the watcher's on_event callback)."""
         when = _epoch(event, self._clock())
+        # Event text comes from the account (reasons quote user input): never let it drive the terminal.
+        logical_id, resource_type = term_safe(event.logical_id, keep_newlines=False), term_safe(event.resource_type)
+        status, reason = term_safe(event.status), term_safe(event.reason)
         with self._lock:
             self._started = when if self._started is None else min(self._started, when)
             if event.is_stack_event and event.logical_id == event.stack_name:
-                self.stack_status = event.status
+                self.stack_status = status
                 return
-            row = self._rows.get(event.logical_id)
+            row = self._rows.get(logical_id)
             if row is None:
-                row = self._rows[event.logical_id] = _Row(event.resource_type, event.status, event.reason, when, None)
+                row = self._rows[logical_id] = _Row(resource_type, status, reason, when, None)
             else:
                 # Keep the reason that explains a failure visible when a later event has none.
-                if event.reason or not row.status.endswith("_FAILED"):
-                    row.reason = event.reason
-                row.status = event.status
-            row.ended = when if event.status.endswith(_TERMINAL_SUFFIXES) else None
+                if reason or not row.status.endswith("_FAILED"):
+                    row.reason = reason
+                row.status = status
+            row.ended = when if status.endswith(_TERMINAL_SUFFIXES) else None
 
     def _snapshot(self) -> tuple[list[tuple[str, _Row]], str, float]:
         with self._lock:
@@ -240,5 +244,5 @@ def forecast_lines(findings: Iterable[dict]) -> Iterator[Text]:
     """One line per forecast finding: resource, line, playbook and message (wrapped, never cut)."""
     for finding in findings:
         where = f":{finding['line']}" if finding.get("line") else ""
-        yield Text.assemble(("forecast ", "cyan"), f"{finding['logical_id']}{where} ",
-                            (str(finding["playbook"]), "bold"), f": {finding['message']}")
+        yield Text.assemble(("forecast ", "cyan"), term_safe(f"{finding['logical_id']}{where} "),
+                            (term_safe(finding["playbook"]), "bold"), term_safe(f": {finding['message']}"))

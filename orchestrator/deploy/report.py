@@ -56,6 +56,7 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
     from rich.text import Text
 
     from orchestrator.deploy.progress import forecast_lines
+    from orchestrator.termsafe import term_safe as safe
 
     status = report["status"]
     colour = {"succeeded": "green", "interrupted": "yellow"}.get(status, "red")
@@ -66,28 +67,28 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
         _print_repair(plan, console)
     for attempt in report["attempts"]:
         console.print(Text.assemble((f"attempt {attempt['number']}", "bold"),
-                                    f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s"))
+                                    safe(f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s")))
         for failure in attempt["failures"]:
-            console.print(_indent(Text.assemble(("✗", "red"), f" {failure['logical_id']} ({failure['resource_type']}) ",
-                                                (str(failure["playbook"]), "bold")), 2))
-            console.print(_indent(Text(failure["status_reason"], style="dim"), 4))
+            console.print(_indent(Text.assemble(("✗", "red"), safe(f" {failure['logical_id']} ({failure['resource_type']}) "),
+                                                (safe(failure["playbook"]), "bold")), 2))
+            console.print(_indent(Text(safe(failure["status_reason"]), style="dim"), 4))
         for plan in attempt["repairs"]:
             _print_repair(plan, console)
     for rejected in report["rejected_repairs"]:
         why = rejected["reason"] if "reason" in rejected else "; ".join(rejected.get("errors", []))
-        console.print(Text.assemble(("repair rejected", "yellow"), f" {rejected['repair']}: {why}"))
+        console.print(Text.assemble(("repair rejected", "yellow"), safe(f" {rejected['repair']}: {why}")))
     if report["emulated_resources"]:
         names = ", ".join(sorted(r["logical_id"] for r in report["emulated_resources"]))
-        console.print(Text(f"not emulated by the sandbox's service models (generic stand-ins): {names}", style="dim"))
+        console.print(Text(safe(f"not emulated by the sandbox's service models (generic stand-ins): {names}"), style="dim"))
     line = Text.assemble((status, colour), f" after {len(report['attempts'])} attempt(s), "
                          f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
     if report["stop_reason"] and status != "succeeded":
-        line.append(f" — {report['stop_reason']}")
+        line.append(safe(f" — {report['stop_reason']}"))
     console.print(line)
     if report["repaired_template"]:
-        console.print(Text(f"repaired template: {report['repaired_template']}"))
+        console.print(Text(safe(f"repaired template: {report['repaired_template']}")))
     if report["stack_left"]:
-        console.print(Text(f"stack {report['stack_name']} was left in place", style="yellow"))
+        console.print(Text(safe(f"stack {report['stack_name']} was left in place"), style="yellow"))
 
 
 _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
@@ -96,12 +97,14 @@ _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green")
 def _print_repair(plan: dict[str, Any], console: Any) -> None:
     from rich.text import Text
 
+    from orchestrator.termsafe import term_safe as safe
+
     console.print(_indent(Text.assemble(("repair", "green"),
-                                        f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}"), 2))
+                                        safe(f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}")), 2))
     for diff_line in (plan.get("diff") or "").rstrip("\n").splitlines():
         # Every line in full: wrapped at a terminal's edge, never cut (an ARN or a condition must stay whole).
         style = next((s for prefix, s in _DIFF_STYLES if diff_line.startswith(prefix)), "")
-        console.print(Text(diff_line, style=style, overflow="fold"))
+        console.print(Text(safe(diff_line), style=style, overflow="fold"))
     privilege = plan.get("privilege")
     if privilege and (privilege.get("added") or privilege.get("removed")):
         console.print(_indent(Text(f"privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
