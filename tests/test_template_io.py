@@ -548,9 +548,12 @@ def test_json_with_trailing_commas_is_read_as_yaml_like_cloudformation(tmp_path)
     from orchestrator.model import PatchOp
     from orchestrator.template import apply_patch, load_template
 
+    from orchestrator.errors import TemplateWarning
+
     path = tmp_path / "queue.json"
     path.write_text(TRAILING_COMMAS)
-    tpl = load_template(path)
+    with pytest.warns(TemplateWarning, match=r"queue\.json:6: not valid JSON .*read as YAML"):
+        tpl = load_template(path)
     assert tpl.document["Resources"]["Queue"]["Properties"] == {"DelaySeconds": 5}
     assert tpl.line_of(("Resources", "Queue")) == 4
     # A repair of such a template is written as valid JSON, in the input's indentation.
@@ -567,3 +570,17 @@ def test_json_neither_parser_reads_reports_the_json_error(tmp_path):
     with pytest.raises(BadInput, match="invalid JSON") as caught:
         load_template(path)
     assert caught.value.line == 1
+
+
+def test_cli_prints_the_yaml_fallback_as_one_warning_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    path = tmp_path / "queue.json"
+    path.write_text(TRAILING_COMMAS)
+    result = CliRunner().invoke(app, ["forecast", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"cfn-autofix: warning: {path}:6: not valid JSON (Expecting property name enclosed in double quotes); "
+        "read as YAML, as CloudFormation and cfn-lint read it"]

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older typer on click
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from orchestrator import __version__
-from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
+from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal, TemplateWarning
 
 if TYPE_CHECKING:  # the CLI's start-up imports only what --help needs; config and logging come with a command
     from rich.console import Console
@@ -51,6 +51,16 @@ def usage_error_line(exc: ClickException) -> str:
     return f"{where}: error: {message} (see '{where} --help')"
 
 
+def _warning_line(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """The tool's warnings (TemplateWarning) as one stderr line; any other keeps Python's format."""
+    import warnings
+
+    if issubclass(category, TemplateWarning):
+        typer.echo(f"{PROG}: warning: {message}", err=True)
+    else:
+        typer.echo(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), err=True)
+
+
 class _AutofixGroup(TyperGroup):
     """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner);
     usage errors are one line too, not click's boxed paragraph."""
@@ -59,8 +69,12 @@ class _AutofixGroup(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        import warnings
+
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except NoArgsIsHelpError as exc:  # a bare group or command prints its help, as click does
             typer.echo(exc.ctx.get_help() if exc.ctx is not None else usage_error_line(exc))
             sys.exit(exc.exit_code)
@@ -219,8 +233,9 @@ def _global_options(
         start_logging(ctx)
 
 
-# Commands that do not deploy: they configure logging themselves, just before they first reach code that
-# may log (reading a template may warn), so that `playbooks` and a bad path never import structlog and Rich.
+# Commands that neither deploy nor log: they start without structlog (and so without Rich); one that
+# reaches code that logs (forecast --fix) calls start_logging first. (Reading a template warns through
+# the warnings module, printed as one line by the group.)
 LIGHT_COMMANDS = frozenset({"forecast", "graph", "playbooks"})
 
 

@@ -44,8 +44,8 @@ def forecast_command(
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
     if out is not None and len(templates) > 1:
         raise BadInput("--out names one repaired template; with several templates each is written beside its input")
-    if any(path.is_file() for path in templates):  # a missing template is reported before structlog is imported
-        start_logging(ctx)  # reading a template may warn, and repairs log
+    if fix:
+        start_logging(ctx)  # repairs log what they apply and reject
 
     from orchestrator.catalog.playbooks import load_playbooks
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import app, emit, start_logging
+from orchestrator.cli.common import app, emit
 from orchestrator.errors import BadInput
 
 
@@ -34,8 +34,6 @@ def graph_command(
     from orchestrator.template.graph import build_graph
     from orchestrator.template import load_template
 
-    if template.is_file():
-        start_logging(ctx)  # reading a template may warn
     graph = build_graph(load_template(template))
     marked = list(highlight or [])
     missing = [node for node in marked if node not in graph.g]

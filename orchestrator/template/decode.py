@@ -103,10 +103,16 @@ def _json_read_as_yaml(text: str, error: json.JSONDecodeError) -> tuple[Any, dic
         document, lines = _parse_yaml(text)
     except DecodeProblem:
         raise DecodeProblem(f"invalid JSON: {error.msg} (column {error.colno})", error.lineno) from None
-    import structlog
+    # The loader warns once, naming the file; a re-parse of the same text (rendering) stays quiet.
+    marked = LineMap(lines)
+    marked.read_as_yaml = (error.lineno, error.msg)
+    return document, marked
 
-    structlog.get_logger(__name__).warning("template_json_read_as_yaml", line=error.lineno, json_error=error.msg)
-    return document, lines
+
+class LineMap(dict):
+    """Path -> line, and whether JSON text had to be read as YAML ((line, JSON error) or None)."""
+
+    read_as_yaml: tuple[int, str] | None = None
 
 
 def _json_lines(text: str) -> dict[tuple[str, ...], int]:
