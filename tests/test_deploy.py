@@ -241,6 +241,7 @@ def test_a_library_call_draws_nothing_and_leaves_logging_alone(tmp_path, monkeyp
     import logging
 
     import structlog
+    import structlog.testing
 
     class FakeTerminal(io.StringIO):
         def isatty(self) -> bool:
@@ -248,14 +249,18 @@ def test_a_library_call_draws_nothing_and_leaves_logging_alone(tmp_path, monkeyp
 
     stderr = FakeTerminal()
     monkeypatch.setattr("sys.stderr", stderr)
-    handlers, structlog_config = list(logging.getLogger().handlers), structlog.get_config()
+    handlers = list(logging.getLogger().handlers)
     phases: list[str] = []
     template = _copy(FIXTURES / "igw-route.yaml", tmp_path)
-    result = deploy_with_autofix(template, on_state=phases.append)
+    # The host's structlog configuration (here: capture) receives the library's log lines, nothing else does.
+    with structlog.testing.capture_logs() as logs:
+        structlog_config = structlog.get_config()
+        result = deploy_with_autofix(template, on_state=phases.append)
+        assert structlog.get_config() == structlog_config
     assert result.status == "succeeded"
     assert stderr.getvalue() == ""
     assert logging.getLogger().handlers == handlers
-    assert structlog.get_config() == structlog_config
+    assert {"run_started", "run_finished"} <= {entry["event"] for entry in logs}
     # The phases a spinner shows, in order, from the forecast on.
     assert phases[:4] == ["forecast", "starting the sandbox", "attempt 1: creating the stack",
                           "attempt 1: watching the create"]
