@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.common import PROG, app, config_default, error_line, start_logging, state
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
 
@@ -39,6 +40,8 @@ def forecast_command(
     With several templates (as pre-commit passes them) each is forecast on its own: a file that is not
     a readable template gets its one error line and the others are still forecast.
     """
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))
