@@ -50,14 +50,24 @@ def forecast_command(
     if fix:
         start_logging(ctx)  # repairs log what they apply and reject
 
+    from orchestrator.template import load_template
+
+    loaded, bad = [], []
+    for path in templates:  # read first: a bad path is reported before the detectors are even imported
+        try:
+            loaded.append((path, load_template(path)))
+        except BadInput as exc:
+            if len(templates) == 1:
+                raise
+            bad.append(exc)
+            typer.echo(error_line(exc), err=True)
     from orchestrator.catalog.playbooks import load_playbooks
 
-    books = load_playbooks(settings.playbooks.extra_dirs)
+    books = load_playbooks(settings.playbooks.extra_dirs) if loaded else []
     results: dict[Path, dict[str, Any]] = {}
-    bad: list[BadInput] = []
-    for path in templates:
+    for path, tpl in loaded:
         try:
-            results[path] = _forecast_one(path, books, settings.deploy.region, fix=fix, out=out)
+            results[path] = _forecast_one(path, tpl, books, settings.deploy.region, fix=fix, out=out)
         except BadInput as exc:
             if len(templates) == 1:
                 raise
@@ -72,12 +82,11 @@ def forecast_command(
         raise typer.Exit(1)
 
 
-def _forecast_one(path: Path, books: list[Any], region: str, *, fix: bool, out: Path | None) -> dict[str, Any]:
+def _forecast_one(path: Path, tpl: Any, books: list[Any], region: str, *, fix: bool, out: Path | None) -> dict[str, Any]:
     from orchestrator.deploy.outcome import fixed_path
     from orchestrator.forecast.run import forecast, forecast_and_fix
-    from orchestrator.template import load_template, write_atomic
+    from orchestrator.template import write_atomic
 
-    tpl = load_template(path)
     if not fix:
         return {"findings": forecast(tpl, region=region, playbooks=books)}
     destination = out or fixed_path(path)
