@@ -51,9 +51,9 @@ class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook], view: Any):
+                 playbooks: list[Playbook], view: Any = None):
         self.run = run
-        self.view = view
+        self.view = view if view is not None else _run_view(options)
         self.options = options
         self.session = session
         self.target = target
@@ -91,10 +91,12 @@ class _Runner:
         self.journal.record_stack(
             run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
             region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
-            account_id=self.session.account_id,
+            # The account lets a later sweep judge the stack only where it lives (a stand-in session may lack it).
+            account_id=getattr(self.session, "account_id", None),
         )
         stack_id = self.session.create_stack(self.run.stack_name, **self._stack_args())
-        self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
+        if isinstance(stack_id, str) and stack_id:
+            self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
         self.created = True
         self.run.deployments += 1
         return None
