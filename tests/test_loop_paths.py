@@ -501,7 +501,7 @@ def test_the_output_path_may_not_be_the_input(fake_target, tmp_path):
     fake_target.session = FakeSession(ROLE_FAILS, GREEN)
     from orchestrator.errors import BadInput
 
-    with pytest.raises(BadInput, match="the output path is the input template"):
+    with pytest.raises(BadInput, match="would overwrite the input"):
         loop.deploy_with_autofix(source, out=source, forecast=False, config=_cfg(tmp_path))
     assert source.read_text() == TEMPLATE.dumps(), "the input is never modified"
 
@@ -563,7 +563,10 @@ def test_forecast_repairs_before_deploying_and_the_fix_is_written_beside_the_inp
     fake_target.session = FakeSession(GREEN)
     result = loop.deploy_with_autofix(source, config=_cfg(tmp_path), stack_name=STACK)
 
-    assert result.status == "succeeded" and result.deployments == 1 and result.repairs == []
+    assert result.status == "succeeded" and result.deployments == 1
+    # result.repairs includes the forecast's (issue 15): all of them here, none after a failure.
+    assert [r["stage"] for r in result.repairs] == ["forecast"] * len(result.report["forecast_repairs"])
+    assert result.repairs and all(not a["repairs"] for a in result.attempts)
     assert [f["playbook"] for f in result.report["forecast"]] == ["managed-policy-not-attachable"]
     assert [r["repair"] for r in result.report["forecast_repairs"]] == ["managed-policy-inline"]
     assert result.repaired_template == tmp_path / "app.fixed.json"

@@ -63,8 +63,9 @@ class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook]):
+                 playbooks: list[Playbook], view: Any = None):
         self.run = run
+        self.view = view if view is not None else _run_view(options)
         self.options = options
         self.session = session
         self.target = target
@@ -105,13 +106,18 @@ class _Runner:
         self.journal.record_stack(
             run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
             region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
+            # The account lets a later sweep judge the stack only where it lives (a stand-in session may lack it).
+            account_id=getattr(self.session, "account_id", None),
         )
         self.journaled = True
         try:
-            self.session.create_stack(self.run.stack_name, **self._stack_args())
+            stack_id = self.session.create_stack(self.run.stack_name, **self._stack_args())
         except aws.AwsError as exc:
             if isinstance(exc, BadInput) or not self._reconcile_create(exc):
                 raise
+            stack_id = self.run.reconciled[-1].get("stack_id")
+        if isinstance(stack_id, str) and stack_id:
+            self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
         self.created = True
         self.run.deployments += 1
         return None
@@ -180,7 +186,7 @@ class _Runner:
         from orchestrator.aws import session as aws
 
         run, started = self.run, time.monotonic()
-        self.state(f"attempt {number}: deploying")
+        self.state(f"attempt {number}: {'updating' if self.created else 'creating'} the stack")
         try:
             operation, cursor = self._deploy()
         except aws.NoUpdatesToPerform:
@@ -241,14 +247,13 @@ class _Runner:
         return False
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
-        from orchestrator.deploy.progress import StackProgress
         from orchestrator.deploy.watcher import EventCollector, watch
 
         run, watch_cfg = self.run, self.options.config.watch
-        with StackProgress(run.stack_name, enabled=self.options.progress or None,
-                           title=f"attempt {number}: {operation}") as view:
+        self.state(f"attempt {number}: watching the {operation}")
+        with self.view.stack(f"attempt {number}: {operation} {run.stack_name}") as table:
             result = watch(
-                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([view.on_event]),
+                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([table.on_event]),
                 poll_min=float(watch_cfg.poll_min_s), poll_max=float(watch_cfg.poll_max_s),
                 cancel_event=self.cancel_event,
             )
@@ -334,12 +339,31 @@ def deploy_with_autofix(
     _check_parameters(source, options.parameters)
     redactor = redact.active_or_new()
     redactor.add(noecho_values(source.document, options.parameters))
-    with redactor.active(), bound_contextvars(run_id=run_id, stack=stack_name):
+    view = _run_view(options)
+    if view.enabled:
+        options = options.replace(on_state=_each(view.set_phase, options.on_state))
+    with redactor.active(), view, bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
-        _deploy_and_repair(run, options, playbooks)
+        _deploy_and_repair(run, options, playbooks, view)
         return finish(run, out=options.out, report_json=options.report_json,
                       write_template=bool(options.write_template), log=log)
+
+
+def _run_view(options: RunOptions) -> Any:
+    """The terminal view of the run: drawn only when asked (progress=True); a library call draws nothing by default."""
+    from orchestrator.deploy.progress import RunView
+
+    return RunView(enabled=bool(options.progress), console=options.console)
+
+
+def _each(*callbacks: Any) -> Any:
+    def call(text: str) -> None:
+        for callback in callbacks:
+            if callback is not None:
+                callback(text)
+
+    return call
 
 
 def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:
@@ -355,7 +379,7 @@ def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> 
     log.info("forecast_done", findings=len(result.findings), repaired=len(run.forecast_repairs))
 
 
-def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:
+def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook], view: Any) -> None:
     from orchestrator.aws import session as aws
     from orchestrator.aws.journal import Journal
     from orchestrator.aws.targets import open_target, target_for
@@ -363,6 +387,7 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
     retry = aws.RetryPolicy.from_config(options.config)
     state = options.on_state or (lambda text: None)
     runner: _Runner | None = None
+    state("starting the sandbox" if options.target == "embedded" else f"connecting to {options.target}")
     try:
         spec = target_for(options)
         with open_target(spec.kind, spec.region, endpoint_url=spec.endpoint_url, profile=spec.profile,
@@ -372,9 +397,10 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
             # The target is open (an aws target's account guard passed) before the forecast spends any time.
             if options.forecast:
                 _forecast(run, options, playbooks)
+                view.forecast(run.forecast, run.forecast_repairs)
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, options, session=session, target=tgt, journal=Journal(options.journal_path),
-                             playbooks=playbooks)
+                             playbooks=playbooks, view=view)
             try:
                 runner.execute()
             except aws.AwsError as exc:
@@ -399,7 +425,7 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 if runner.journaled and not runner.created:
                     close_unborn(run, session, runner.journal, log)
                 cleanup(run, session, runner.journal, options.keep_stack, log, runner.created)
-                if tgt.kind == "embedded" and runner.journaled:
+                if getattr(tgt, "kind", options.target) == "embedded" and runner.journaled:
                     # The sandbox, and every stack in it, is discarded with the target: nothing is left to sweep.
                     runner.journal.mark_deleted(run.run_id, run.stack_name, reason="sandbox discarded")
                     run.stack_left = False
