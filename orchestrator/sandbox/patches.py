@@ -14,7 +14,6 @@ from moto.core.base_backend import BackendDict
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.core.common_models import BaseModel
-from moto.core.model_instances import model_data, reset_model_data
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
@@ -260,17 +259,16 @@ def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
 
 # ---------------------------------------------------------------------------------------------- concurrency, memory
 
-DELETED_STACKS_KEPT = 200  # deleted stacks answer by id as on AWS, only the newest: moto keeps all forever
-_tracking = {"servers": 0}  # moto records every model it made for /moto-api/data.json: off unless served
+# Deleted stacks stay answerable by id as on AWS, but only the newest: moto keeps every one forever.
+DELETED_STACKS_KEPT = 200
+# moto records every model it ever made for its dashboard (/moto-api/data.json): off unless that is served.
+_tracking = {"servers": 0}
 
 
 def track_instances(enabled: bool) -> None:
-    """A sandbox serving /moto-api starts (True) or stops (False): models are recorded while any one runs,
-    and released with the last (models of accounts dropped since would break data.json)."""
+    """A sandbox serving /moto-api starts (True) or stops (False): models are recorded while any one runs."""
     with _INSTALL_LOCK:
         _tracking["servers"] = max(0, _tracking["servers"] + (1 if enabled else -1))
-        if not _tracking["servers"]:
-            reset_model_data()
 
 
 def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -476,7 +474,7 @@ def drop_account_state(account_id: str) -> None:
                     account_backend.reset()
                 finally:
                     dict.pop(backend_dict, account_id, None)
-        # moto's instance registry needs no pruning: empty unless an --admin-api sandbox runs (track_instances).
+        # moto's instance registry needs no pruning: the model_new seam keeps it empty (no --admin-api).
         _clear_method_caches()
 
 
@@ -485,6 +483,7 @@ def _clear_method_caches() -> None:
     _generate_regions, Subnet's IP iterator, ...): those entries would keep a dropped account's backends
     and models alive, so every method cache of moto's model and backend classes is emptied."""
     from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.model_instances import model_data
 
     classes: set[type] = {AccountSpecificBackend}
     classes.update(bd.backend for bd in BackendDict._instances)
