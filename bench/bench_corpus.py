@@ -65,7 +65,9 @@ def _count_5xx() -> list[int]:
 
 
 def _stack_resources(box: Any, stack_name: str) -> list[dict]:
-    client = box.client("cloudformation")
+    import boto3
+
+    client = boto3.client("cloudformation", endpoint_url=box.endpoint_url, **box.credentials)
     try:
         return client.describe_stack_resources(StackName=stack_name)["StackResources"]
     except Exception:  # the stack may be gone (deleted after a failed create): nothing was kept
@@ -78,8 +80,13 @@ def run_child(entry_json: str) -> dict:
     entry = json.loads(entry_json)
     seen_5xx = _count_5xx()
     from orchestrator import deploy_with_autofix
+    from orchestrator.deploy.values import AUTO
     from orchestrator.errors import BadInput
     from orchestrator.sandbox import Sandbox
+
+    # "auto" in the manifest means "a prerequisite fixture provides it": the tool's own auto value.
+    parameters = {k: (AUTO if v == "auto" else v) for k, v in (entry.get("parameters") or {}).items()}
+    companions = [corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
 
     out: dict[str, Any] = {"id": entry["id"]}
     started = time.perf_counter()
@@ -88,9 +95,9 @@ def run_child(entry_json: str) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 result = deploy_with_autofix(
-                    corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
-                    credentials=box.credentials, region="us-east-1", parameters=entry.get("parameters") or {},
-                    keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
+                    entry.get("staged_path") or corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
+                    credentials=box.credentials, region="us-east-1", parameters=parameters,
+                    with_templates=tuple(companions), keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
                 )
             except BadInput as exc:
                 out.update(status="bad-input", error=str(exc))
@@ -98,9 +105,20 @@ def run_child(entry_json: str) -> dict:
             report = result.report
             out.update(status=result.status, deployments=result.deployments, stop_reason=report.get("stop_reason", ""))
             failures = [f for a in result.attempts for f in a.get("failures", [])]
-            out["failure_classes"] = sorted({str(f.get("class") or f.get("playbook") or "unknown") for f in failures})
-            out["failure_reasons"] = [f.get("status_reason", "")[:300] for f in failures][:5]
-            out["fixtures"] = report.get("fixtures") or report.get("prerequisites") or []
+            missing = report.get("prerequisites_missing") or []
+            out["failure_classes"] = sorted({str(f.get("class") or f.get("playbook") or "unknown") for f in failures}
+                                            | {str(m["class"]) for m in missing})
+            out["failure_reasons"] = ([f.get("status_reason", "")[:300] for f in failures]
+                                      + [f"{m['what']} ({m.get('property') or m['logical_id']})" for m in missing])[:5]
+            out["fixtures"] = list(report.get("fixtures") or [])
+            # Packaged local artifacts and --with stacks are provided prerequisites too.
+            if any(a.get("local") and a.get("s3") for a in report.get("artifacts") or []):
+                out["fixtures"].append({"kind": "local-artifact"})
+            if report.get("with"):
+                out["fixtures"].append({"kind": "import-value"})
+            if any(a.get("local") and a.get("s3") and a.get("resource_type") == "AWS::CloudFormation::Stack"
+                   for a in report.get("artifacts") or []):
+                out["fixtures"].append({"kind": "nested-stack"})
             fidelity = report.get("fidelity")
             rows = _stack_resources(box, result.stack_name)
             if isinstance(fidelity, dict):
@@ -162,6 +180,8 @@ def verdict(entry: dict, m: dict) -> str:
         hollow = (m.get("stand_in") or 0) + (m.get("skipped") or 0)
         return "hollow green" if total == 0 or hollow > HOLLOW_SHARE * total else "substantive green"
     classes = set(m.get("failure_classes") or [])
+    if "prerequisite-missing" in classes:
+        return "prerequisite missing"
     if "sandbox-limitation" in classes or "sandbox limitation" in (m.get("stop_reason") or ""):
         return "sandbox limitation"
     if expected["outcome"] == "failure":
@@ -169,7 +189,37 @@ def verdict(entry: dict, m: dict) -> str:
     return "prerequisite missing" if missing else "false failure"
 
 
-def run_entry(entry: dict, timeout: float) -> dict:
+def stage_artifacts(entry: dict, mirror_root: Path | None, into: Path) -> Path | None:
+    """The template beside its repository's files (Lambda sources, definitions) from a git snapshot, when one is there.
+
+    The corpus keeps only template files; a template whose CodeUri/DefinitionUri names a local path needs
+    its directory as the source repository has it, so that the tool packages the real artifact.
+    """
+    git_dir = mirror_root / entry["repo"].replace("/", "+") / "repo" if mirror_root else None
+    if git_dir is None or not git_dir.is_dir() or "local-artifact" not in entry.get("prerequisites", []):
+        return None
+    folder = str(Path(entry["path"]).parent)
+    archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", entry["commit"], folder],
+                             capture_output=True, timeout=120)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True, timeout=120)
+    staged = into / entry["path"]
+    source = corpus_files.template_path(entry)
+    if source is None or not staged.is_file() or staged.read_bytes() != source.read_bytes():
+        return None
+    return staged
+
+
+def run_entry(entry: dict, timeout: float, mirror_root: Path | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as stage:
+        staged = stage_artifacts(entry, mirror_root, Path(stage))
+        if staged is not None:
+            entry = {**entry, "staged_path": str(staged)}
+        return _run_entry(entry, timeout)
+
+
+def _run_entry(entry: dict, timeout: float) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(entry)]
     started = time.perf_counter()
     try:
@@ -220,6 +270,8 @@ def main() -> None:
     parser.add_argument("--subset", help="run a named subset of the manifest (e.g. fast)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per template before it counts as hung")
     parser.add_argument("--json", type=Path, help="write the rows and totals to this file")
+    parser.add_argument("--mirror-root", type=Path, default=Path(os.environ.get("CFN_AUTOFIX_MIRRORS", "/work/.mirror")),
+                        help="git snapshots (<owner>+<name>/repo) to stage local artifacts from")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -241,9 +293,12 @@ def main() -> None:
     if len(present) < len(entries):
         sys.exit(f"{len(entries) - len(present)} corpus template(s) not found; materialize them first: "
                  "python tests/corpora/corpus_files.py --mirror-root DIR (see its docstring)")
+    by_id = {e["id"]: e for e in manifest["templates"]}
     rows = []
     for entry in entries:
-        measured = run_entry(entry, args.timeout)
+        # Exporting stacks named by the manifest are deployed first in the same sandbox (deploy --with).
+        entry = {**entry, "exports_from_entries": [by_id[i] for i in entry.get("exports_from") or []]}
+        measured = run_entry(entry, args.timeout, args.mirror_root)
         rows.append({"id": entry["id"], "expected": entry["expected"], "measured": measured,
                      "verdict": verdict(entry, measured)})
         print(f"  {entry['id']}: {rows[-1]['verdict']} ({measured.get('seconds', 0):.1f} s)", file=sys.stderr, flush=True)

@@ -243,7 +243,17 @@ def score_events(folder: Path, engine: tuple, books: list, class_of: dict[str, s
     for name, expected in sorted(index.items()):
         data = json.loads((folder / name).read_text(encoding="utf-8"))
         events = [_event_from_raw(raw, stack_event) for raw in data["StackEvents"]]
-        diagnosis = diagnose_events(events, None, books)
+        # A nested stack's root cause is in the child's own events file (index "stack"), given as `diagnose`
+        # is given it: the child's events, found by the nested stack's id.
+        children = {}
+        for child_file in sorted({item["stack"] for item in expected if item.get("stack")}):
+            raw_child = json.loads((folder / child_file).read_text(encoding="utf-8"))["StackEvents"]
+            for raw in raw_child:
+                children.setdefault(str(raw.get("StackId", "")), [_event_from_raw(r, stack_event) for r in raw_child])
+        if children:
+            diagnosis = diagnose_events(events, None, books, children.get)
+        else:
+            diagnosis = diagnose_events(events, None, books)
         got = sorted(
             (f.logical_id, UNKNOWN if f.playbook in (None, UNKNOWN) else class_of.get(f.playbook, f.playbook))
             for f in list(diagnosis.failures) + list(getattr(diagnosis, "delete_failures", []))

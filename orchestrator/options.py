@@ -43,6 +43,7 @@ class RunOptions:
     progress: bool = False
     console: Any = field(default=None, repr=False, compare=False)
     sandbox_config: Any = None
+    with_templates: tuple = ()
     cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)
     on_state: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 

@@ -15,6 +15,12 @@ from orchestrator.repairs.base import Repair, RepairRegistry
 from orchestrator.repairs.depends_on import AddDependsOn
 from orchestrator.repairs.logs_kms import LogsKmsKeyPolicy
 from orchestrator.repairs.managed_policy import ManagedPolicyFixArn, ManagedPolicyInline
+from orchestrator.repairs.availability_zone import AvailabilityZone
+from orchestrator.repairs.iam_consistency import IamEventualConsistency
+from orchestrator.repairs.lambda_runtime import LambdaRuntime
+from orchestrator.repairs.names import NameAlreadyExists, NameInvalid
+from orchestrator.repairs.needs_human import NeedsHuman
+from orchestrator.repairs.policy_version import PolicyVersion
 from orchestrator.repairs.retry import Retry
 
 ENTRY_POINT_GROUP = "cfn_autofix.repairs"
@@ -23,7 +29,11 @@ ENTRY_POINT_GROUP = "cfn_autofix.repairs"
 def builtin_registry() -> RepairRegistry:
     """A new registry holding the built-in repairs."""
     found = RepairRegistry()
-    for repair in (ManagedPolicyInline(), ManagedPolicyFixArn(), LogsKmsKeyPolicy(), AddDependsOn(), Retry()):
+    for repair in (
+        ManagedPolicyInline(), ManagedPolicyFixArn(), LogsKmsKeyPolicy(), AddDependsOn(), Retry(), NeedsHuman(),
+        PolicyVersion(), LambdaRuntime(), NameInvalid(), NameAlreadyExists(), AvailabilityZone(),
+        IamEventualConsistency(),
+    ):
         found.register(repair)
     return found
 

@@ -19,6 +19,10 @@ class Repair(ABC):
     """A pure template transformation: `plan` reads, never writes, and fixes every resource with the defect."""
 
     id: str = ""
+    description: str = ""
+    source_url: str = ""
+    # True when a plan without operations means "deploy the same template again after a backoff".
+    retries: bool = False
 
     @abstractmethod
     def plan(

@@ -31,7 +31,9 @@ class BadArn:
     @property
     def summary(self) -> str:
         if self.renamed_to and self.better_arn:
-            return f"{self.arn} does not exist; AWS renamed {self.name} to {self.renamed_to} ({self.better_arn})"
+            source = policy.rename_table().get(self.name, {}).get("source", "")
+            return (f"{self.arn} does not exist; AWS renamed {self.name} to {self.renamed_to} ({self.better_arn}; "
+                    f"documented at {source})")
         if self.better_arn:
             return f"{self.arn} does not exist; the policy {self.name} exists at {self.better_arn}"
         if self.source_arn == self.arn:
@@ -61,6 +63,11 @@ def _bad_arns(failures: list[Failure]) -> list[BadArn]:
             successors = policy.find_managed_policy_by_name(renamed, bad.partition) if renamed else []
             if successors:
                 bad.renamed_to, bad.better_arn = renamed, successors[0]
+                # The retired document is gone. Where AWS documents the successor as a scoped-down replacement
+                # (rename table), the successor's document is what the template means; otherwise moving to it
+                # may grant more and counts as widening.
+                if policy.rename_table().get(bad.name, {}).get("successor_scope") == "narrower":
+                    bad.document, bad.source_arn = policy.managed_policy(successors[0])["document"], successors[0]
         found[arn] = bad
     return list(found.values())
 
@@ -126,6 +133,9 @@ class ManagedPolicyInline(Repair):
     def plan(self, template, graph, failures: list[Failure], params: dict) -> RepairPlan:
         bads = _bad_arns(failures)
         if (params or {}).get("strategy") == "fix-arn" and bads and all(b.better_arn for b in bads):
+            return ManagedPolicyFixArn().plan(template, graph, failures, params)
+        if bads and all(b.renamed_to and b.document is not None for b in bads):
+            # A retired policy has no document left to inline; its documented successor is the repair.
             return ManagedPolicyFixArn().plan(template, graph, failures, params)
         operations: list[PatchOp] = []
         touched: list[str] = []

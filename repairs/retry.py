@@ -8,6 +8,9 @@ from orchestrator.repairs.base import Repair
 
 class Retry(Repair):
     id = "retry"
+    description = "deploy the same template again after a backoff"
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html"
+    retries = True
 
     def plan(self, template, graph, failures: list[Failure], params: dict) -> RepairPlan:
         return RepairPlan(

@@ -144,17 +144,19 @@ def test_correct_template_deploys_once_with_no_repair(tmp_path):
     assert not (tmp_path / "correct.fixed.yaml").exists()
 
 
-def test_unknown_failure_stops_and_keeps_the_evidence(tmp_path):
+def test_failure_needing_a_person_stops_at_once_with_class_and_docs(tmp_path):
+    # A subnet outside its VPC's range: no template change is safe (which range is free is a person's call).
     template = _copy(FIXTURES / "unknown.yaml", tmp_path)
     result = deploy_with_autofix(template, forecast=False)
     assert result.status == "failed"
     assert result.exit_code == 1
     assert result.deployments == 1
-    unknown = result.report["unknown"]
-    assert [u["logical_id"] for u in unknown] == ["BadSubnet"]
-    assert unknown[0]["playbook"] == "unknown"
-    assert unknown[0]["events"], "the failing resource's events are kept as evidence"
-    assert "unknown failure" in result.report["stop_reason"]
+    human = result.report["needs_human"]
+    assert [(h["logical_id"], h["class"]) for h in human] == [("BadSubnet", "cidr-invalid")]
+    assert human[0]["docs"].startswith("https://docs.aws.amazon.com/") and human[0]["explanation"]
+    assert result.report["stop_reason"].startswith("needs a person: BadSubnet is cidr-invalid")
+    assert result.attempts[0]["repairs"] == []
+    assert result.report["unknown"] == []
     assert result.report["stack_deleted"] is True
 
 

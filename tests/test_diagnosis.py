@@ -108,20 +108,20 @@ def test_failure_of_a_dependent_of_a_failed_resource_is_dropped_with_graph(playb
     assert set(failures) == {"AppRole", "AmiInstance"}
     assert dict(result.dropped)["AppFunction"] == "depends on failed AppRole"
     assert failures["AppRole"].playbook == "managed-policy-not-attachable"
-    assert failures["AmiInstance"].playbook == "unknown"
+    assert failures["AmiInstance"].playbook == "resource-not-found"
     assert failures["AmiInstance"].status_reason.startswith("Resource handler returned message")
 
 
 def test_without_graph_the_dependent_is_kept(playbooks):
     failures = by_id(diagnose(recorded("dependent_and_unknown.json"), playbooks=playbooks))
-    assert failures["AppFunction"].playbook == "transient"  # IAM eventual consistency text
+    assert failures["AppFunction"].playbook == "iam-eventual-consistency"
 
 
 def test_delete_failed_is_kept_apart(playbooks):
     result = diagnose_events(recorded("dependent_and_unknown.json"), playbooks=playbooks)
     assert [f.logical_id for f in result.delete_failures] == ["ArtifactBucket"]
     assert result.delete_failures[0].status == "DELETE_FAILED"
-    assert result.delete_failures[0].playbook == "unknown"
+    assert result.delete_failures[0].playbook == "bucket-not-empty"
     assert "ArtifactBucket" not in by_id(result.failures)
 
 
@@ -146,13 +146,104 @@ def test_events_without_timestamps_are_read_newest_first(playbooks):
     assert dict(result.dropped)["WebLoadBalancer"] == "cascade: Resource update cancelled"
 
 
-def test_stack_level_failure_alone_is_kept_as_unknown(playbooks):
+def test_stack_level_failure_alone_is_kept_and_classified(playbooks):
     failures = diagnose(recorded("stack_level_only.json"), playbooks=playbooks)
     assert len(failures) == 1
     assert failures[0].resource_type == "AWS::CloudFormation::Stack"
-    assert failures[0].playbook == "unknown"
+    assert failures[0].playbook == "template-invalid"
     assert failures[0].status_reason.startswith("Transform AWS::Serverless-2016-10-31 failed")
 
 
 def test_no_events_no_failures(playbooks):
     assert diagnose([], playbooks=playbooks) == []
+
+
+CORPUS_EVENTS = Path(__file__).parent / "corpora" / "failures" / "events"
+
+
+def corpus_events(name: str) -> list[StackEvent]:
+    raw = json.loads((CORPUS_EVENTS / name).read_text(encoding="utf-8"))["StackEvents"]
+    return [
+        StackEvent(
+            event_id=item["EventId"], stack_name=item["StackName"], logical_id=item["LogicalResourceId"],
+            resource_type=item["ResourceType"], status=item["ResourceStatus"],
+            reason=item.get("ResourceStatusReason", ""), physical_id=item.get("PhysicalResourceId", ""),
+            timestamp=datetime.fromisoformat(item["Timestamp"].replace("Z", "+00:00")),
+        )
+        for item in raw
+    ]
+
+
+def test_nested_stack_is_followed_to_the_childs_root_cause(playbooks):
+    child = corpus_events("nested-child.json")
+    child_id = next(e.physical_id for e in child if e.logical_id == e.stack_name)
+    asked = []
+
+    def nested(stack_id):
+        asked.append(stack_id)
+        return child if stack_id == child_id else None
+
+    result = diagnose_events(corpus_events("nested-parent.json"), playbooks=playbooks, nested=nested)
+    assert asked == [child_id]
+    assert [(f.logical_id, f.playbook) for f in result.failures] == [("NatEip", "quota-exceeded")]
+    assert result.failures[0].details["stack_id"] == child_id
+    assert result.nested == [child_id]
+    assert dict(result.dropped)["NetworkStack"] == f"nested stack: root cause in {child_id}"
+
+
+def test_nested_stack_without_its_events_is_unknown_with_where_to_look(playbooks):
+    result = diagnose_events(corpus_events("nested-parent.json"), playbooks=playbooks)
+    assert [(f.logical_id, f.playbook) for f in result.failures] == [("NetworkStack", "unknown")]
+    assert "nested stack arn:aws:cloudformation:" in result.failures[0].details["note"]
+
+
+def _event(n, logical, status, reason="", rtype="AWS::SQS::Queue", stack="s"):
+    from datetime import timedelta, timezone
+
+    base = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return StackEvent(event_id=f"e{n}", stack_name=stack, logical_id=logical, resource_type=rtype, status=status,
+                      reason=reason, physical_id=f"{logical}-p", timestamp=base + timedelta(seconds=n))
+
+
+def test_embedded_stack_summary_of_a_nested_stack_is_a_cascade_at_stack_level(playbooks):
+    stack = "AWS::CloudFormation::Stack"
+    events = [
+        _event(0, "s", "CREATE_IN_PROGRESS", "User Initiated", stack),
+        _event(1, "Queue", "CREATE_FAILED", "Policy document must be version 2012-10-17 or greater."),
+        _event(2, "s", "CREATE_FAILED", "Embedded stack arn:aws:cloudformation:us-east-1:1:stack/x/y was not "
+               "successfully created: The following resource(s) failed to create: [Queue].", stack),
+    ]
+    assert [(f.logical_id, f.playbook) for f in diagnose(events, playbooks=playbooks)] == [
+        ("Queue", "policy-version-missing")
+    ]
+
+
+def test_root_causes_are_earliest_first_and_rollback_failures_are_consequences(playbooks):
+    stack = "AWS::CloudFormation::Stack"
+    events = [
+        _event(0, "s", "CREATE_IN_PROGRESS", "User Initiated", stack),
+        _event(1, "First", "CREATE_FAILED", "The maximum number of addresses has been reached."),
+        _event(2, "Second", "CREATE_FAILED", "Policy document must be version 2012-10-17 or greater."),
+        _event(3, "s", "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [First, Second].", stack),
+        _event(4, "Other", "UPDATE_FAILED", "Rate exceeded"),
+    ]
+    events[1], events[2] = events[2], events[1]  # out of order in the input; timestamps decide
+    result = diagnose_events(events, playbooks=playbooks)
+    assert [f.logical_id for f in result.failures] == ["First", "Second"]
+    assert result.root_cause.logical_id == "First"
+    assert dict(result.dropped)["Other"].startswith("failed during the rollback")
+
+
+def test_only_the_newest_failed_operation_counts(playbooks):
+    stack = "AWS::CloudFormation::Stack"
+    events = [
+        _event(0, "s", "CREATE_IN_PROGRESS", "User Initiated", stack),
+        _event(1, "Old", "CREATE_FAILED", "The maximum number of VPCs has been reached."),
+        _event(2, "s", "ROLLBACK_COMPLETE", "", stack),
+        _event(3, "s", "DELETE_IN_PROGRESS", "User Initiated", stack),
+        _event(4, "s", "DELETE_COMPLETE", "", stack),
+        _event(5, "s", "CREATE_IN_PROGRESS", "User Initiated", stack),
+        _event(6, "New", "CREATE_FAILED", "No export named shared-vpc found."),
+        _event(7, "s", "ROLLBACK_COMPLETE", "", stack),
+    ]
+    assert [(f.logical_id, f.playbook) for f in diagnose(events, playbooks=playbooks)] == [("New", "export-not-found")]

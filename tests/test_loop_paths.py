@@ -423,7 +423,7 @@ def fake_target(monkeypatch, tmp_path):
         state.opened.append((kind, region))
         if state.enter_error is not None:
             raise state.enter_error
-        yield SimpleNamespace(endpoint_url="http://127.0.0.1:1", sandbox=state.sandbox)
+        yield SimpleNamespace(kind="endpoint", endpoint_url="http://127.0.0.1:1", sandbox=state.sandbox)
 
     monkeypatch.setattr(targets, "open_target", open_target)
     monkeypatch.setattr(aws, "AwsSession", lambda target, retry=None: state.session)

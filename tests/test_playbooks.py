@@ -14,6 +14,8 @@ from orchestrator.catalog.playbooks import Playbook, load_playbooks, match_failu
 
 VALID = """\
 id: custom-bucket-name
+class: bucket-name-taken
+priority: 0
 title: Bucket name taken
 impact: medium
 match:
@@ -96,7 +98,7 @@ def test_packaged_playbooks_cover_every_failure_class():
         ),
         ("throttling", "AWS::EC2::SecurityGroup", "Rate exceeded (Service: AmazonEC2; Status Code: 400)", "transient", {}),
         ("internal failure", "AWS::SNS::Topic", "Internal Failure", "transient", {}),
-        ("nothing known", "AWS::EC2::Instance", "The image id '[ami-0123]' does not exist", "unknown", {}),
+        ("nothing known", "AWS::EC2::Instance", "The flux capacitor is misaligned", "unknown", {}),
         ("right text, wrong type", "AWS::S3::Bucket", "Network vpc-1 has no Internet gateway attached", "unknown", {}),
     ],
 )
@@ -148,6 +150,11 @@ def test_extra_folder_adds_playbooks(tmp_path):
         ("bad impact", VALID.replace("impact: medium", "impact: severe"), "'impact': 'severe' is not one of"),
         ("missing docs", VALID.replace("docs: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html\n", ""), "'docs' is required"),
         ("reserved id", VALID.replace("id: custom-bucket-name", "id: unknown"), "'unknown' is reserved"),
+        ("reserved class", VALID.replace("class: bucket-name-taken", "class: unknown"), "'class': 'unknown' is reserved"),
+        ("missing class", VALID.replace("class: bucket-name-taken\n", ""), "'class' is required"),
+        ("missing priority", VALID.replace("priority: 0\n", ""), "'priority' is required"),
+        ("priority not a number", VALID.replace("priority: 0", "priority: high"), "'priority' must be an integer"),
+        ("priority out of range", VALID.replace("priority: 0", "priority: 5000"), "'priority' must be an integer"),
         ("not a mapping", "- just\n- a list\n", "must be a mapping"),
     ],
 )
@@ -195,7 +202,8 @@ def test_cli_lists_playbooks(tmp_path):
     result = CliRunner().invoke(app, ["playbooks", "--format", "json", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     listed = [item["id"] for item in json.loads(result.stdout)]
-    assert listed[0] == "logs-kms-key-policy" and listed[-1] == "custom-bucket-name"
+    priorities = [item["priority"] for item in json.loads(result.stdout)]
+    assert priorities == sorted(priorities, reverse=True) and listed[-1] == "custom-bucket-name"
     text = CliRunner().invoke(app, ["playbooks"])
     assert text.exit_code == 0 and "managed-policy-not-attachable  [critical]" in text.stdout
 
@@ -225,3 +233,45 @@ def test_entry_point_playbooks_load(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "entry_points", lambda group: [entry] if group == module.ENTRY_POINT_GROUP else [])
     assert load_playbooks()[-1].id == "custom-bucket-name"
     assert load_playbooks(entry_point_playbooks=False)[-1].id != "custom-bucket-name"
+
+
+def test_precedence_is_the_declared_priority_not_file_order(tmp_path):
+    # Two playbooks match the same text; the higher priority wins whatever the file names say.
+    low = VALID.replace("id: custom-bucket-name", "id: a-first-by-name").replace("priority: 0", "priority: 10")
+    high = VALID.replace("id: custom-bucket-name", "id: z-last-by-name").replace("priority: 0", "priority: 20")
+    write(tmp_path, "a.yaml", low)
+    write(tmp_path, "z.yaml", high)
+    books = [b for b in load_playbooks([tmp_path], entry_point_playbooks=False) if b.source.startswith(str(tmp_path))]
+    matched = match_failure(failure("AWS::S3::Bucket", "my.bucket already exists"), list(reversed(books)))
+    assert matched.playbook == "z-last-by-name"
+    write(tmp_path, "z.yaml", high.replace("priority: 20", "priority: 5"))
+    books = [b for b in load_playbooks([tmp_path], entry_point_playbooks=False) if b.source.startswith(str(tmp_path))]
+    assert match_failure(failure("AWS::S3::Bucket", "my.bucket already exists"), books).playbook == "a-first-by-name"
+
+
+def test_every_packaged_playbook_declares_a_contract_class():
+    from orchestrator.catalog.playbooks import class_of
+
+    books = load_playbooks()
+    contract = {
+        "managed-policy-not-attachable", "logs-kms-key-policy", "missing-depends-on", "transient",
+        "iam-eventual-consistency", "name-already-exists", "name-invalid", "lambda-runtime-deprecated",
+        "quota-exceeded", "bucket-not-empty", "export-in-use", "export-not-found", "ssm-parameter-not-found",
+        "capacity-unavailable", "cidr-invalid", "kms-key-unusable", "certificate-not-ready", "stabilization-timeout",
+        "custom-resource-failed", "replacement-of-named-resource", "rollback-failed", "resource-not-found",
+        "access-denied", "invalid-property", "parameter-invalid", "template-invalid",
+    }
+    assert contract <= {book.failure_class for book in books}
+    assert class_of("missing-depends-on-apigateway", books) == "missing-depends-on"
+    assert class_of(None, books) == "unknown"
+
+
+def test_whitespace_runs_in_a_reason_do_not_defeat_a_playbook():
+    text = "Value 'x'  at 'functionName' failed to satisfy constraint:  Member must have length less than or equal to 64"
+    assert match_failure(failure("AWS::Lambda::Function", text), load_playbooks()).playbook == "name-invalid"
+
+
+def test_docs_list_every_packaged_class_as_the_contract():
+    text = (Path(__file__).parent.parent / "docs" / "playbooks.md").read_text(encoding="utf-8")
+    for book in load_playbooks():
+        assert f"| `{book.failure_class}` |" in text, f"docs/playbooks.md does not list class {book.failure_class}"

@@ -29,7 +29,9 @@ class Noop(Repair):
 
 def test_builtin_ids():
     assert repairs.REGISTRY.ids() == [
-        "add-depends-on", "logs-kms-key-policy", "managed-policy-fix-arn", "managed-policy-inline", "retry",
+        "add-depends-on", "availability-zone", "iam-eventual-consistency", "lambda-runtime", "logs-kms-key-policy",
+        "managed-policy-fix-arn", "managed-policy-inline", "name-already-exists", "name-invalid", "needs-human",
+        "policy-version", "retry",
     ]
 
 

@@ -39,10 +39,12 @@ def test_forecast_sarif_validates(case, playbooks):
     assert run["tool"]["driver"]["name"] == "cfn-autofix"
     assert len(run["results"]) == len(findings)
     rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
-    assert set(rule_ids) == {f.playbook for f in findings}
+    class_of = {book.id: book.failure_class for book in playbooks}
+    # Rule ids are the failure classes (the contract), e.g. every missing-depends-on-* playbook is one rule.
+    assert set(rule_ids) == {class_of[f.playbook] for f in findings}
     for result, finding in zip(run["results"], findings):
-        assert result["ruleId"] == finding.playbook
-        assert rule_ids[result["ruleIndex"]] == finding.playbook
+        assert result["ruleId"] == class_of[finding.playbook]
+        assert rule_ids[result["ruleIndex"]] == class_of[finding.playbook]
         assert result["level"] == ("warning" if finding.severity == "warning" else "error")
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uri"] == f"tests/fixtures/forecast/{case}"

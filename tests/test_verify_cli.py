@@ -129,7 +129,7 @@ def test_a_cell_that_cannot_run_is_its_own_error_not_the_runs(tmp_path):
     "case,args,expected",
     [
         ("bad-matrix-key", ["--matrix", "{matrix}"], "key 'regionz': unknown key"),
-        ("no-input", [], "verify needs templates or --matrix FILE"),
+        ("no-input", [], "verify needs templates, --matrix FILE or --from-taskcat FILE"),
         ("bad-shard", ["--matrix", "{good}", "--shard", "0/2"], "--shard '0/2'"),
         ("bad-region", ["--matrix", "{good}", "--regions", "moon-1"], "'moon-1' is not an AWS region name"),
         ("endpoint-without-url", ["--matrix", "{good}", "--target", "endpoint"], "--endpoint-url"),

@@ -97,6 +97,7 @@ def open_target(
     retry: Any = None,
     session_name: str = "cfn-autofix",
     guard: Guard | None = None,
+    read_only: bool = False,
     **fields: Any,
 ) -> Iterator[Target]:
     """Open a deployment target for the duration of a `with` block.
@@ -110,6 +111,8 @@ def open_target(
 
     An endpoint that is not a loopback address (nor declared an emulator in `guard`) is treated as AWS:
     the same guard runs for it. `guard` defaults to Guard("deploy", allowed_accounts).
+    With `read_only` (a caller that only describes, as `diagnose` does) any account is accepted: the
+    guard protects accounts from changes, and a read-only caller makes none.
     """
     spec = fields.pop("kind", spec)  # the kind may come by keyword, as in Target(kind=...)
     if isinstance(spec, str):
@@ -145,7 +148,7 @@ def open_target(
             raise BadInput("target 'endpoint' needs an endpoint URL (--endpoint-url)")
         if not re.match(r"^https?://", endpoint_url):
             raise BadInput(f"endpoint URL {endpoint_url!r} must start with http:// or https://")
-        if guard.applies("endpoint", endpoint_url):
+        if guard.applies("endpoint", endpoint_url) and not read_only:
             guard.refuse_without_network("endpoint", endpoint_url)
         target = Target(
             kind="endpoint",
@@ -158,12 +161,14 @@ def open_target(
             or (None if profile or _env_credentials() else dict(DUMMY_CREDENTIALS)),
             allowed_accounts=guard.allowed_accounts,
         )
-        target.account_id = guard_target(target, guard, retry=retry)
+        if not read_only:
+            target.account_id = guard_target(target, guard, retry=retry)
         log.info("target_opened", target="endpoint", region=region, endpoint_url=target.endpoint_url)
         yield target
         return
 
-    guard.refuse_without_network("aws", endpoint_url)
+    if not read_only:
+        guard.refuse_without_network("aws", endpoint_url)
     from orchestrator.aws.session import AwsSession  # the only boto3 boundary
 
     target = Target(
@@ -178,8 +183,11 @@ def open_target(
     if role_arn:
         # Explicit assumed-role keys take precedence over the profile they were obtained with.
         target = replace(target, credentials=AwsSession(target, retry=retry).assume_role(role_arn, session_name))
-    target.account_id = guard_target(target, guard, retry=retry)
-    log.info("target_opened", target="aws", region=region, account_id=target.account_id)
+    if read_only:
+        target.account_id = AwsSession(target, retry=retry).account_id()
+    else:
+        target.account_id = guard_target(target, guard, retry=retry)
+    log.info("target_opened", target="aws", region=region, account_id=target.account_id, read_only=read_only)
     yield target
 
 

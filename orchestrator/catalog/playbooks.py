@@ -16,8 +16,9 @@ from orchestrator.model import Failure, FailureKind, Impact
 from orchestrator.template import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
-TOP_KEYS = {"id", "title", "impact", "match", "forecast", "repair", "params", "docs", "explanation"}
-REQUIRED_KEYS = ("id", "title", "impact", "match", "repair", "docs", "explanation")
+TOP_KEYS = {"id", "class", "priority", "title", "impact", "match", "forecast", "repair", "params", "docs", "explanation"}
+REQUIRED_KEYS = ("id", "class", "priority", "title", "impact", "match", "repair", "docs", "explanation")
+PRIORITY_RANGE = (0, 1000)
 MATCH_KEYS = {"resource_types", "status", "reason"}
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -33,7 +34,12 @@ class PlaybookMatch:
 
 @dataclass(frozen=True)
 class Playbook:
+    """One way a failure class shows itself: `failure_class` is the contract id (reports, SARIF, `diagnose`);
+    `priority` decides which playbook wins when several match (higher first, then id), never file order."""
+
     id: str
+    failure_class: str
+    priority: int
     title: str
     impact: Impact
     match: PlaybookMatch
@@ -54,7 +60,8 @@ class Playbook:
             return None
         if self.match.reason is None:
             return {}
-        found = self.match.reason.search(failure.status_reason or "")
+        # Sources and consoles re-wrap texts; whitespace runs carry no meaning in a status reason.
+        found = self.match.reason.search(" ".join((failure.status_reason or "").split()))
         if found is None:
             return None
         return {name: value for name, value in found.groupdict().items() if value is not None}
@@ -62,6 +69,8 @@ class Playbook:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "class": self.failure_class,
+            "priority": self.priority,
             "title": self.title,
             "impact": self.impact.value,
             "match": {
@@ -95,13 +104,18 @@ def parse_playbook(data: Any, source: str) -> Playbook:
     for key in REQUIRED_KEYS:
         if data.get(key) in (None, "", {}):
             raise BadInput(f"playbook key '{key}' is required", file=source)
-    for key in ("id", "title", "repair", "docs", "explanation"):
+    for key in ("id", "class", "title", "repair", "docs", "explanation"):
         if not isinstance(data[key], str):
             raise BadInput(f"playbook key '{key}' must be a string", file=source)
-    if not _ID.fullmatch(data["id"]):
-        raise BadInput(f"playbook key 'id': {data['id']!r} is not lower-case-with-dashes", file=source)
-    if data["id"] == FailureKind.UNKNOWN.value:
-        raise BadInput("playbook key 'id': 'unknown' is reserved for unmatched failures", file=source)
+    for key in ("id", "class"):
+        if not _ID.fullmatch(data[key]):
+            raise BadInput(f"playbook key '{key}': {data[key]!r} is not lower-case-with-dashes", file=source)
+        if data[key] == FailureKind.UNKNOWN.value:
+            raise BadInput(f"playbook key '{key}': 'unknown' is reserved for unmatched failures", file=source)
+    priority = data["priority"]
+    low, high = PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        raise BadInput(f"playbook key 'priority' must be an integer from {low} to {high} (higher wins)", file=source)
     try:
         impact = Impact(data["impact"])
     except ValueError:
@@ -143,6 +157,8 @@ def parse_playbook(data: Any, source: str) -> Playbook:
         raise BadInput("playbook key 'params' must be a mapping", file=source)
     return Playbook(
         id=data["id"],
+        failure_class=data["class"],
+        priority=priority,
         title=data["title"].strip(),
         impact=impact,
         match=parsed_match,
@@ -198,8 +214,8 @@ def _from_entry_points() -> list[Playbook]:
 def load_playbooks(
     extra_dirs: Iterable[str | Path] = (), *, entry_point_playbooks: bool = True, registry: Any = None
 ) -> list[Playbook]:
-    """Packaged playbooks (by file name), then each extra folder's, then entry points'; checks every named
-    repair is registered and every id is unique. Diagnosis uses the first match in this order."""
+    """Packaged playbooks, each extra folder's and entry points', in precedence order (priority, highest first,
+    then id); checks every named repair is registered and every id is unique."""
     from orchestrator import repairs
     from orchestrator.detectors import DETECTORS
 
@@ -227,13 +243,18 @@ def load_playbooks(
                 f"playbook key 'repair': no repair named '{book.repair}' (registered: {', '.join(registry.ids())})",
                 file=book.source,
             )
-    return books
+    return in_precedence(books)
+
+
+def in_precedence(playbooks: Iterable[Playbook]) -> list[Playbook]:
+    """Playbooks in the order diagnosis tries them: declared priority, highest first; ties by id."""
+    return sorted(playbooks, key=lambda book: (-book.priority, book.id))
 
 
 def match_failure(failure: Failure, playbooks: Sequence[Playbook]) -> Failure:
-    """A copy of `failure` with `playbook` set to the first matching playbook's id (or "unknown") and the
-    reason's named groups merged into `details`."""
-    for book in playbooks:
+    """A copy of `failure` with `playbook` set to the matching playbook of highest priority (or "unknown") and
+    the reason's named groups merged into `details`."""
+    for book in in_precedence(playbooks):
         groups = book.matches(failure)
         if groups is not None:
             return dataclasses.replace(failure, playbook=book.id, details={**failure.details, **groups})
@@ -242,3 +263,11 @@ def match_failure(failure: Failure, playbooks: Sequence[Playbook]) -> Failure:
 
 def by_id(playbooks: Sequence[Playbook]) -> dict[str, Playbook]:
     return {book.id: book for book in playbooks}
+
+
+def class_of(playbook_id: str | None, playbooks: Sequence[Playbook]) -> str:
+    """The failure class of a playbook id; "unknown" for no playbook."""
+    for book in playbooks:
+        if book.id == playbook_id:
+            return book.failure_class
+    return FailureKind.UNKNOWN.value

@@ -5,6 +5,6 @@ from __future__ import annotations
 from orchestrator.cli.common import PROG, app, main
 
 # Importing a command module registers its command on `app`; the order is the order in --help.
-from orchestrator.cli import graph, forecast, deploy, playbooks, verify, report, sweep, sandbox  # noqa: E402,F401  isort: skip
+from orchestrator.cli import graph, forecast, deploy, diagnose, playbooks, verify, report, sweep, sandbox  # noqa: E402,F401  isort: skip
 
 __all__ = ["PROG", "app", "main"]

@@ -58,6 +58,7 @@ def deploy_command(
     report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON report here.")] = None,
     stack_name: Annotated[str | None, typer.Option("--stack-name", help="Stack name.", show_default="config deploy.stack_prefix + template name + run id")] = None,
     managed_policy_strategy: Annotated[ManagedPolicyStrategy | None, typer.Option("--managed-policy-strategy", help="inline: exact managed-policy document inline; fix-arn: rewrite the ARN.", show_default=config_default("deploy.managed_policy_strategy"))] = None,
+    with_: Annotated[list[str] | None, typer.Option("--with", metavar="[STACK=]FILE", help="Deploy this template first (its exports can be imported); the stack is named STACK or after the file. Repeatable.")] = None,
     allow_widening: Annotated[bool | None, typer.Option("--allow-widening/--no-allow-widening", help="Accept repairs that grant more than they replace.", show_default=config_default("deploy.allow_widening"))] = None,
 ) -> None:
     """Deploy TEMPLATE with autofix: forecast, deploy, diagnose failures, repair, deploy again until green."""
@@ -97,6 +98,7 @@ def deploy_command(
         progress=live,
         console=console,
         allow_widening=allow_widening,
+        with_templates=tuple(with_ or ()),
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
     with sigterm_as_interrupt():

@@ -32,6 +32,7 @@ def verify_command(
     ctx: typer.Context,
     templates: Annotated[list[str] | None, typer.Argument(help="Templates to verify (replace the matrix's list).", show_default=False)] = None,
     matrix: Annotated[Path | None, typer.Option("--matrix", help="Verification matrix (TOML): templates, regions, parameter sets, overrides.")] = None,
+    from_taskcat: Annotated[Path | None, typer.Option("--from-taskcat", help="Run the tests of a .taskcat.yml (template, regions, parameters; $[taskcat_*] values work).")] = None,
     regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's).", show_default="the matrix's, else us-east-1")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel.", show_default=config_default("verify.workers"))] = None,
     shard: Annotated[str | None, typer.Option("--shard", metavar="K/N", help="Run only shard K of N (stable per cell).")] = None,
@@ -58,6 +59,7 @@ def verify_command(
         code = run_verify_command(
             templates,
             matrix_path=matrix,
+            taskcat_path=from_taskcat,
             regions=chosen_regions,
             workers=workers if workers is not None else settings.verify.workers,
             shard=shard,
@@ -82,6 +84,7 @@ class VerifyRequest:
 
     out_dir: Path
     matrix_path: Path | None = None
+    taskcat_path: Path | None = None
     regions: list[str] | None = None
     workers: int = 4
     shard: str | None = None
@@ -127,6 +130,7 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
     vplan = plan(
         templates or None,
         matrix_path=request.matrix_path,
+        taskcat_path=request.taskcat_path,
         regions=request.regions,
         shard=parse_shard(request.shard) if request.shard else None,
         max_attempts=request.max_attempts,

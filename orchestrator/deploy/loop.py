@@ -23,6 +23,8 @@ from orchestrator.deploy.outcome import (
     finish,
     fixed_path,
 )
+from orchestrator.deploy.nested import follow, split_by_template
+from orchestrator.deploy.prereqs import prepare
 from orchestrator.errors import BadInput, ConfigError
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
@@ -46,6 +48,10 @@ _UPDATABLE = frozenset({
 })
 
 
+def _human_json(failure: Failure, book: Playbook) -> dict:
+    return {**failure.to_json(), "class": book.failure_class, "explanation": book.explanation, "docs": book.docs}
+
+
 def _as_template(template: str | Path | Template) -> Template:
     if isinstance(template, Template):
         return template
@@ -63,8 +69,9 @@ class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook], view: Any = None):
+                 playbooks: list[Playbook], prepared: Any = None, view: Any = None):
         self.run = run
+        self.prepared = prepared
         self.view = view if view is not None else _run_view(options)
         self.options = options
         self.session = session
@@ -77,6 +84,7 @@ class _Runner:
         self.state = options.on_state or (lambda text: None)
         self.created = False
         self.journaled = False
+        self.children = run.children
         from orchestrator.aws.session import RetryPolicy
 
         self.retry = RetryPolicy.from_config(options.config)
@@ -88,7 +96,10 @@ class _Runner:
 
         document = self.run.template.document
         declared = document.get("Parameters") or {}
-        parameters = {k: v for k, v in self.options.parameters.items() if k in declared}
+        values = self.prepared.parameters if self.prepared is not None else self.options.parameters
+        parameters = {k: v for k, v in values.items() if k in declared}
+        if self.prepared is not None:
+            document = self.prepared.deployable(document, self.children.document)
         return {
             # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
             # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
@@ -215,7 +226,8 @@ class _Runner:
             return over("green")
         self.state(f"attempt {number}: diagnosing")
         failures = self._diagnose(result, final)
-        attempt["failures"] = [f.to_json() for f in failures]
+        attempt["failures"] = [{**f.to_json(), **{k: f.details[k] for k in ("template", "via") if k in f.details}}
+                               for f in failures]
         unknown = [f for f in failures if f.playbook in (None, FailureKind.UNKNOWN.value)]
         if unknown:
             run.unknown.extend(
@@ -224,27 +236,69 @@ class _Runner:
             )
             log.warning("stopping_unknown_failure", resources=[f.logical_id for f in unknown])
             return over("unknown failure: no playbook matches; evidence kept in the report")
+        human = [f for f in failures if self.books[f.playbook].repair == "needs-human"]
+        if human:
+            # Quotas, certificates, handler logic, permissions: another attempt would fail the same way.
+            run.needs_human.extend(_human_json(f, self.books[f.playbook]) for f in human)
+            log.warning("stopping_needs_human", resources=[f.logical_id for f in human],
+                        classes=sorted({self.books[f.playbook].failure_class for f in human}))
+            return over("needs a person: " + "; ".join(
+                f"{item['logical_id']} is {item['class']} ({item['docs']})" for item in run.needs_human))
         signatures = {(f.logical_id, f.status_reason) for f in failures}
         if signatures & repeat_guard:
             return over("the same failure repeated after its repair", "stopping_repeated_failure")
         if number == self.options.max_attempts:
             return over(f"attempt budget of {self.options.max_attempts} spent")
+        swept = self._sweep_own_leftovers(failures)
+        if swept:
+            # The name was held by a leftover of one of our own runs, now gone: the same template again.
+            attempt["swept"] = swept
+            attempt["duration_s"] = round(time.monotonic() - started, 3)
+            repeat_guard |= signatures
+            return False
         self.state(f"attempt {number}: repairing")
-        round_ = apply_round(run.template, group_failures(failures, self.books, self.options.repair_params),
-                             region=run.region, allow_widening=self.options.allow_widening)
-        run.rejected.extend(round_.rejected)
-        attempt["repairs"] = [item.to_json() for item in round_.applied]
+        changed = False
+        for child, group in split_by_template(failures).items():
+            # A child stack's failures are repaired in the child's template (see deploy/nested.py).
+            before = run.template if child is None else self.children.get(Path(child))
+            round_ = apply_round(before, group_failures(group, self.books, self.options.repair_params),
+                                 region=run.region, allow_widening=self.options.allow_widening)
+            run.rejected.extend(round_.rejected)
+            attempt["repairs"] += [{**item.to_json(), **({"template": child} if child else {})} for item in round_.applied]
+            changed = changed or round_.template.document != before.document
+            if child is None:
+                run.template = round_.template
+            else:
+                self.children.replace(Path(child), round_.template)
         attempt["duration_s"] = round(time.monotonic() - started, 3)
-        if all(self.books[f.playbook].repair == "retry" for f in failures):
+        from orchestrator import repairs
+
+        # A repair that `retries` and changed nothing (retry; IAM propagation already ordered) waits and redeploys.
+        if not changed and all(repairs.registry().get(self.books[f.playbook].repair).retries for f in failures):
             self._transient_backoff()
             return False
-        if round_.template.document == run.template.document:
+        if not changed:
             run.stop_reason = "the matching repairs changed nothing"
             log.warning("stopping_repair_changed_nothing")
             return True
         repeat_guard |= signatures
-        run.template = round_.template
         return False
+
+    def _sweep_own_leftovers(self, failures: list[Failure]) -> list[str]:
+        """Stacks of this tool's earlier runs that held a name a failure says is taken, deleted (sweep first,
+        suffix only when the holder is not ours)."""
+        from orchestrator.aws.leftovers import leftover_owner, sweep_leftover
+
+        swept: list[str] = []
+        for failure in failures:
+            if self.books[failure.playbook].failure_class != "name-already-exists":
+                continue
+            name = str(failure.details.get("identifier") or failure.details.get("name") or "").rstrip(".")
+            owner = leftover_owner(self.session, name, self.run.stack_name)
+            if owner is not None and owner["stack_name"] not in swept:
+                sweep_leftover(self.session, owner)
+                swept.append(owner["stack_name"])
+        return swept
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
         from orchestrator.deploy.watcher import EventCollector, watch
@@ -266,7 +320,9 @@ class _Runner:
 
     def _diagnose(self, result: Any, final: StackStatus) -> list[Failure]:
         run = self.run
+        # Nested stacks are followed by `follow`, which knows each child's template file (the repair goes there).
         failures = diagnose(result.events, build_graph(run.template), self.playbooks)
+        failures = follow(failures, run.template, session=self.session, playbooks=self.playbooks, children=self.children)
         for failure in failures:
             failure.details["physical_ids"] = dict(run.physical_ids)
         if not failures:
@@ -399,10 +455,24 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 _forecast(run, options, playbooks)
                 view.forecast(run.forecast, run.forecast_repairs)
             session = aws.AwsSession(tgt, retry=retry)
-            runner = _Runner(run, options, session=session, target=tgt, journal=Journal(options.journal_path),
-                             playbooks=playbooks, view=view)
+            journal = Journal(options.journal_path)
+            runner = _Runner(run, options, session=session, target=tgt, journal=journal, playbooks=playbooks,
+                             view=view)
+            companions: list[_Runner] = []
             try:
-                runner.execute()
+                _deploy_companions(run, options, playbooks, session=session, target=tgt, journal=journal,
+                                   into=companions, view=view)
+                state("preparing prerequisites")
+                runner.prepared = prepare(run.source, options.parameters, session=session, target=tgt,
+                                          run_id=run.run_id, stack_name=run.stack_name, journal=journal)
+                run.prerequisites = runner.prepared.to_json()
+                if runner.prepared.missing:
+                    first = runner.prepared.missing[0]
+                    where = first.get("property") or f"Resources.{first['logical_id']}"
+                    run.stop_reason = f"{first['class']}: {first['what']} ({where})"
+                    log.warning("stopping_prerequisite_missing", what=first["what"], count=len(runner.prepared.missing))
+                else:
+                    runner.execute()
             except aws.AwsError as exc:
                 if isinstance(exc, BadInput):
                     raise
@@ -429,52 +499,21 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                     # The sandbox, and every stack in it, is discarded with the target: nothing is left to sweep.
                     runner.journal.mark_deleted(run.run_id, run.stack_name, reason="sandbox discarded")
                     run.stack_left = False
+                if not options.keep_stack:
+                    for other in [runner, *reversed(companions)]:
+                        if other is not runner:
+                            cleanup(other.run, session, journal, False, log, other.created)
+                        if other.prepared is not None and other.prepared.fixtures is not None:
+                            other.prepared.fixtures.teardown()
     except KeyboardInterrupt:
         run.status = "interrupted"
         run.stop_reason = "interrupted"
 
 
-def _as_text(value: Any) -> str:
-    """A parameter value as CloudFormation sees it (a YAML boolean is the string true/false)."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def _check_parameters(source: Template, params: dict[str, str]) -> None:
-    """Parameter values CloudFormation would refuse are bad input, caught before anything is deployed."""
-    declared = source.document.get("Parameters") or {}
-    if not isinstance(declared, dict):
-        return
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise BadInput(f"parameter {unknown[0]!r} is not declared by the template", file=source.path)
-    for name, spec in declared.items():
-        if not isinstance(spec, dict):
-            continue
-        if "Default" not in spec and name not in params:
-            raise BadInput(f"parameter {name} has no Default and no value: pass --param {name}=VALUE",
-                           file=source.path, line=source.line_of(("Parameters", name)))
-        allowed = spec.get("AllowedValues")
-        if isinstance(allowed, list):
-            value = params[name] if name in params else _as_text(spec.get("Default"))
-            listed = str(spec.get("Type", "")).startswith("List<") or spec.get("Type") == "CommaDelimitedList"
-            items = [v.strip() for v in value.split(",")] if listed else [value]
-            if any(item not in {_as_text(a) for a in allowed} for item in items):
-                # CloudFormation's own text, which (rightly, for NoEcho) never repeats the value.
-                raise BadInput(f"Parameter '{name}' must be one of AllowedValues", file=source.path,
-                               line=source.line_of(("Parameters", name)))
-
-
-
-
-def _sandbox_config(options: RunOptions) -> Any:
-    if options.sandbox_config is not None:
-        return options.sandbox_config
-    from orchestrator.sandbox import FaultConfig, SandboxConfig
-
-    section = options.config.sandbox
-    try:
-        faults = FaultConfig.parse(section.faults)
-    except ValueError as exc:
-        source = options.config.sources.get("sandbox.faults", "default")
-        raise ConfigError(f"config key 'sandbox.faults': {exc} ({source})") from None
-    return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed), faults=faults)
+from orchestrator.deploy.preflight import (  # noqa: E402  (kept importable from here: tests and callers use them)
+    _as_text,
+    check_parameters as _check_parameters,
+    companion_spec,
+    deploy_companions as _deploy_companions,
+    sandbox_config as _sandbox_config,
+)

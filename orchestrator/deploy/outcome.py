@@ -64,6 +64,7 @@ class RunState:
     forecast_repairs: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)
+    needs_human: list[dict] = field(default_factory=list)  # failures of classes only a person can fix
     emulated: list[dict] = field(default_factory=list)
     deployments: int = 0
     status: str = "failed"
@@ -73,6 +74,15 @@ class RunState:
     physical_ids: dict[str, str] = field(default_factory=dict)
     # Requests whose outcome the client could not see (a timeout, a reset), and what a look-up then found.
     reconciled: list[dict] = field(default_factory=list)
+    prerequisites: dict = field(default_factory=dict)
+    children: Any = field(default_factory=lambda: _children())
+    companions: list[dict] = field(default_factory=list)
+
+
+def _children() -> Any:
+    from orchestrator.deploy.nested import Children
+
+    return Children()
 
 
 def event_json(event: Any) -> dict:
@@ -139,8 +149,16 @@ def finish(run: RunState, *, out: str | Path | None, report_json: str | Path | N
             repaired_path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(repaired_path, run.template.dumps())
             log.info("repaired_template_written", path=str(repaired_path))
+    repaired_children = []
+    for child, template in run.children.changed() if write_template else ():
+        # A nested stack's repair goes beside the child's own file; the input files are never modified.
+        target = fixed_path(child)
+        write_atomic(target, template.dumps())
+        repaired_children.append({"template": str(child), "repaired_template": str(target)})
+        log.info("repaired_child_template_written", template=str(child), path=str(target))
     duration = round(time.monotonic() - run.started, 3)
     report = redact.current().value(build_report(run, repaired_path=repaired_path, duration_s=duration))
+    report["repaired_children"] = repaired_children
     if report_json is not None:
         path = Path(report_json)
         path.parent.mkdir(parents=True, exist_ok=True)

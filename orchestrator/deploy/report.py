@@ -27,12 +27,18 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "duration_s": duration_s,
         "stop_reason": run.stop_reason,
         "unknown": run.unknown,
+        "needs_human": run.needs_human,
         "rejected_repairs": run.rejected,
         "privilege": _privilege_summary(run),
         "emulated_resources": run.emulated,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
         "reconciled": run.reconciled,
+        "fixtures": run.prerequisites.get("fixtures", []),
+        "generated_values": run.prerequisites.get("generated_values", []),
+        "artifacts": run.prerequisites.get("artifacts", []),
+        "prerequisites_missing": run.prerequisites.get("prerequisites_missing", []),
+        "with": run.companions,
     }
 
 def _privilege_summary(run: Any) -> list[dict[str, Any]]:
@@ -67,11 +73,21 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
         console.print(Text.assemble((f"attempt {attempt['number']}", "bold"),
                                     safe(f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s")))
         for failure in attempt["failures"]:
-            console.print(_indent(Text.assemble(("✗", "red"), safe(f" {failure['logical_id']} ({failure['resource_type']}) "),
+            inside = f" in {failure['template']}" if failure.get("template") else ""
+            console.print(_indent(Text.assemble(("✗", "red"), safe(f" {failure['logical_id']} ({failure['resource_type']}){inside} "),
                                                 (safe(failure["playbook"]), "bold")), 2))
             console.print(_indent(Text(safe(failure["status_reason"]), style="dim"), 4))
         for plan in attempt["repairs"]:
             _print_repair(plan, console)
+    for item in report.get("needs_human", []):
+        console.print(Text.assemble(("needs a person", "red"), safe(f" {item['logical_id']} "), (safe(item["class"]), "bold"),
+                                    safe(f": {item['explanation']} "), (safe(item["docs"]), f"link {item['docs']}")))
+    for fixture in report.get("fixtures") or []:
+        console.print(Text.assemble(("fixture", "cyan"), safe(f" {fixture['parameter']} = {fixture['value']} "),
+                                    (safe(f"({fixture['resource']})"), "dim")))
+    for missing in report.get("prerequisites_missing") or []:
+        where = missing.get("property") or f"Resources.{missing['logical_id']}"
+        console.print(Text.assemble(("✗", "red"), " ", (safe(missing["class"]), "bold"), safe(f": {missing['what']} ({where})")))
     for rejected in report["rejected_repairs"]:
         why = rejected["reason"] if "reason" in rejected else "; ".join(rejected.get("errors", []))
         console.print(Text.assemble(("repair rejected", "yellow"), safe(f" {rejected['repair']}: {why}")))
@@ -85,6 +101,8 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
     console.print(line)
     if report["repaired_template"]:
         console.print(Text(safe(f"repaired template: {report['repaired_template']}")))
+    for child in report.get("repaired_children") or []:
+        console.print(Text(safe(f"repaired nested template: {child['template']} -> {child['repaired_template']}")))
     if report["stack_left"]:
         console.print(Text(safe(f"stack {report['stack_name']} was left in place"), style="yellow"))
 

@@ -5,13 +5,21 @@ Every detector is registered here, explicitly, in one place (like cfn-lint's rul
 
 from orchestrator.detectors.base import Detector, DetectorContext, DetectorRegistry
 from orchestrator.detectors.dependson import DEPENDS_ON_DOCS, DependsOnCases
+from orchestrator.detectors.lambda_runtime import LambdaRuntimeDeprecated
 from orchestrator.detectors.logs_kms import LogsKmsKeyPolicy
 from orchestrator.detectors.managed_policy import ManagedPolicyCatalog
+from orchestrator.detectors.names import NameRules
+from orchestrator.detectors.policy_version import PolicyVersionMissing
+from orchestrator.detectors.zones import ZoneNotInRegion
 
 REGISTRY = DetectorRegistry()
 managed_policy_catalog = REGISTRY.register(ManagedPolicyCatalog())
 logs_kms_key_policy = REGISTRY.register(LogsKmsKeyPolicy())
 dependson_cases = REGISTRY.register(DependsOnCases())
+lambda_runtime_deprecated = REGISTRY.register(LambdaRuntimeDeprecated())
+name_rules = REGISTRY.register(NameRules())
+policy_version_missing = REGISTRY.register(PolicyVersionMissing())
+zone_not_in_region = REGISTRY.register(ZoneNotInRegion())
 
 # The names playbooks may use in their `forecast:` key.
 DETECTORS = REGISTRY

@@ -76,15 +76,21 @@ def to_sarif(
     books = {getattr(b, "id", None): b for b in playbooks}
     results: list[dict] = []
     rule_ids: list[str] = []
+    rule_books: dict[str, Any] = {}
     for path, findings in findings_by_file.items():
         uri = _artifact_uri(path, base_dir)
         for finding in findings:
-            if finding.playbook not in rule_ids:
-                rule_ids.append(finding.playbook)
+            # Rule ids are the failure classes (a contract); the playbook that found it describes the rule.
+            book = books.get(finding.playbook)
+            rule_id = getattr(book, "failure_class", None) or finding.playbook
+            if rule_id not in rule_ids:
+                rule_ids.append(rule_id)
+                if book is not None:
+                    rule_books[rule_id] = book
             results.append(
                 {
-                    "ruleId": finding.playbook,
-                    "ruleIndex": rule_ids.index(finding.playbook),
+                    "ruleId": rule_id,
+                    "ruleIndex": rule_ids.index(rule_id),
                     "level": "warning" if finding.severity == "warning" else "error",
                     "message": {"text": finding.message},
                     "locations": [
@@ -116,7 +122,7 @@ def to_sarif(
                     "driver": {
                         "name": "cfn-autofix",
                         "version": __version__,
-                        "rules": [_rule(rule_id, books) for rule_id in rule_ids],
+                        "rules": [_rule(rule_id, {**books, **rule_books}) for rule_id in rule_ids],
                     }
                 },
                 "results": results,

@@ -9,19 +9,15 @@ from importlib import resources
 from typing import Any
 
 
-# Managed policies AWS retired in favour of a new name; only offered when the new name is in the catalog.
-_RENAMES = {
-    "AWSConfigRole": "AWS_ConfigRole",
-    "AWSLambdaFullAccess": "AWSLambda_FullAccess",
-    "AWSLambdaReadOnlyAccess": "AWSLambda_ReadOnlyAccess",
-    "AmazonEC2ContainerServiceFullAccess": "AmazonECS_FullAccess",
-    "AWSElasticBeanstalkFullAccess": "AdministratorAccess-AWSElasticBeanstalk",
-    "AmazonElasticTranscoderFullAccess": "AmazonElasticTranscoder_FullAccess",
-    "AWSCodePipelineFullAccess": "AWSCodePipeline_FullAccess",
-    "AWSCodePipelineReadOnlyAccess": "AWSCodePipeline_ReadOnlyAccess",
-    "AmazonEC2RoleforSSM": "AmazonSSMManagedInstanceCore",
-    "AWSElasticBeanstalkService": "AWSElasticBeanstalkManagedUpdatesCustomerRolePolicy",
-}
+# Managed policies AWS retired in favour of a documented successor: data with sources (orchestrator/data).
+@lru_cache(maxsize=1)
+def rename_table() -> dict[str, dict[str, str]]:
+    """old name -> {"new", "deprecated", "source"} from orchestrator/data/managed_policy_renames.json."""
+    from importlib import resources
+
+    data = json.loads(resources.files("orchestrator.data").joinpath("managed_policy_renames.json").read_text("utf-8"))
+    return {item["old"]: item for item in data["renames"]}
+
 
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b")
 _MANAGED_ARN = re.compile(r"^arn:(?P<partition>[a-z-]+):iam::aws:policy(?P<path>/(?:[^/]+/)*)(?P<name>[^/]+)$")
@@ -72,7 +68,8 @@ def find_managed_policy_by_name(name: str, partition: str = "aws") -> list[str]:
 
 def known_rename(name: str) -> str | None:
     """The current name of a managed policy AWS renamed or retired, e.g. AWSConfigRole -> AWS_ConfigRole."""
-    new = _RENAMES.get(name)
+    item = rename_table().get(name)
+    new = item["new"] if item else None
     return new if new and new in _catalog() else None
 
 

@@ -115,7 +115,7 @@ def apply_round(
     widening_rejected: list[tuple[RepairGroup, RepairPlan]] = []
     for group in groups:
         repair = registry.get(group.repair)
-        plan = repair.plan(current, build_graph(current), list(group.failures), dict(group.params))
+        plan = repair.plan(current, build_graph(current), list(group.failures), {"region": region, **group.params})
         if plan.changes_nothing:
             result.applied.append(AppliedRepair(plan, group.playbook, current, current, group))
             continue

@@ -464,7 +464,9 @@ POST_CREATE_FIXUPS: tuple[Callable[[Check, Any], None], ...] = (
 
 
 def run_checks(check: Check) -> RuleFailure | None:
-    for rule in CHECKS:
+    from orchestrator.sandbox.service_rules import SERVICE_RULES  # registered here; defined apart (issue 13)
+
+    for rule in (*CHECKS, *SERVICE_RULES):
         failure = rule(check)
         if failure is not None:
             return failure

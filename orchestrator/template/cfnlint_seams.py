@@ -25,8 +25,12 @@ SEAMS: tuple[tuple[str, str], ...] = (
     ("cfnlint.api", "lint"),
     ("cfnlint.config", "ConfigMixIn"),
     ("cfnlint.runner", "Runner"),
+    ("cfnlint.schema", "PROVIDER_SCHEMA_MANAGER.get_resource_schema"),
 )
-DATA_FILES: tuple[tuple[str, str], ...] = (("cfnlint.data.AdditionalSpecs", "Policies.json"),)
+DATA_FILES: tuple[tuple[str, str], ...] = (
+    ("cfnlint.data.AdditionalSpecs", "Policies.json"),
+    ("cfnlint.data.AdditionalSpecs", "LmbdRuntimeLifecycle.json"),  # template/lambda_runtimes.py
+)
 
 
 class CfnLintSeamError(AutofixError):

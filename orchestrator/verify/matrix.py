@@ -56,6 +56,8 @@ class Cell:
     max_attempts: int | None = None
     strategy: str | None = None
     forecast: bool | None = None
+    # `STACK=FILE` companions deployed first in the cell's sandbox: the matrix templates it imports from.
+    with_templates: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

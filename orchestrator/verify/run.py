@@ -63,15 +63,30 @@ def plan(
     regions: list[str] | None = None,
     shard: tuple[int, int] | None = None,
     max_attempts: int | None = None,
+    taskcat_path: str | Path | None = None,
 ) -> VerifyPlan:
-    """Load the matrix (or build a one-set matrix from the templates) and pick this shard's cells."""
-    if matrix_path is not None:
-        matrix = load_matrix(matrix_path)
-    elif templates:
-        matrix = parse_matrix({}, base_dir=Path.cwd())
+    """Load the matrix (or a .taskcat.yml's tests, or a one-set matrix of the templates) and pick this shard's cells.
+
+    Cells come in export -> import order; a cell importing another template's exports deploys it first.
+    """
+    from orchestrator.template import load_template
+    from orchestrator.verify.exports import link_cells
+
+    if taskcat_path is not None:
+        from orchestrator.verify.taskcat import load_taskcat
+
+        matrix, all_cells = load_taskcat(taskcat_path)
+        if regions:
+            all_cells = [c for c in all_cells if c.region in regions]
     else:
-        raise BadInput("verify needs templates or --matrix FILE")
-    all_cells = expand(matrix, templates or None, regions)
+        if matrix_path is not None:
+            matrix = load_matrix(matrix_path)
+        elif templates:
+            matrix = parse_matrix({}, base_dir=Path.cwd())
+        else:
+            raise BadInput("verify needs templates, --matrix FILE or --from-taskcat FILE")
+        all_cells = expand(matrix, templates or None, regions)
+    all_cells = link_cells(all_cells, load_template)
     if max_attempts is not None:
         # The command line wins over the matrix and its per-template overrides.
         all_cells = [replace(cell, max_attempts=max_attempts) for cell in all_cells]
@@ -142,6 +157,7 @@ def _run_cell_body(cell: Cell, record: dict[str, Any], settings: CellSettings, s
             parameters=parameters,
             out=cell_out_path(cell, settings.out_dir),
             cancel_event=settings.cancel_event,
+            **({"with_templates": cell.with_templates} if cell.with_templates else {}),
             **dict(settings.deploy_options or {}),
         )
         report = dict(getattr(result, "report", None) or {})

@@ -1,0 +1,199 @@
+"""Local artifacts packaged as `aws cloudformation package` does, and S3 locations checked before a sandbox deploy.
+
+Local paths in the properties of PACKAGEABLE are zipped (directories, and files where the property
+takes a zip) or uploaded as they are, put in the run's bucket and rewritten to their S3 location in
+the DEPLOYED copy of the template only: the repaired template keeps its local paths. A child
+template (TemplateURL, Serverless::Application Location) is packaged recursively.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+# type -> [(property path, packaging, result form)]; packaging: zip | file | template;
+# result: "s3url" (s3://b/k), "https" (TemplateURL), or the (bucket, key) names of an object property.
+PACKAGEABLE: dict[str, list[tuple[str, str, Any]]] = {
+    "AWS::Serverless::Function": [("CodeUri", "zip", "s3url")],
+    "AWS::Serverless::LayerVersion": [("ContentUri", "zip", "s3url")],
+    "AWS::Serverless::Api": [("DefinitionUri", "file", "s3url")],
+    "AWS::Serverless::HttpApi": [("DefinitionUri", "file", "s3url")],
+    "AWS::Serverless::StateMachine": [("DefinitionUri", "file", "s3url")],
+    "AWS::Serverless::GraphQLApi": [("SchemaUri", "file", "s3url")],
+    "AWS::Serverless::Application": [("Location", "template", "https")],
+    "AWS::Lambda::Function": [("Code", "zip", ("S3Bucket", "S3Key"))],
+    "AWS::Lambda::LayerVersion": [("Content", "zip", ("S3Bucket", "S3Key"))],
+    "AWS::ApiGateway::RestApi": [("BodyS3Location", "file", ("Bucket", "Key"))],
+    "AWS::ApiGatewayV2::Api": [("BodyS3Location", "file", ("Bucket", "Key"))],
+    "AWS::StepFunctions::StateMachine": [("DefinitionS3Location", "file", ("Bucket", "Key"))],
+    "AWS::ElasticBeanstalk::ApplicationVersion": [("SourceBundle", "zip", ("S3Bucket", "S3Key"))],
+    "AWS::AppSync::GraphQLSchema": [("DefinitionS3Location", "file", "s3url")],
+    "AWS::AppSync::Resolver": [("RequestMappingTemplateS3Location", "file", "s3url"),
+                               ("ResponseMappingTemplateS3Location", "file", "s3url")],
+    "AWS::AppSync::FunctionConfiguration": [("RequestMappingTemplateS3Location", "file", "s3url"),
+                                            ("ResponseMappingTemplateS3Location", "file", "s3url")],
+    "AWS::Glue::Job": [("Command.ScriptLocation", "file", "s3url")],
+    "AWS::CodeCommit::Repository": [("Code.S3", "zip", ("Bucket", "Key"))],
+    "AWS::CloudFormation::Stack": [("TemplateURL", "template", "https")],
+}
+_ARCHIVES = (".zip", ".jar")
+_HTTPS_S3 = (re.compile(r"^https?://s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/([^/]+)/(.+)$"),
+             re.compile(r"^https?://([^./]+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/(.+)$"))
+
+
+@dataclass
+class Uploader:
+    """Where packaged bytes go: put(key, data) -> None; url forms for the bucket."""
+
+    bucket: str
+    put: Callable[[str, bytes], None]
+    https: Callable[[str], str]
+    done: dict[str, str] = field(default_factory=dict)
+
+    def upload(self, data: bytes, suffix: str) -> str:
+        key = f"artifacts/{hashlib.sha256(data).hexdigest()}{suffix}"
+        if key not in self.done:
+            self.put(key, data)
+            self.done[key] = key
+        return key
+
+
+@dataclass
+class Packaged:
+    document: dict
+    artifacts: list[dict] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+
+
+def _get(props: dict, dotted: str) -> Any:
+    node: Any = props
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(props: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        props = props.setdefault(part, {})
+    props[parts[-1]] = value
+
+
+def is_local(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and not re.match(r"^(s3|https?)://", value.strip())
+
+
+def zip_bytes(path: Path) -> bytes:
+    """A deterministic zip of a file or directory (fixed timestamps, sorted names): same input, same key."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for item in files:
+            name = item.name if path.is_file() else item.relative_to(path).as_posix()
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if item.stat().st_mode & 0o111 else 0o644) << 16
+            archive.writestr(info, item.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def s3_location(value: Any, form: Any) -> tuple[str, str] | None:
+    """(bucket, key) of a literal S3 location in a packageable property, else None."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("s3://"):
+            bucket, _, key = text[5:].partition("/")
+            return (bucket, key) if bucket and key else None
+        for pattern in _HTTPS_S3:
+            match = pattern.match(text)
+            if match:
+                return match.group(1), match.group(2)
+        return None
+    if isinstance(value, dict) and isinstance(form, tuple):
+        bucket, key = value.get(form[0]), value.get(form[1])
+        if isinstance(bucket, str) and isinstance(key, str):
+            return bucket, key
+    if isinstance(value, dict) and {"Bucket", "Key"} <= set(value):  # SAM's object form of a *Uri
+        if isinstance(value["Bucket"], str) and isinstance(value["Key"], str):
+            return value["Bucket"], value["Key"]
+    return None
+
+
+def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
+            load_child: Callable[[Path], dict] | None = None, resolve: Callable[[Any], Any] | None = None,
+            _depth: int = 0) -> Packaged:
+    """The deployable copy of `document` with its local artifacts uploaded (uploader None: only look)."""
+    out = Packaged(copy.deepcopy(document))
+    job = _Job(out, base_dir, uploader, load_child, _depth)
+    resources = out.document.get("Resources") or {}
+    for lid, resource in resources.items() if isinstance(resources, dict) else ():
+        if not isinstance(resource, dict):
+            continue
+        for prop, packaging, form in PACKAGEABLE.get(str(resource.get("Type")), ()):
+            props = resource.get("Properties")
+            value = _get(props, prop) if isinstance(props, dict) else None
+            where = f"Resources.{lid}.Properties.{prop}"
+            if value is None:
+                continue
+            if is_local(value):
+                _package_one(job, props, prop, value, (packaging, form), where)
+                continue
+            literal = value if isinstance(value, str) or resolve is None else resolve(value)
+            location = s3_location(literal, form)
+            if location is not None:
+                out.artifacts.append({"logical_id": lid, "resource_type": resource["Type"], "property": where,
+                                      "s3": f"s3://{location[0]}/{location[1]}", "local": None})
+    return out
+
+
+@dataclass
+class _Job:
+    """One package() call: where its results go and how it uploads."""
+
+    out: Packaged
+    base_dir: Path
+    uploader: Uploader | None
+    load_child: Callable[[Path], dict] | None
+    depth: int
+
+
+def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, Any], where: str) -> None:
+    out, base_dir, uploader, load_child, depth = job.out, job.base_dir, job.uploader, job.load_child, job.depth
+    packaging, form = how
+    path = (base_dir / value).resolve()
+    lid = where.split(".")[1]
+    rtype = str((out.document["Resources"][lid] or {}).get("Type"))
+    if not path.exists():
+        out.missing.append({"logical_id": lid, "resource_type": rtype, "property": where,
+                            "what": f"local path {value}", "reason": f"{value} does not exist beside the template"})
+        return
+    if uploader is None:
+        out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": value, "s3": None})
+        return
+    if packaging == "template" and path.is_file() and load_child is not None and depth < 8:
+        child = package(load_child(path), path.parent, uploader, load_child=load_child, _depth=depth + 1)
+        out.missing.extend(child.missing)
+        out.artifacts.extend(child.artifacts)
+        data = json.dumps(child.document, indent=1, ensure_ascii=False).encode("utf-8")
+        key = uploader.upload(data, ".template.json")
+    elif path.is_dir() or (packaging == "zip" and path.suffix.lower() not in _ARCHIVES):
+        key = uploader.upload(zip_bytes(path), ".zip")
+    else:
+        key = uploader.upload(path.read_bytes(), path.suffix)
+    if form == "https":
+        new: Any = uploader.https(key)
+    elif form == "s3url":
+        new = f"s3://{uploader.bucket}/{key}"
+    else:
+        new = {form[0]: uploader.bucket, form[1]: key}
+    _set(props, prop, new)
+    out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": value,
+                          "s3": f"s3://{uploader.bucket}/{key}"})

@@ -1,0 +1,275 @@
+"""Prerequisite fixtures: real sandbox resources for AWS-typed parameters given no value (or `auto`).
+
+A VPC with public and private subnets across the region's zones, an internet gateway and a security
+group are one CloudFormation stack (`<stack>-fixtures`, tagged with the run id and journaled, so it
+lives, dies and is swept like the run's own stacks); key pairs, images and zone names come from the
+EC2/SSM APIs. Every value handed out is consistent: subnets belong to the VPC given, zone lists match
+the subnets' zones. Created only on sandbox targets; see docs/fixtures.md for the table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from orchestrator.deploy.values import AUTO
+from orchestrator.errors import BadInput
+
+log = structlog.get_logger(__name__)
+
+# Parameter type (without List<...>) -> fixture kind (the corpus manifest's prerequisite names).
+KINDS = {
+    "AWS::EC2::VPC::Id": "vpc",
+    "AWS::EC2::Subnet::Id": "subnet",
+    "AWS::EC2::SecurityGroup::Id": "security-group",
+    "AWS::EC2::SecurityGroup::GroupName": "security-group",
+    "AWS::EC2::KeyPair::KeyName": "keypair",
+    "AWS::Route53::HostedZone::Id": "hosted-zone",
+    "AWS::EC2::Image::Id": "image",
+    "AWS::EC2::AvailabilityZone::Name": "availability-zone",
+}
+# An explicit `auto` on a plain String parameter: the name says which AWS type is meant.
+_NAME_HINTS = (
+    (re.compile(r"subnets$", re.I), "List<AWS::EC2::Subnet::Id>"),
+    (re.compile(r"subnet", re.I), "AWS::EC2::Subnet::Id"),
+    (re.compile(r"^vpc(_?id)?$|vpc_?id$", re.I), "AWS::EC2::VPC::Id"),
+    (re.compile(r"security_?groups?(_?id)?$", re.I), "AWS::EC2::SecurityGroup::Id"),
+    (re.compile(r"key_?(pair|name)", re.I), "AWS::EC2::KeyPair::KeyName"),
+    (re.compile(r"hosted_?zone(_?id)?$", re.I), "AWS::Route53::HostedZone::Id"),
+    (re.compile(r"(image|ami)_?id$", re.I), "AWS::EC2::Image::Id"),
+)
+_AZ_COUNT = re.compile(r"^(number_?of_?azs?|az_?count|num_?azs?)$", re.I)
+MAX_ZONES = 3  # most multi-AZ templates select two or three zones
+IMAGE_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+CREATING_TARGETS = ("embedded", "endpoint")
+
+
+@dataclass(frozen=True)
+class Need:
+    parameter: str
+    type_name: str  # the AWS type without List<>
+    listed: bool
+    declared_type: str
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.type_name]
+
+
+def _split_type(type_name: str) -> tuple[str, bool]:
+    match = re.fullmatch(r"List<(.+)>", type_name.strip())
+    return (match.group(1).strip(), True) if match else (type_name.strip(), False)
+
+
+def needs(document: dict, parameters: dict[str, str]) -> list[Need]:
+    """Parameters that get a fixture: an AWS-specific type with no value and no Default, or the value `auto`."""
+    found: list[Need] = []
+    declared = document.get("Parameters") or {}
+    for name, spec in declared.items() if isinstance(declared, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        value = parameters.get(name)
+        if not (value == AUTO or (value is None and "Default" not in spec)):
+            continue
+        declared_type = str(spec.get("Type", "String"))
+        base, listed = _split_type(declared_type)
+        if base not in KINDS and value == AUTO and base in ("String", "CommaDelimitedList"):
+            hint = next((t for pattern, t in _NAME_HINTS if pattern.search(name)), None)
+            if hint is not None:
+                base, hint_listed = _split_type(hint)
+                listed = hint_listed or base == "CommaDelimitedList"
+        if base in KINDS:
+            found.append(Need(name, base, listed, declared_type))
+        elif value == AUTO:
+            raise BadInput(f"parameter {name} ({declared_type}) is `auto`, but no fixture provides that type; "
+                           "give a value (docs/fixtures.md lists the types fixtures provide)")
+    return found
+
+
+@dataclass
+class Fixtures:
+    """The fixtures of one run: created before its stack, deleted after it."""
+
+    session: Any
+    run_id: str
+    stack_name: str
+    region: str
+    journal: Any = None
+    endpoint_url: str | None = None
+    target: str = "embedded"
+    report: list[dict] = field(default_factory=list)
+    network_stack: str | None = None
+    key_pairs: list[str] = field(default_factory=list)
+
+    def provide(self, wanted: list[Need], document: dict, parameters: dict[str, str]) -> dict[str, str]:
+        """Create what `wanted` needs; returns the parameter values to use."""
+        from orchestrator.aws import prereqs
+
+        if not wanted:
+            return {}
+        zones = prereqs.availability_zones(self.session)
+        if not zones:
+            raise BadInput(f"the sandbox reports no availability zones in {self.region}")
+        use = _zone_count(document, parameters, len(zones))
+        net_zones = zones[: max(use, min(MAX_ZONES, len(zones)))]
+        kinds = {n.kind for n in wanted}
+        outputs: dict[str, str] = {}
+        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair"}:
+            # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
+            outputs = self._network(net_zones, with_network=bool(kinds & {"vpc", "subnet", "security-group"}),
+                                    with_zone="hosted-zone" in kinds)
+        values: dict[str, str] = {}
+        taken: dict[str, int] = {}
+        for need in wanted:
+            value, resource = self._value(need, outputs, zones[:use] if need.listed else zones, taken)
+            values[need.parameter] = value
+            self.report.append({"parameter": need.parameter, "kind": need.kind, "type": need.declared_type,
+                                "value": value, "resource": resource})
+        log.info("fixtures_provided", parameters=sorted(values))
+        return values
+
+    def _value(self, need: Need, outputs: dict[str, str], zones: list[str], taken: dict[str, int]) -> tuple[str, str]:
+        from orchestrator.aws import prereqs
+
+        kind, where = need.kind, f"stack {self.network_stack}"
+        if kind == "vpc":
+            return outputs["VpcId"], f"{where} (Vpc)"
+        if kind == "subnet":
+            tier = "Private" if "private" in need.parameter.lower() else "Public"
+            pool = outputs[f"{tier}Subnets"].split(",")
+            if need.listed:
+                # Each list parameter starts at another subnet: templates that Select 0 of two lists want two.
+                shift = taken.get(f"{tier}-list", 0)
+                taken[f"{tier}-list"] = shift + 1
+                pool = pool[shift % len(pool):] + pool[:shift % len(pool)]
+                return ",".join(pool), f"{where} ({tier.lower()} subnets)"
+            index = taken.get(tier, 0)
+            taken[tier] = index + 1
+            return pool[index % len(pool)], f"{where} ({tier}Subnet{index % len(pool) + 1})"
+        if kind == "security-group":
+            key = "SecurityGroupName" if need.type_name.endswith("GroupName") else "SecurityGroupId"
+            return outputs[key], f"{where} (SecurityGroup)"
+        if kind == "hosted-zone":
+            return outputs["HostedZoneId"], f"{where} (HostedZone)"
+        if kind == "keypair":
+            if not self.key_pairs:
+                prereqs.create_key_pair(self.session, f"cfn-autofix-{self.run_id}", self.run_id)
+                self.key_pairs.append(f"cfn-autofix-{self.run_id}")
+            return self.key_pairs[0], "EC2 key pair"
+        if kind == "image":
+            image = prereqs.ssm_parameter(self.session, IMAGE_PARAMETER) or prereqs.amazon_image(self.session)
+            if not image:
+                raise BadInput(f"parameter {need.parameter}: the sandbox has no Amazon image in {self.region}")
+            return image, f"SSM public parameter {IMAGE_PARAMETER}"
+        if need.listed:
+            return ",".join(zones), "availability zones of the region"
+        index = taken.get("zone", 0)
+        taken["zone"] = index + 1
+        return zones[index % len(zones)], "availability zone of the region"
+
+    def _network(self, zones: list[str], *, with_network: bool, with_zone: bool) -> dict[str, str]:
+        from orchestrator.aws import prereqs
+        from orchestrator.aws.session import RUN_ID_TAG
+        from orchestrator.deploy.watcher import watch
+
+        name = f"{self.stack_name}-fixtures"[:128]
+        body = network_template(zones, self.run_id, with_network=with_network, with_zone=with_zone)
+        if self.journal is not None:
+            self.journal.record_stack(run_id=self.run_id, stack_name=name, target=self.target,
+                                      region=self.region, endpoint_url=self.endpoint_url)
+        self.session.create_stack(name, json.dumps(body), tags={RUN_ID_TAG: self.run_id}, disable_rollback=False)
+        self.network_stack = name
+        result = watch(self.session, name, stop_on_first_failure=False, poll_min=0.2, poll_max=2.0)
+        if not result.final_status.is_green:
+            reasons = "; ".join(f"{e.logical_id}: {e.reason}" for e in result.events if e.status.endswith("FAILED"))
+            raise BadInput(f"the sandbox could not create the fixture network ({result.final_status.value}): {reasons}")
+        log.info("fixture_stack_created", stack=name, zones=zones)
+        outputs = prereqs.stack_outputs(self.session, name)
+        if with_network:
+            outputs["SecurityGroupId"] = prereqs.security_group_id(
+                self.session, outputs["VpcId"], outputs["SecurityGroupName"]) or outputs["SecurityGroupId"]
+        return outputs
+
+    def teardown(self) -> None:
+        """Delete what provide() created; a failure leaves the journal entry for `sweep`."""
+        from orchestrator.aws import prereqs
+
+        for key in self.key_pairs:
+            try:
+                prereqs.delete_key_pair(self.session, key)
+            except Exception as exc:  # cleanup must not hide the run's outcome
+                log.warning("fixture_cleanup_failed", key_pair=key, error=str(exc))
+        if self.network_stack:
+            try:
+                stack = self.session.describe_stack(self.network_stack)
+                if stack is not None:
+                    self.session.delete_stack(stack.get("StackId", self.network_stack), run_id=self.run_id)
+                    self.session.wait_deleted(stack.get("StackId", self.network_stack), timeout=600)
+                if self.journal is not None:
+                    self.journal.mark_deleted(self.run_id, self.network_stack)
+                log.info("fixture_stack_deleted", stack=self.network_stack)
+            except Exception as exc:  # the journal keeps the stack for sweep
+                log.warning("fixture_cleanup_failed", stack=self.network_stack, error=str(exc))
+
+
+def _zone_count(document: dict, parameters: dict[str, str], available: int) -> int:
+    """How many zones a zone list gets: the template's NumberOfAZs-like parameter, else up to three."""
+    for name, spec in (document.get("Parameters") or {}).items():
+        if _AZ_COUNT.match(name) and isinstance(spec, dict):
+            raw = parameters.get(name, spec.get("Default"))
+            if str(raw).isdigit() and 1 <= int(raw) <= available:
+                return int(raw)
+    return min(MAX_ZONES, available)
+
+
+def network_template(zones: list[str], run_id: str, *, with_network: bool = True, with_zone: bool = False) -> dict:
+    """The fixture network as a template: VPC, IGW, public and private subnets per zone, a security group."""
+    tags = [{"Key": "Name", "Value": f"cfn-autofix-fixture-{run_id}"}]
+    resources: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    if with_network:
+        resources.update({
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {
+                "CidrBlock": "10.192.0.0/16", "EnableDnsSupport": True, "EnableDnsHostnames": True, "Tags": tags}},
+            "InternetGateway": {"Type": "AWS::EC2::InternetGateway", "Properties": {"Tags": tags}},
+            "GatewayAttachment": {"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": {
+                "VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "InternetGateway"}}},
+            "PublicRouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "PublicRoute": {"Type": "AWS::EC2::Route", "DependsOn": "GatewayAttachment", "Properties": {
+                "RouteTableId": {"Ref": "PublicRouteTable"}, "DestinationCidrBlock": "0.0.0.0/0",
+                "GatewayId": {"Ref": "InternetGateway"}}},
+            "PrivateRouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "SecurityGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupName": f"cfn-autofix-fixture-{run_id}", "GroupDescription": "cfn-autofix fixture",
+                "VpcId": {"Ref": "Vpc"},
+                "SecurityGroupIngress": [{"IpProtocol": "-1", "FromPort": -1, "ToPort": -1,
+                                          "CidrIp": "10.192.0.0/16"}]}},
+        })
+        for tier, offset, public in (("Public", 0, True), ("Private", 100, False)):
+            ids = []
+            for index, zone in enumerate(zones, start=1):
+                subnet = f"{tier}Subnet{index}"
+                resources[subnet] = {"Type": "AWS::EC2::Subnet", "Properties": {
+                    "VpcId": {"Ref": "Vpc"}, "AvailabilityZone": zone, "MapPublicIpOnLaunch": public,
+                    "CidrBlock": f"10.192.{offset + index}.0/24", "Tags": tags}}
+                resources[f"{subnet}RouteTableAssociation"] = {
+                    "Type": "AWS::EC2::SubnetRouteTableAssociation",
+                    "Properties": {"SubnetId": {"Ref": subnet}, "RouteTableId": {"Ref": f"{tier}RouteTable"}}}
+                ids.append({"Ref": subnet})
+            outputs[f"{tier}Subnets"] = {"Value": {"Fn::Join": [",", ids]}}
+        outputs["VpcId"] = {"Value": {"Ref": "Vpc"}}
+        outputs["SecurityGroupId"] = {"Value": {"Fn::GetAtt": ["SecurityGroup", "GroupId"]}}
+        outputs["SecurityGroupName"] = {"Value": f"cfn-autofix-fixture-{run_id}"}
+    if with_zone:
+        resources["HostedZone"] = {"Type": "AWS::Route53::HostedZone", "Properties": {
+            "Name": f"cfn-autofix-{run_id}.example.com"}}
+        outputs["HostedZoneId"] = {"Value": {"Ref": "HostedZone"}}
+    if not resources:
+        resources["SweepAnchor"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+    return {"AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"cfn-autofix prerequisite fixtures of run {run_id}",
+            "Resources": resources, "Outputs": outputs}

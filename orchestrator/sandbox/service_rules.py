@@ -1,0 +1,182 @@
+"""Service rules of the sandbox: how Lambda, IAM, S3, EC2 and Logs refuse requests that moto accepts.
+
+Each rule models the service's own check (its API constraint, its lifecycle table, its account state) and
+answers with the service's wording; none reuses a detector's or a repair's predicate.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Callable
+
+from orchestrator.sandbox.rules import Check, RuleFailure
+from orchestrator.template import lambda_runtimes
+
+
+class ServiceRule:
+    """One refusal of one service: an id, what it models, the page that documents it."""
+
+    id: str = ""
+    description: str = ""
+    source_url: str = ""
+
+    def __call__(self, check: Check) -> RuleFailure | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class LambdaRuntimeSupport(ServiceRule):
+    """CreateFunction refuses a runtime once its "block function create" date has passed (Lambda's runtime
+    lifecycle table), with InvalidParameterValueException."""
+
+    id = "lambda-runtime-support"
+    description = "Lambda refuses to create functions on a runtime past its block-create date"
+    source_url = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html#runtimes-deprecated"
+
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
+        self.today = today
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::Lambda::Function":
+            return None
+        runtime = check.properties.get("Runtime")
+        item = lambda_runtimes.lifecycle(runtime) if isinstance(runtime, str) else None
+        if item is None or item.create_block is None or self.today() < item.create_block:
+            return None
+        return RuleFailure(
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
+            "functions.", "InvalidRequest", "Lambda", 400,
+        )
+
+
+def _effective_version(document: Any) -> str | None:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return None
+    if not isinstance(document, dict):
+        return None
+    # IAM reads a document without Version with the original 2008-10-17 policy language.
+    return str(document.get("Version", "2008-10-17"))
+
+
+class PolicyLanguageVersion(ServiceRule):
+    """IAM CreatePolicy/CreatePolicyVersion accept only the 2012-10-17 policy language for managed policies
+    (MalformedPolicyDocument); S3 PutBucketPolicy needs a valid Version string (MalformedPolicy)."""
+
+    id = "policy-language-version"
+    description = "IAM managed policies need the 2012-10-17 language; S3 bucket policies a valid Version"
+    source_url = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        document = check.properties.get("PolicyDocument")
+        if check.resource_type == "AWS::IAM::ManagedPolicy":
+            version = _effective_version(document)
+            if version is not None and version < "2012-10-17":
+                return RuleFailure("Policy document must be version 2012-10-17 or greater.", "InvalidRequest",
+                                   "Iam", 400, "MalformedPolicyDocument", form="legacy")
+        if check.resource_type == "AWS::S3::BucketPolicy" and isinstance(document, dict):
+            if document.get("Version") not in ("2008-10-17", "2012-10-17"):
+                return RuleFailure("The policy must Contain a valid Version String", "InvalidRequest",
+                                   "Amazon S3", 400, "MalformedPolicy", form="legacy")
+        return None
+
+
+# API field, CloudFormation property and length limit of each service's name, from the services' API
+# references (IAM CreateRole RoleName, Lambda CreateFunction FunctionName, EventBridge PutRule Name,
+# SQS CreateQueue QueueName, SNS CreateTopic Name).
+_NAME_LIMITS: dict[str, tuple[str, str, int]] = {
+    "AWS::IAM::Role": ("RoleName", "roleName", 64),
+    "AWS::Lambda::Function": ("FunctionName", "functionName", 64),
+    "AWS::Events::Rule": ("Name", "name", 64),
+    "AWS::SQS::Queue": ("QueueName", "queueName", 80),
+    "AWS::SNS::Topic": ("TopicName", "name", 256),
+}
+
+
+class NameLength(ServiceRule):
+    """The services validate name lengths before anything else: AWS's JSON/query protocols answer
+    ValidationException "1 validation error detected: Value '<v>' at '<field>' failed to satisfy constraint:
+    Member must have length less than or equal to <n>"; S3 CreateBucket answers InvalidBucketName."""
+
+    id = "name-length"
+    description = "service API length limits of custom names (IAM, Lambda, EventBridge, SQS, SNS, S3)"
+    source_url = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type == "AWS::S3::Bucket":
+            name = check.properties.get("BucketName")
+            if isinstance(name, str) and not 3 <= len(name) <= 63:
+                return RuleFailure("Bucket name should be between 3 and 63 characters long", "InvalidRequest",
+                                   "Amazon S3", 400, "InvalidBucketName", form="legacy")
+            return None
+        spec = _NAME_LIMITS.get(check.resource_type)
+        if spec is None:
+            return None
+        prop, field, limit = spec
+        name = check.properties.get(prop)
+        if isinstance(name, str) and len(name) > limit:
+            return RuleFailure(
+                f"1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member "
+                f"must have length less than or equal to {limit}", "InvalidRequest", check.resource_type.split("::")[1],
+                400,
+            )
+        return None
+
+
+class SubnetZone(ServiceRule):
+    """EC2 CreateSubnet refuses an Availability Zone the region (account) does not have, naming the ones it
+    has (InvalidParameterValue); moto accepts any zone name."""
+
+    id = "subnet-zone"
+    description = "EC2 creates subnets only in the region's Availability Zones"
+    source_url = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::EC2::Subnet":
+            return None
+        from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+        zone = check.properties.get("AvailabilityZone")
+        # The zones EC2 (moto's EC2 backend) describes for the region: the sandbox's own state, not our data file.
+        offered = tuple(z.name for z in RegionsAndZonesBackend.zones.get(check.region, []))
+        if not isinstance(zone, str) or not offered or zone in offered:
+            return None
+        return RuleFailure(
+            f"Value ({zone}) for parameter availabilityZone is invalid. Subnets can currently only be created in "
+            f"the following availability zones: {', '.join(offered)}.", "InvalidRequest", "Ec2", 400,
+        )
+
+
+class LogGroupExists(ServiceRule):
+    """CloudWatch Logs CreateLogGroup answers ResourceAlreadyExistsException for a name the account already
+    has (a leftover of an earlier stack or of a function's own logging); CloudFormation's handler reports it as
+    AlreadyExists with the identifier."""
+
+    id = "log-group-exists"
+    description = "a log group name is unique per account and region"
+    source_url = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::Logs::LogGroup":
+            return None
+        name = check.properties.get("LogGroupName")
+        if not isinstance(name, str):
+            return None
+        from moto.logs.models import logs_backends
+
+        if name not in logs_backends[check.account_id][check.region].groups:
+            return None
+        identifier = json.dumps({"/properties/LogGroupName": name}, separators=(",", ":"))
+        return RuleFailure(f"Resource of type 'AWS::Logs::LogGroup' with identifier '{identifier}' already exists.",
+                           "AlreadyExists", "CloudWatchLogs", 400)
+
+
+SERVICE_RULES: tuple[ServiceRule, ...] = (
+    LambdaRuntimeSupport(),
+    PolicyLanguageVersion(),
+    NameLength(),
+    SubnetZone(),
+    LogGroupExists(),
+)

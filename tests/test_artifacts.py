@@ -1,0 +1,157 @@
+"""Local artifacts packaged as `aws cloudformation package` does; S3 locations that do not exist are classified."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import boto3
+
+from orchestrator import deploy_with_autofix
+from orchestrator.deploy.artifacts import Uploader, package, s3_location, zip_bytes
+from orchestrator.template import load_template
+
+TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Transform": "AWS::Serverless-2016-10-31",
+    "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "src/", "Handler": "app.handler", "Runtime": "python3.12"}},
+        "Plain": {"Type": "AWS::Lambda::Function", "Properties": {"Code": "src/app.py", "Handler": "app.handler", "Runtime": "python3.12", "Role": "arn:aws:iam::111122223333:role/r"}},
+        "Inline": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"ZipFile": "def handler(e, c): pass"}, "Handler": "index.handler", "Runtime": "python3.12", "Role": "arn:aws:iam::111122223333:role/r"}},
+        "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"DefinitionS3Location": "statemachine/def.asl.json", "RoleArn": "arn:aws:iam::111122223333:role/r"}},
+        "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "child.yaml"}},
+        "Remote": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Bucket": "some-bucket", "S3Key": "code/fn.zip"}, "Handler": "x", "Runtime": "python3.12", "Role": "arn:aws:iam::111122223333:role/r"}},
+    },
+}
+CHILD = "Resources:\n  Code:\n    Type: AWS::Lambda::Function\n    Properties:\n      Code: src/\n      Handler: app.handler\n      Runtime: python3.12\n      Role: arn:aws:iam::111122223333:role/r\n"
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "src" / "util.py").write_text("X = 1\n")
+    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "statemachine" / "def.asl.json").write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}')
+    (tmp_path / "child.yaml").write_text(CHILD)
+    return tmp_path
+
+
+def recorder() -> tuple[Uploader, dict[str, bytes]]:
+    stored: dict[str, bytes] = {}
+    uploader = Uploader(bucket="run-bucket", put=stored.__setitem__, https=lambda key: f"https://run-bucket.s3.us-east-1.amazonaws.com/{key}")
+    return uploader, stored
+
+
+def test_local_paths_become_s3_locations_in_the_deployed_copy_only(tmp_path: Path) -> None:
+    base = project(tmp_path)
+    original = copy.deepcopy(TEMPLATE)
+    uploader, stored = recorder()
+    out = package(TEMPLATE, base, uploader, load_child=lambda p: load_template(p).document)
+    assert TEMPLATE == original  # the input document is never touched
+    res = out.document["Resources"]
+    assert res["Fn"]["Properties"]["CodeUri"].startswith("s3://run-bucket/artifacts/") and res["Fn"]["Properties"]["CodeUri"].endswith(".zip")
+    assert set(res["Plain"]["Properties"]["Code"]) == {"S3Bucket", "S3Key"}
+    assert res["Plain"]["Properties"]["Code"]["S3Bucket"] == "run-bucket"
+    assert res["Inline"] == TEMPLATE["Resources"]["Inline"]
+    assert set(res["Machine"]["Properties"]["DefinitionS3Location"]) == {"Bucket", "Key"}
+    assert res["Child"]["Properties"]["TemplateURL"].startswith("https://run-bucket.s3.us-east-1.amazonaws.com/artifacts/")
+    # A directory is zipped with its files at the archive root; a definition file is uploaded as it is.
+    code = stored[res["Fn"]["Properties"]["CodeUri"].split("/", 3)[3]]
+    assert sorted(zipfile.ZipFile(io.BytesIO(code)).namelist()) == ["app.py", "util.py"]
+    definition = stored[res["Machine"]["Properties"]["DefinitionS3Location"]["Key"]]
+    assert json.loads(definition)["StartAt"] == "A"
+    # The child template is packaged too: its own local Code is an S3 object in the uploaded child.
+    child = json.loads(stored[res["Child"]["Properties"]["TemplateURL"].split("/", 3)[3]])
+    assert child["Resources"]["Code"]["Properties"]["Code"]["S3Bucket"] == "run-bucket"
+    packaged = {(a["logical_id"], a["local"]) for a in out.artifacts if a["local"]}
+    assert {("Fn", "src/"), ("Plain", "src/app.py"), ("Machine", "statemachine/def.asl.json"), ("Child", "child.yaml")} <= packaged
+    assert {"logical_id": "Remote", "resource_type": "AWS::Lambda::Function", "property": "Resources.Remote.Properties.Code",
+            "s3": "s3://some-bucket/code/fn.zip", "local": None} in out.artifacts
+    assert out.missing == []
+
+
+def test_zips_are_deterministic(tmp_path: Path) -> None:
+    base = project(tmp_path)
+    first = zip_bytes(base / "src")
+    (base / "src" / "app.py").touch()  # a new mtime must not change the key
+    assert zip_bytes(base / "src") == first
+
+
+def test_a_missing_local_path_is_reported_with_its_property(tmp_path: Path) -> None:
+    out = package({"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "nowhere/"}}}}, tmp_path, None)
+    assert out.missing == [{"logical_id": "Fn", "resource_type": "AWS::Serverless::Function",
+                            "property": "Resources.Fn.Properties.CodeUri", "what": "local path nowhere/",
+                            "reason": "nowhere/ does not exist beside the template"}]
+
+
+def test_s3_location_forms() -> None:
+    assert s3_location("s3://b/k/x.zip", "s3url") == ("b", "k/x.zip")
+    assert s3_location("https://s3.amazonaws.com/b/t.yaml", "https") == ("b", "t.yaml")
+    assert s3_location("https://b.s3.us-west-2.amazonaws.com/t.yaml", "https") == ("b", "t.yaml")
+    assert s3_location({"S3Bucket": "b", "S3Key": "k"}, ("S3Bucket", "S3Key")) == ("b", "k")
+    assert s3_location({"S3Bucket": {"Ref": "B"}, "S3Key": "k"}, ("S3Bucket", "S3Key")) is None
+
+
+SAM = """AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+"""
+
+
+def test_sam_function_with_local_code_deploys_packaged(tmp_path: Path, sandbox) -> None:
+    base = project(tmp_path)
+    (base / "template.yaml").write_text(SAM)
+    result = deploy_with_autofix(base / "template.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", keep_stack=True,
+                                 report_json=tmp_path / "report.json")
+    assert result.status == "succeeded", result.report["stop_reason"]
+    [artifact] = [a for a in result.report["artifacts"] if a["local"]]
+    assert artifact["property"] == "Resources.Fn.Properties.CodeUri" and artifact["local"] == "src/"
+    bucket, _, key = artifact["s3"][5:].partition("/")
+    s3 = boto3.client("s3", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert "app.py" in zipfile.ZipFile(io.BytesIO(body)).namelist()
+    assert (base / "template.yaml").read_text() == SAM
+
+
+MISSING_OBJECT = """Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Role: !GetAtt Role.Arn
+      Code:
+        S3Bucket: !Ref CodeBucket
+        S3Key: builds/fn.zip
+Parameters:
+  CodeBucket:
+    Type: String
+    Default: team-artifacts
+"""
+
+
+def test_an_s3_object_that_does_not_exist_is_prerequisite_missing_never_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "fn.yaml"
+    path.write_text(MISSING_OBJECT)
+    result = deploy_with_autofix(path, target="embedded", region="us-east-1", report_json=tmp_path / "r.json")
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.deployments == 0 and result.attempts == [] and result.repaired_template is None
+    assert result.report["stop_reason"] == "prerequisite-missing: s3://team-artifacts/builds/fn.zip (Resources.Fn.Properties.Code)"
+    [missing] = result.report["prerequisites_missing"]
+    assert missing["class"] == "prerequisite-missing" and missing["logical_id"] == "Fn"

@@ -1,0 +1,121 @@
+"""Prerequisite fixtures: AWS-typed parameters with no value (or `auto`) get real sandbox resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pytest
+
+from orchestrator import deploy_with_autofix
+from orchestrator.deploy.fixtures import needs, network_template
+from orchestrator.deploy.prereqs import prepare
+from orchestrator.errors import BadInput
+from orchestrator.template import load_template
+
+FIXTURES = Path(__file__).parent / "fixtures" / "prereqs"
+
+
+def client(sandbox, service: str):
+    return boto3.client(service, endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+
+
+def test_which_parameters_get_a_fixture() -> None:
+    document = {"Parameters": {
+        "Vpc": {"Type": "AWS::EC2::VPC::Id"},
+        "Subnets": {"Type": "List<AWS::EC2::Subnet::Id>", "Default": "subnet-1"},
+        "Given": {"Type": "AWS::EC2::KeyPair::KeyName"},
+        "Name": {"Type": "String"},
+        "VpcId": {"Type": "String"},
+    }}
+    found = needs(document, {"Subnets": "auto", "Given": "my-key", "VpcId": "auto"})
+    assert [(n.parameter, n.kind, n.listed) for n in found] == [
+        ("Vpc", "vpc", False),  # no value, no Default
+        ("Subnets", "subnet", True),  # explicit auto wins over the Default
+        ("VpcId", "vpc", False),  # a String named like a VPC id, given `auto`
+    ]
+
+
+def test_auto_on_a_type_no_fixture_provides_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="KmsKeyArn .String. is `auto`, but no fixture provides that type"):
+        needs({"Parameters": {"KmsKeyArn": {"Type": "String"}}}, {"KmsKeyArn": "auto"})
+
+
+def test_on_aws_nothing_is_created_and_a_missing_value_is_bad_input() -> None:
+    template = load_template(FIXTURES / "network-params.yaml")
+    session = SimpleNamespace(region="us-east-1")  # any AWS call would fail: none may happen
+    with pytest.raises(BadInput) as err:
+        prepare(template, {}, session=session, target=SimpleNamespace(kind="aws"), run_id="r", stack_name="s")
+    assert "VpcId (AWS::EC2::VPC::Id) has no value; fixtures are created only on a sandbox" in err.value.message
+    assert err.value.line == 4  # the parameter's line
+
+
+def test_network_template_spans_the_zones_with_public_and_private_subnets() -> None:
+    body = network_template(["a", "b", "c"], "run1")
+    subnets = {k: v["Properties"] for k, v in body["Resources"].items() if v["Type"] == "AWS::EC2::Subnet"}
+    assert sorted(subnets) == ["PrivateSubnet1", "PrivateSubnet2", "PrivateSubnet3", "PublicSubnet1", "PublicSubnet2", "PublicSubnet3"]
+    assert {p["AvailabilityZone"] for p in subnets.values()} == {"a", "b", "c"}
+    assert all(p["VpcId"] == {"Ref": "Vpc"} for p in subnets.values())
+    assert body["Resources"]["PublicRoute"]["Properties"]["GatewayId"] == {"Ref": "InternetGateway"}
+
+
+def test_fixtures_are_real_consistent_reported_and_kept_with_the_stack(sandbox, tmp_path: Path) -> None:
+    result = deploy_with_autofix(FIXTURES / "network-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", keep_stack=True,
+                                 report_json=tmp_path / "report.json")
+    assert result.status == "succeeded", result.report["stop_reason"]
+    values = {f["parameter"]: f["value"] for f in result.report["fixtures"]}
+    kinds = {f["parameter"]: f["kind"] for f in result.report["fixtures"]}
+    assert kinds == {"VpcId": "vpc", "Subnets": "subnet", "PrivateSubnet": "subnet", "KeyName": "keypair",
+                     "ImageId": "image", "Zones": "availability-zone", "ClientGroup": "security-group", "Zone": "hosted-zone"}
+    ec2 = client(sandbox, "ec2")
+    subnets = ec2.describe_subnets(SubnetIds=values["Subnets"].split(",") + [values["PrivateSubnet"]])["Subnets"]
+    assert {s["VpcId"] for s in subnets} == {values["VpcId"]}  # the subnets belong to the VPC given
+    public = [s for s in subnets if s["SubnetId"] in values["Subnets"].split(",")]
+    assert sorted(s["AvailabilityZone"] for s in public) == values["Zones"].split(",")
+    # The VPC routes to an attached internet gateway (the route tables and associations are the fixture
+    # stack's, checked in test_network_template_spans_the_zones_with_public_and_private_subnets).
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [values["VpcId"]]}])["RouteTables"]
+    assert [r for t in tables for r in t["Routes"] if str(r.get("GatewayId")).startswith("igw-")]
+    group = ec2.describe_security_groups(GroupIds=[values["ClientGroup"]])["SecurityGroups"][0]
+    assert group["VpcId"] == values["VpcId"]
+    assert ec2.describe_key_pairs(KeyNames=[values["KeyName"]])["KeyPairs"]
+    assert client(sandbox, "route53").get_hosted_zone(Id=values["Zone"])["HostedZone"]["Id"].endswith(values["Zone"])
+    gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [values["VpcId"]]}])
+    assert gateways["InternetGateways"]
+    # The fixtures stack is tagged with the run id, so `sweep` removes it with the run's own stack.
+    fixture_stack = client(sandbox, "cloudformation").describe_stacks(StackName=f"{result.stack_name}-fixtures")["Stacks"][0]
+    assert {"Key": "cfn-autofix:run-id", "Value": result.run_id} in fixture_stack["Tags"]
+
+
+def test_fixtures_die_with_the_stack(sandbox, tmp_path: Path) -> None:
+    result = deploy_with_autofix(FIXTURES / "network-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", keep_stack=False)
+    assert result.status == "succeeded" and result.report["stack_deleted"]
+    values = {f["parameter"]: f["value"] for f in result.report["fixtures"]}
+    ec2 = client(sandbox, "ec2")
+    assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [values["VpcId"]]}])["Vpcs"]
+    assert not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [values["KeyName"]]}])["KeyPairs"]
+    stacks = client(sandbox, "cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    assert not [s for s in stacks if s["StackName"].endswith("-fixtures")]
+
+
+def test_sweep_removes_a_runs_key_pairs_with_its_fixtures_stack(sandbox) -> None:
+    from orchestrator.aws import prereqs
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.sweep import SweepItem, delete_item
+    from orchestrator.aws.targets import Target
+    from orchestrator.deploy.fixtures import Fixtures, Need
+
+    session = AwsSession(Target(kind="endpoint", region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                                credentials={k: v for k, v in sandbox.credentials.items() if k != "region_name"}))
+    fixtures = Fixtures(session=session, run_id="run42", stack_name="cfn-autofix-app-run42", region="us-east-1")
+    values = fixtures.provide([Need("KeyName", "AWS::EC2::KeyPair::KeyName", False, "AWS::EC2::KeyPair::KeyName")], {}, {})
+    assert values == {"KeyName": "cfn-autofix-run42"} and fixtures.network_stack == "cfn-autofix-app-run42-fixtures"
+    # An interrupted run leaves both; sweep finds the tagged fixtures stack and takes the key pair with it.
+    item = SweepItem(region="us-east-1", stack_name=fixtures.network_stack, run_id="run42", status="CREATE_COMPLETE", created=None)
+    delete_item(session, item, wait_timeout=60)
+    assert item.action == "deleted"
+    assert not client(sandbox, "ec2").describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["cfn-autofix-run42"]}])["KeyPairs"]
+    assert prereqs.delete_run_key_pairs(session, "run42") == []
