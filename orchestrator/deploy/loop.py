@@ -25,6 +25,7 @@ from orchestrator.deploy.outcome import (
 )
 from orchestrator.deploy.nested import follow, split_by_template
 from orchestrator.deploy.prereqs import prepare
+from orchestrator.deploy.progress import RunView
 from orchestrator.errors import BadInput, ConfigError
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
@@ -72,7 +73,7 @@ class _Runner:
                  playbooks: list[Playbook], prepared: Any = None, view: Any = None):
         self.run = run
         self.prepared = prepared
-        self.view = view if view is not None else _run_view(options)
+        self.view = view if view is not None else RunView.of(options)
         self.options = options
         self.session = session
         self.target = target
@@ -114,12 +115,10 @@ class _Runner:
     def _create(self) -> str | None:
         from orchestrator.aws import session as aws
 
-        self.journal.record_stack(
-            run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
-            region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
-            # The account lets a later sweep judge the stack only where it lives (a stand-in session may lack it).
-            account_id=getattr(self.session, "account_id", None),
-        )
+        # The account lets a later sweep judge the stack only where it lives (a stand-in session may lack it).
+        self.journal.record_stack(run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
+                                  region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
+                                  account_id=getattr(self.session, "account_id", None))
         self.journaled = True
         try:
             stack_id = self.session.create_stack(self.run.stack_name, **self._stack_args())
@@ -393,33 +392,15 @@ def deploy_with_autofix(
     run = RunState(run_id=run_id, target=options.target, region=options.region, stack_name=stack_name,
                    strategy=options.strategy, source=source, template=source)
     _check_parameters(source, options.parameters)
-    redactor = redact.active_or_new()
-    redactor.add(noecho_values(source.document, options.parameters))
-    view = _run_view(options)
-    if view.enabled:
-        options = options.replace(on_state=_each(view.set_phase, options.on_state))
+    (redactor := redact.active_or_new()).add(noecho_values(source.document, options.parameters))
+    view = RunView.of(options)
+    options = options.replace(on_state=view.also(options.on_state)) if view.enabled else options
     with redactor.active(), view, bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
         _deploy_and_repair(run, options, playbooks, view)
         return finish(run, out=options.out, report_json=options.report_json,
                       write_template=bool(options.write_template), log=log)
-
-
-def _run_view(options: RunOptions) -> Any:
-    """The terminal view of the run: drawn only when asked (progress=True); a library call draws nothing by default."""
-    from orchestrator.deploy.progress import RunView
-
-    return RunView(enabled=bool(options.progress), console=options.console)
-
-
-def _each(*callbacks: Any) -> Any:
-    def call(text: str) -> None:
-        for callback in callbacks:
-            if callback is not None:
-                callback(text)
-
-    return call
 
 
 def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:

@@ -171,6 +171,20 @@ class RunView:
     """One live display for a whole run: a spinner naming the phase from the first second, the current
     deployment's table above it, findings and finished tables printed as they come. A no-op when disabled."""
 
+    @classmethod
+    def of(cls, options: Any) -> RunView:
+        """A run's view: drawn only when asked (progress=True); a library call draws nothing by default."""
+        return cls(enabled=bool(options.progress), console=options.console)
+
+    def also(self, callback: Any) -> Any:
+        """A phase callback that sets this view's phase, then calls `callback` (when there is one)."""
+        def call(text: str) -> None:
+            self.set_phase(text)
+            if callback is not None:
+                callback(text)
+
+        return call
+
     def __init__(self, *, enabled: bool = False, console: Console | None = None):
         self.enabled = enabled
         self.console = console if console is not None else Console(stderr=True)
