@@ -87,6 +87,7 @@ class FailureKind(str, Enum):
     LOGS_KMS = "logs-kms-key-policy"
     DEPENDS_ON = "missing-depends-on"
     TRANSIENT = "transient"
+    SANDBOX_LIMITATION = "sandbox-limitation"
     UNKNOWN = "unknown"
 
 
@@ -104,6 +105,15 @@ CASCADE_REASONS = (
     "The following resource(s) failed to update",
     "The following resource(s) failed to delete",
 )
+
+
+# Written by the embedded sandbox at the start of a status reason when its model of a service, not the
+# template, is at fault: diagnosis classifies it sandbox-limitation (never repaired, never retried).
+SANDBOX_LIMITATION_MARKER = "[sandbox-limitation]"
+
+
+def is_sandbox_limitation(reason: str | None) -> bool:
+    return bool(reason) and SANDBOX_LIMITATION_MARKER in reason
 
 
 def is_cascade_reason(reason: str | None) -> bool:

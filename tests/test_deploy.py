@@ -215,7 +215,7 @@ def test_cli_deploy_green_and_out_path(tmp_path):
     result = CliRunner().invoke(app, ["deploy", str(template), "--no-forecast", "--out", str(out),
                                       "--report-json", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
-    assert "succeeded" in result.stdout
+    assert "green" in result.stdout
     assert load_template(out).document["Resources"]["DefaultRoute"]["DependsOn"] == "GatewayAttachment"
 
 

@@ -78,8 +78,11 @@ def test_fixed_web_tier_reaches_create_complete(sandbox: Sandbox) -> None:
     assert len(resources) == 40
     assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
     emulated = {r["resource_type"] for r in sandbox.emulated_resources("web")}
-    assert emulated == {"AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup", "AWS::CloudWatch::Alarm",
-                        "AWS::S3::BucketPolicy", "AWS::AutoScaling::ScalingPolicy"}
+    assert emulated == {"AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup",
+                        "AWS::AutoScaling::ScalingPolicy"}
+    fidelity = sandbox.fidelity("web")
+    assert len(fidelity["modeled"]) == 37 and len(fidelity["stand_in"]) == 3 and not fidelity["sandbox_limitations"]
+    assert sandbox_client(sandbox, "cloudwatch").describe_alarms()["MetricAlarms"][0]["Dimensions"]
     # What moto alone gets wrong: the key policy is usable, KmsKeyId kept, managed policies attached.
     kms = sandbox_client(sandbox, "kms")
     key_id = kms.list_keys()["Keys"][0]["KeyId"]
@@ -282,7 +285,11 @@ SMALL = {
     "Resources": {
         "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}},
         "Build": {"Type": "AWS::CodeBuild::Project", "Properties": {"Name": "builder", "ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]},
-                                                                    "Source": {"Type": "NO_SOURCE"}}},
+                                                                    "Source": {"Type": "NO_SOURCE", "BuildSpec": "version: 0.2"},
+                                                                    "Artifacts": {"Type": "NO_ARTIFACTS"},
+                                                                    "Environment": {"Type": "LINUX_CONTAINER",
+                                                                                    "ComputeType": "BUILD_GENERAL1_SMALL",
+                                                                                    "Image": "aws/codebuild/standard:7.0"}}},
     },
     "Outputs": {
         "Ami": {"Value": {"Ref": "Ami"}}, "Ubuntu": {"Value": {"Ref": "Ubuntu"}}, "Zone": {"Value": {"Ref": "Zone"}},

@@ -13,7 +13,7 @@ from orchestrator.sandbox.config import FaultConfig, SandboxConfig
 from orchestrator.sandbox.context import SandboxContext
 from orchestrator.sandbox.emulated import EmulatedResource, fallback_attribute
 from orchestrator.sandbox.faults import FaultInjector
-from orchestrator.sandbox.patches import availability_zones, public_parameter_value
+from orchestrator.sandbox.patches_template import availability_zones, public_parameter_value
 
 ACCOUNT, REGION = "000000000777", "eu-west-1"
 
@@ -39,7 +39,7 @@ class _Model:
 
 
 def make_check(resources: dict, logical_id: str, properties: dict | None = None, *, config: SandboxConfig | None = None,
-               physical_name: str = "name", models: dict | None = None) -> rules.Check:
+               physical_name: str = "name", models: dict | None = None, statuses: dict | None = None) -> rules.Check:
     definition = resources[logical_id]
     models = models or {"Vpc": _Model("vpc-1"), "Rt": _Model("rtb-1"), "Igw": _Model("igw-1")}
     return rules.Check(
@@ -47,7 +47,7 @@ def make_check(resources: dict, logical_id: str, properties: dict | None = None,
         logical_id=logical_id, resource_type=definition["Type"], definition=definition,
         properties=properties if properties is not None else dict(definition.get("Properties") or {}),
         physical_name=physical_name, graph=rules.TemplateGraph.build(resources), lookup=models.get,
-        account_id=ACCOUNT, region=REGION,
+        account_id=ACCOUNT, region=REGION, status_of=(statuses or {}).get,
     )
 
 
@@ -184,10 +184,13 @@ ROUTE = {"Type": "AWS::EC2::Route", "Properties": {"RouteTableId": ref("Rt"), "G
     ("case", "resources", "logical_id", "message"),
     [
         ("route without path", _with(Route=ROUTE), "Route", "Route table rtb-1 and network gateway igw-1 belong to different networks"),
-        ("route with DependsOn", _with(Route={**ROUTE, "DependsOn": "Attach"}), "Route", None),
-        ("route through a resource that depends on the attachment",
-         _with(Route={**ROUTE, "DependsOn": "Marker"}, Marker={"Type": "AWS::SNS::Topic", "DependsOn": "Attach"}), "Route", None),
-        ("eip in vpc", _with(Eip={"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}}), "Eip", "Network vpc-1 has no Internet gateway attached"),
+        ("route starting after the attachment completed", _with(Route=ROUTE), "Route", None),
+        ("route starting while the attachment is in progress", _with(Route=ROUTE), "Route",
+         "Route table rtb-1 and network gateway igw-1 belong to different networks"),
+        ("eip in vpc, unassociated", _with(Eip={"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}}), "Eip", None),
+        ("eip associated with an instance", _with(I={"Type": "AWS::EC2::Instance", "Properties": {"SubnetId": ref("PrivateSubnet")}},
+                                                  Eip={"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc", "InstanceId": ref("I")}}),
+         "Eip", "Network vpc-1 has no Internet gateway attached"),
         ("eip standard", _with(Eip={"Type": "AWS::EC2::EIP", "Properties": {}}), "Eip", None),
         ("nat gateway", _with(Nat={"Type": "AWS::EC2::NatGateway", "Properties": {"SubnetId": ref("PublicSubnet")}}), "Nat",
          "Network vpc-1 has no Internet gateway attached"),
@@ -203,7 +206,10 @@ ROUTE = {"Type": "AWS::EC2::Route", "Properties": {"RouteTableId": ref("Rt"), "G
     ],
 )
 def test_gateway_attachment_race(case: str, resources: dict, logical_id: str, message: str | None) -> None:
-    check = make_check(resources, logical_id, {"RouteTableId": "rtb-1", "GatewayId": "igw-1"} if logical_id == "Route" else None)
+    statuses = {"Attach": {"route starting after the attachment completed": "CREATE_COMPLETE",
+                           "route starting while the attachment is in progress": "CREATE_IN_PROGRESS"}.get(case, "")}
+    check = make_check(resources, logical_id, {"RouteTableId": "rtb-1", "GatewayId": "igw-1"} if logical_id == "Route" else None,
+                       statuses=statuses)
     failure = rules.gateway_attachment_race(check)
     assert (failure.message if failure else None) == message
 
@@ -230,12 +236,32 @@ def test_race_probability_is_seeded_and_reproducible() -> None:
 # ------------------------------------------------------------------------------------------ role policy race
 
 
-def _role_policy_template(consumer: dict, *, depends: bool = False) -> dict:
+VPC_CONFIG = {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
+
+
+def _role_policy_template(consumer: dict, action: str = "states:StartExecution") -> dict:
     policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": [ref("Role")], "PolicyDocument": {
-        "Statement": [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}]}}}
-    if depends:
-        consumer = {**consumer, "DependsOn": "Policy"}
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}}}
     return {"Role": {"Type": "AWS::IAM::Role", "Properties": {}}, "Policy": policy, "Consumer": consumer}
+
+
+@pytest.mark.parametrize(
+    ("case", "role_properties", "policy_status", "fails"),
+    [
+        ("eni permissions from a separate policy not yet attached", {}, "CREATE_IN_PROGRESS", True),
+        ("eni permissions from a separate policy already attached", {}, "CREATE_COMPLETE", False),
+        ("eni permissions inline in the role", {"Policies": [{"PolicyName": "i", "PolicyDocument": {"Statement": [
+            {"Effect": "Allow", "Action": ["ec2:*NetworkInterface*"], "Resource": "*"}]}}]}, "CREATE_IN_PROGRESS", False),
+        ("eni permissions from the AWS managed policy", {"ManagedPolicyArns": [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"]}, "CREATE_IN_PROGRESS", False),
+    ],
+)
+def test_vpc_lambda_needs_eni_permissions_when_it_is_created(case, role_properties, policy_status, fails) -> None:
+    template = _role_policy_template({"Type": "AWS::Lambda::Function", "Properties": {
+        "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": VPC_CONFIG}}, action="ec2:CreateNetworkInterface")
+    template["Role"]["Properties"] = role_properties
+    failure = rules.role_policy_race(make_check(template, "Consumer", statuses={"Policy": policy_status}))
+    assert (failure is not None) is fails
 
 
 @pytest.mark.parametrize(
@@ -243,15 +269,18 @@ def _role_policy_template(consumer: dict, *, depends: bool = False) -> dict:
     [
         ("codebuild without path", {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}},
          False, "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::000000000777:role/Role"),
-        ("codebuild with DependsOn", {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}}, True, None),
-        ("lambda in a vpc", {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": {}}},
+        ("codebuild after the policy completed", {"Type": "AWS::CodeBuild::Project", "Properties": {"ServiceRole": {"Fn::GetAtt": ["Role", "Arn"]}}}, True, None),
+        ("lambda in a vpc", {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}, "VpcConfig": VPC_CONFIG}},
          False, "The provided execution role does not have permissions to call CreateNetworkInterface on EC2"),
+        ("lambda outside a vpc: CreateFunction evaluates no policy",
+         {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}}, False, None),
         ("state machine", {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}},
          False, "is not authorized to perform: states:StartExecution"),
     ],
 )
 def test_role_policy_race(case: str, consumer: dict, depends: bool, expected: str | None) -> None:
-    failure = rules.role_policy_race(make_check(_role_policy_template(consumer, depends=depends), "Consumer"))
+    statuses = {"Policy": "CREATE_COMPLETE" if depends else "CREATE_IN_PROGRESS"}
+    failure = rules.role_policy_race(make_check(_role_policy_template(consumer), "Consumer", statuses=statuses))
     if expected is None:
         assert failure is None
     else:

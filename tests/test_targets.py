@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import types
 
+import re
+
 import pytest
 from botocore.stub import Stubber
 
@@ -227,8 +229,9 @@ def test_required_capabilities(case, resources, transform, expected):
 @pytest.mark.parametrize(
     ("case", "stem", "run_id", "expected"),
     [
-        ("plain", "webtier", "r1", "cfn-autofix-webtier-r1"),
-        ("dots-and-underscores", "web_tier.v2", "r1", "cfn-autofix-web-tier-v2-r1"),
+        ("plain", "webtier", "r1", "cfn-autofix-webtie-r1"),
+        ("dots-and-underscores", "web_tier.v2", "r1", "cfn-autofix-web-ti-r1"),
+        ("upper-case-and-long", "MyWebTier_Production", "20240101000000abcdef", "cfn-autofix-mywebt-abcdef"),
     ],
 )
 def test_stack_name_for(case, stem, run_id, expected):
@@ -237,8 +240,11 @@ def test_stack_name_for(case, stem, run_id, expected):
 
 def test_stack_name_is_valid_when_long_or_numeric():
     long_name = stack_name_for("x" * 300, "20240101000000abcdef")
-    assert len(long_name) == 128 and long_name.endswith("-20240101000000abcdef")
+    # Templates build names like !Sub "${AWS::StackName}-drop-1" for 32-character services.
+    assert len(long_name) <= 25 and long_name.endswith("-abcdef")
+    assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", long_name)
     assert stack_name_for("9lives", "r", prefix="")[0].isalpha()
+    assert "--" not in stack_name_for("a--b", "--r--", prefix="x-")
 
 
 def test_run_ids_are_unique_and_name_safe():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -163,6 +164,12 @@ def open_target(
         )
         if not read_only:
             target.account_id = guard_target(target, guard, retry=retry)
+        # An endpoint served by a sandbox of this very process can say what it really built (fidelity);
+        # looked up only when the sandbox module is already loaded, so plain endpoints never import moto.
+        server = sys.modules.get("orchestrator.sandbox.server")
+        if server is not None:
+            target.sandbox = server.Sandbox.serving(target.endpoint_url,
+                                                    (target.credentials or {}).get("aws_access_key_id"))
         log.info("target_opened", target="endpoint", region=region, endpoint_url=target.endpoint_url)
         yield target
         return
@@ -233,16 +240,28 @@ def _uses_fn_transform(node: Any) -> bool:
     return False
 
 
+STEM_CHARS = 6
+RUN_ID_CHARS = 6
+
+
 def new_run_id() -> str:
     """A short, sortable, unique run id usable in a stack name: UTC time plus random hex."""
     return datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S") + secrets.token_hex(3)
 
 
 def stack_name_for(template_stem: str, run_id: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    """`<prefix><template-stem>-<run-id>`, reduced to what CloudFormation accepts ([A-Za-z][-A-Za-z0-9]*, 128 chars)."""
-    stem = re.sub(r"[^A-Za-z0-9-]+", "-", template_stem).strip("-") or "stack"
-    suffix = f"-{re.sub(r'[^A-Za-z0-9-]+', '-', run_id)}"
-    name = f"{prefix}{stem}"[: 128 - len(suffix)] + suffix
+    """`<prefix><stem>-<run id>`: short and lower case, so the names CloudFormation derives from it
+    (S3 buckets, ECR repositories, RDS identifiers, 32-character target groups) stay valid.
+
+    The stem keeps STEM_CHARS characters and the run id its last RUN_ID_CHARS (the unique part); the
+    result matches CloudFormation's [a-zA-Z][-a-zA-Z0-9]* with no double or trailing hyphen.
+    """
+    def clean(text: str) -> str:
+        return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-")
+
+    stem = clean(template_stem)[:STEM_CHARS].strip("-") or "stack"
+    run = clean(run_id)[-RUN_ID_CHARS:].strip("-") or "run"
+    name = clean(f"{prefix}{stem}-{run}")[:128]
     if not name[0].isalpha():
         name = ("s" + name)[:128]
     return name

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from orchestrator.errors import BadInput
-from orchestrator.model import Failure, FailureKind, Impact
+from orchestrator.model import Failure, FailureKind, Impact, is_sandbox_limitation
 from orchestrator.template import read_data_yaml
 
 ENTRY_POINT_GROUP = "cfn_autofix.playbooks"
@@ -110,8 +110,9 @@ def parse_playbook(data: Any, source: str) -> Playbook:
     for key in ("id", "class"):
         if not _ID.fullmatch(data[key]):
             raise BadInput(f"playbook key '{key}': {data[key]!r} is not lower-case-with-dashes", file=source)
-        if data[key] == FailureKind.UNKNOWN.value:
-            raise BadInput(f"playbook key '{key}': 'unknown' is reserved for unmatched failures", file=source)
+        if data[key] in (FailureKind.UNKNOWN.value, FailureKind.SANDBOX_LIMITATION.value):
+            raise BadInput(f"playbook key '{key}': {data[key]!r} is reserved (unmatched failures, sandbox gaps)",
+                           file=source)
     priority = data["priority"]
     low, high = PRIORITY_RANGE
     if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
@@ -253,7 +254,10 @@ def in_precedence(playbooks: Iterable[Playbook]) -> list[Playbook]:
 
 def match_failure(failure: Failure, playbooks: Sequence[Playbook]) -> Failure:
     """A copy of `failure` with `playbook` set to the matching playbook of highest priority (or "unknown") and
-    the reason's named groups merged into `details`."""
+    the reason's named groups merged into `details`. A sandbox limitation is never a template failure: it is
+    classified sandbox-limitation before any playbook is tried."""
+    if is_sandbox_limitation(failure.status_reason):
+        return dataclasses.replace(failure, playbook=FailureKind.SANDBOX_LIMITATION.value, details=dict(failure.details))
     for book in in_precedence(playbooks):
         groups = book.matches(failure)
         if groups is not None:

@@ -13,16 +13,9 @@ from structlog.contextvars import bound_contextvars
 from orchestrator import template as template_io
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
+from orchestrator.deploy import fidelity as fidelity_of
 from orchestrator.deploy.diagnosis import diagnose
-from orchestrator.deploy.outcome import (
-    DeployResult,
-    RunState,
-    cleanup,
-    close_unborn,
-    event_json,
-    finish,
-    fixed_path,
-)
+from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, close_unborn, event_json, finish, fixed_path
 from orchestrator.deploy.nested import follow, split_by_template
 from orchestrator.deploy.prereqs import prepare
 from orchestrator.deploy.progress import RunView
@@ -227,6 +220,14 @@ class _Runner:
         failures = self._diagnose(result, final)
         attempt["failures"] = [{**f.to_json(), **{k: f.details[k] for k in ("template", "via") if k in f.details}}
                                for f in failures]
+        limited = [f for f in failures if f.playbook == FailureKind.SANDBOX_LIMITATION.value]
+        if limited:
+            # The sandbox's model of a service failed, not the template: never repaired, never retried.
+            run.sandbox_limitations.extend(f.to_json() for f in limited)
+            log.warning("stopping_sandbox_limitation", resources=[f.logical_id for f in limited])
+            return over("sandbox limitation: the embedded sandbox cannot build "
+                        + ", ".join(sorted(f"{f.logical_id} ({f.resource_type})" for f in limited))
+                        + "; this is not a defect of the template")
         unknown = [f for f in failures if f.playbook in (None, FailureKind.UNKNOWN.value)]
         if unknown:
             run.unknown.extend(
@@ -470,8 +471,13 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 if sandbox is not None and runner.created:
                     try:
                         run.emulated = list(sandbox.emulated_resources(run.stack_name))
+                        run.fidelity = sandbox.fidelity(run.stack_name)
                     except Exception as exc:  # the report is still written without the list
                         log.warning("emulated_list_failed", error=str(exc))
+                elif runner.created:
+                    run.fidelity = fidelity_of.from_real_stack(
+                        run.template.document.get("Resources") or {}, set(run.physical_ids.values()),
+                        run.status == "succeeded")
                 state("cleaning up")
                 if runner.journaled and not runner.created:
                     close_unborn(run, session, runner.journal, log)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import redact
+from orchestrator.deploy import fidelity as fidelity_of
 from orchestrator.template import Template, write_atomic
 
 
@@ -65,7 +66,9 @@ class RunState:
     rejected: list[dict] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)
     needs_human: list[dict] = field(default_factory=list)  # failures of classes only a person can fix
+    sandbox_limitations: list[dict] = field(default_factory=list)
     emulated: list[dict] = field(default_factory=list)
+    fidelity: dict[str, list] = field(default_factory=fidelity_of.empty)
     deployments: int = 0
     status: str = "failed"
     stop_reason: str = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from orchestrator.deploy.fidelity import summary as fidelity_summary
+
 REPORT_VERSION = 1
 
 def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> dict[str, Any]:
@@ -31,6 +33,8 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "rejected_repairs": run.rejected,
         "privilege": _privilege_summary(run),
         "emulated_resources": run.emulated,
+        "fidelity": run.fidelity,
+        "sandbox_limitations": run.sandbox_limitations,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
         "reconciled": run.reconciled,
@@ -91,10 +95,10 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
     for rejected in report["rejected_repairs"]:
         why = rejected["reason"] if "reason" in rejected else "; ".join(rejected.get("errors", []))
         console.print(Text.assemble(("repair rejected", "yellow"), safe(f" {rejected['repair']}: {why}")))
-    if report["emulated_resources"]:
-        names = ", ".join(sorted(r["logical_id"] for r in report["emulated_resources"]))
-        console.print(Text(safe(f"not emulated by the sandbox's service models (generic stand-ins): {names}"), style="dim"))
-    line = Text.assemble((status, colour), f" after {len(report['attempts'])} attempt(s), "
+    built = fidelity_summary(report.get("fidelity"))
+    word = "green" if status == "succeeded" else status
+    line = Text.assemble((word, colour), safe(f" — {built}") if built else "",
+                         f" after {len(report['attempts'])} attempt(s), "
                          f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
     if report["stop_reason"] and status != "succeeded":
         line.append(safe(f" — {report['stop_reason']}"))

@@ -17,7 +17,8 @@ from moto.cloudformation.models import Event, Stack
 from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 
-from orchestrator.sandbox import models, rules
+from orchestrator.sandbox import models, outputs, rules, schema_check, transforms
+from orchestrator.sandbox import properties as property_forms
 from orchestrator.sandbox.context import SandboxContext
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,7 @@ class ResourceState:
     timestamp: datetime | None = None
     emulated: bool = False
     emulation_reason: str = ""
+    limitation: str = ""  # why the sandbox's model of the type could not build it (not an AWS failure)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class StackRuntime:
     ctx: SandboxContext
     resources: dict[str, ResourceState] = field(default_factory=dict)
     last_time: datetime | None = None
+    skipped_by_condition: list[str] = field(default_factory=list)
 
     def state(self, logical_id: str, resource_type: str) -> ResourceState:
         if logical_id not in self.resources:
@@ -183,24 +186,28 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
         else:
             resource_event(stack, rt, clock, now, lid, rtype, progress, properties=definition.get("Properties"))
         failure = None
+        rt.state(lid, rtype).limitation = ""
         try:
             try:
                 cls, resolved, name = models.prepare(stack, lid, definition)
             except Exception as exc:
-                if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+                if models.is_client_error(exc):
                     raise
-                # moto cannot resolve something in the properties: keep going with the resource emulated.
                 log.warning("moto_resolve_failed", logical_id=lid, resource_type=rtype, error=repr(exc))
-                cls, resolved = None, {"Type": rtype, "Properties": copy.deepcopy(definition.get("Properties") or {})}
-                name = parsing.generate_resource_name(rtype, stack.name, lid)
+                raise models.SandboxLimitation(rtype, "resolving the resource's properties", exc) from exc
             check = rules.Check(ctx=ctx, logical_id=lid, resource_type=rtype, definition=definition,
                                 properties=resolved.setdefault("Properties", {}), physical_name=name, graph=graph,
                                 lookup=lambda other: stack.resource_map._parsed_resources.get(other),
+                                status_of=lambda other: (rt.resources[other].status if other in rt.resources else ""),
                                 account_id=stack.account_id, region=stack.region_name,
                                 partition=get_partition(stack.region_name))
             for fixup in rules.PRE_CREATE_FIXUPS:
                 fixup(check)
+            property_forms.apply(rtype, check.properties)
             failure = rules.run_checks(check)
+            if failure is None and cls is None:
+                invalid = schema_check.message(rtype, lid, check.properties)
+                failure = rules.RuleFailure(invalid, "InvalidRequest", form="plain") if invalid else None
             if failure is None:
                 if verb == "create":
                     # A resource cancelled earlier may exist half-made; CloudFormation replaces it.
@@ -220,10 +227,18 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
                                    physical_id=str(physical), properties=definition.get("Properties"))
                 else:
                     rt.state(lid, rtype).physical_id = str(physical)
+        except models.SandboxLimitation as exc:
+            rt.state(lid, rtype).limitation = str(exc)
+            failure = rules.RuleFailure(str(exc), "InternalFailure", form="plain")
         except Exception as exc:
-            if not (getattr(exc, "code", None) and getattr(exc, "message", None) is not None):
-                raise
-            failure = models.client_error_failure(exc, rtype)
+            if not models.is_client_error(exc):
+                # Never an HTTP 500: whatever else broke is the sandbox's, and reported as its limitation.
+                log.warning("sandbox_step_failed", logical_id=lid, resource_type=rtype, error=repr(exc))
+                limitation = models.SandboxLimitation(rtype, "applying the sandbox's rules", exc)
+                rt.state(lid, rtype).limitation = str(limitation)
+                failure = rules.RuleFailure(str(limitation), "InternalFailure", form="plain")
+            else:
+                failure = models.client_error_failure(exc, rtype)
         if failure is not None:
             reason = failure.reason(new_id)
             heapq.heappush(heap, _Pending(now + min(FAILURE_DURATION, _duration(rtype)), next(seq), lid, reason))
@@ -313,15 +328,17 @@ def create(stack: Stack, ctx: SandboxContext, *, disable_rollback: bool = False,
     rt = runtime_of(stack, ctx)
     clock = Clock(rt, ctx.config.time_scale)
     stack_event(stack, clock, 0, "CREATE_IN_PROGRESS", "User Initiated")
-    active = models.active_resources(stack)
+    active = models.active_resources(stack.template_dict, stack.resource_map, rt)
     graph = rules.TemplateGraph.build(active)
     t, failed = _apply(stack, rt, clock, {lid: "create" for lid in active}, graph, 0)
     stack.resource_map._sbx_created = True
-    if not failed:
+    outputs_error = None if failed else outputs.evaluate(stack)
+    if not failed and outputs_error is None:
         stack_event(stack, clock, t, "CREATE_COMPLETE")
         _refresh_exports(stack, backend)
         return
-    reason = f"The following resource(s) failed to create: [{_failure_list(failed)}]. "
+    stack.output_map = outputs.FrozenOutputs()
+    reason = outputs_error + " " if outputs_error else f"The following resource(s) failed to create: [{_failure_list(failed)}]. "
     if disable_rollback:
         stack_event(stack, clock, t + 0.5, "CREATE_FAILED", reason)
         return
@@ -358,7 +375,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     old_resources = copy.deepcopy(stack.template_dict.get("Resources") or {})
     old_resolved = dict(stack.resource_map.resolved_parameters)
 
-    new_dict = Stack.parse_template(template)
+    new_dict = transforms.expand(Stack.parse_template(template), parameters, stack.region_name)
     if not isinstance(new_dict, dict) or not new_dict.get("Resources"):
         raise ValidationError(message="Template format error: At least one Resources member must be defined.")
     rmap = stack.resource_map
@@ -368,7 +385,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     rmap.load_mapping()
     rmap.load_parameters()
     rmap.load_conditions()
-    active = models.active_resources_of(new_dict, rmap)
+    active = models.active_resources(new_dict, rmap, rt)
     param_changed = {k for k in set(old_resolved) | set(rmap.resolved_parameters)
                      if old_resolved.get(k) != rmap.resolved_parameters.get(k)}
 
@@ -398,7 +415,8 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     stack_event(stack, clock, 0, "UPDATE_IN_PROGRESS", "User Initiated")
     graph = rules.TemplateGraph.build(active)
     t, failed = _apply(stack, rt, clock, actions, graph, 0)
-    if not failed:
+    outputs_error = None if failed else outputs.evaluate(stack)
+    if not failed and outputs_error is None:
         if removed:
             stack_event(stack, clock, t + 0.5, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
             old_graph = rules.TemplateGraph.build(old_resources)
@@ -408,8 +426,10 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
         return
     creates = [lid for lid in failed if actions.get(lid) == "create"]
     verb = "create" if len(creates) == len(set(failed)) else "update"
-    reason = f"The following resource(s) failed to {verb}: [{_failure_list(failed)}]. "
+    reason = outputs_error + " " if outputs_error else \
+        f"The following resource(s) failed to {verb}: [{_failure_list(failed)}]. "
     if stack.disable_rollback:
+        stack.output_map = outputs.FrozenOutputs()
         stack_event(stack, clock, t + 0.5, "UPDATE_FAILED", reason)
         return
     # Rollback: remove what this update created, restore the previous template.
@@ -427,7 +447,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     rmap.input_parameters = old_parameters
     rmap.load_parameters()
     rmap.load_conditions()
-    stack.output_map = stack._create_output_map()
+    outputs.evaluate(stack)
     stack_event(stack, clock, t + 3, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
     t = _delete_resources(stack, rt, clock, created_now, graph.deps, t + 4, active)
     stack_event(stack, clock, t + 0.5, "UPDATE_ROLLBACK_COMPLETE")
@@ -461,38 +481,3 @@ def _refresh_exports(stack: Stack, backend: Any) -> None:
             backend.exports.pop(export.name, None)
     for export in stack.exports:
         backend.exports[export.name] = export
-
-
-def stack_resources(stack: Stack) -> list[dict[str, Any]]:
-    """DescribeStackResources / ListStackResources rows from the sandbox's view (never creates anything)."""
-    rt: StackRuntime | None = getattr(stack, "sbx", None)
-    if rt is None:
-        return []
-    rows = []
-    for state in rt.resources.values():
-        if not state.status:
-            continue
-        rows.append({
-            "StackName": stack.name,
-            "StackId": stack.stack_id,
-            "LogicalResourceId": state.logical_id,
-            "PhysicalResourceId": state.physical_id or None,
-            "ResourceType": state.resource_type,
-            "ResourceStatus": state.status,
-            "ResourceStatusReason": state.reason or None,
-            "Timestamp": state.timestamp,
-            "LastUpdatedTimestamp": state.timestamp,
-            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
-        })
-    return rows
-
-
-def emulated_resources(stack: Stack) -> list[dict[str, str]]:
-    rt: StackRuntime | None = getattr(stack, "sbx", None)
-    if rt is None:
-        return []
-    return [
-        {"logical_id": s.logical_id, "resource_type": s.resource_type, "physical_id": s.physical_id,
-         "reason": s.emulation_reason}
-        for s in rt.resources.values() if s.emulated
-    ]

@@ -10,26 +10,48 @@ from moto.cloudformation import parsing
 from moto.cloudformation.models import Stack
 from moto.ec2.models.core import TaggedEC2Resource
 
-from orchestrator.sandbox import nested, rules
+from orchestrator.model import SANDBOX_LIMITATION_MARKER
+from orchestrator.sandbox import glue, names, nested, rules
 from orchestrator.sandbox.context import SandboxContext
 from orchestrator.sandbox.emulated import EmulatedResource
 
 log = structlog.get_logger(__name__)
 
 
-def active_resources(stack: Stack) -> dict[str, dict]:
-    """Template resources whose Condition holds."""
-    rmap = stack.resource_map
-    active = {}
-    for logical_id, definition in (stack.template_dict.get("Resources") or {}).items():
+# moto's models of these types take their name from Properties only (None when CloudFormation generates it).
+_NAME_READ_FROM_PROPERTIES = frozenset({"AWS::SSM::Parameter"})
+
+
+class SandboxLimitation(Exception):
+    """moto's model of a type raised on a template AWS accepts: a gap of the sandbox, reported as such."""
+
+    def __init__(self, resource_type: str, step: str, error: Exception):
+        super().__init__(f"{SANDBOX_LIMITATION_MARKER} the embedded sandbox's model of {resource_type} failed while "
+                         f"{step} ({type(error).__name__}: {error}); AWS would not fail here for this reason, "
+                         f"so the resource is neither repaired nor retried")
+
+
+def is_client_error(exc: Exception) -> bool:
+    """Whether exc is an AWS error moto raised on purpose (code and message), not a crash of its model."""
+    return bool(getattr(exc, "code", None) and getattr(exc, "message", None) is not None)
+
+
+def active_resources(template: dict, rmap: Any, rt: Any) -> dict[str, dict]:
+    """Template resources whose Condition holds; the others are recorded on rt as skipped by their condition."""
+    active, skipped = {}, []
+    for logical_id, definition in (template.get("Resources") or {}).items():
         condition = definition.get("Condition")
         if condition and not rmap.lazy_condition_map[condition]:
+            skipped.append(logical_id)
             continue
         active[logical_id] = definition
+    rt.skipped_by_condition = skipped
     return active
 
 
 def is_modelled(resource_type: str) -> bool:
+    if glue.model_for(resource_type) is not None:
+        return True
     return (
         resource_type not in parsing.NULL_MODELS
         and not resource_type.startswith("Custom::")
@@ -42,13 +64,24 @@ def prepare(stack: Stack, logical_id: str, definition: dict) -> tuple[Any, dict,
     """(moto class or None, resolved resource json, physical name) without creating anything."""
     rmap = stack.resource_map
     resource_type = definition["Type"]
+    generated = names.physical_name(resource_type, stack.name, logical_id, seed=f"{stack.stack_id}/{logical_id}")
+    if glue.model_for(resource_type) is not None:
+        resolved_json = parsing.clean_json(copy.deepcopy({"Properties": definition.get("Properties") or {}}), rmap)
+        prop = names.name_property(resource_type)
+        given = (resolved_json.get("Properties") or {}).get(prop) if prop else None
+        return glue.model_for(resource_type), {"Type": resource_type, **resolved_json}, given or generated
     if is_modelled(resource_type):
         resolved = parsing.parse_resource_and_generate_name(logical_id, copy.deepcopy(definition), rmap)
         if resolved:
-            return resolved
+            cls, resolved_json, name = resolved
+            prop = names.name_property(resource_type)
+            if not (prop and (resolved_json.get("Properties") or {}).get(prop)):
+                name = generated
+                if resource_type in _NAME_READ_FROM_PROPERTIES:
+                    resolved_json.setdefault("Properties", {})[prop] = name
+            return cls, resolved_json, name
     resolved_json = parsing.clean_json(copy.deepcopy({"Properties": definition.get("Properties") or {}}), rmap)
-    name = parsing.generate_resource_name(resource_type, stack.name, logical_id)
-    return None, {"Type": resource_type, **resolved_json}, name
+    return None, {"Type": resource_type, **resolved_json}, generated
 
 
 def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
@@ -64,11 +97,11 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
                 LogicalId=logical_id, StackId=stack.stack_id, ResourceType=resource_type,
             )
         except Exception as exc:
-            if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+            if is_client_error(exc):
                 raise
-            # A moto model crashing on a valid template is a moto gap, not an AWS failure: emulate instead.
+            # A moto model crashing on a valid template is a gap of the sandbox, said out loud.
             log.warning("moto_model_failed", logical_id=logical_id, resource_type=resource_type, error=repr(exc))
-            model = None
+            raise SandboxLimitation(resource_type, "creating the resource", exc) from exc
         if model is not None:
             model.cf_resource_type = resource_type
             model.logical_resource_id = logical_id
@@ -80,9 +113,8 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
 
                 ec2_backends[stack.account_id][stack.region_name].create_tags([model.physical_resource_id], tags)
             return model, False, ""
-        why = "moto's model of this type failed on the template"
-    else:
-        why = "not modelled by moto"
+        raise SandboxLimitation(resource_type, "creating the resource", ValueError("the model returned nothing"))
+    why = "not modelled by moto"
     emulated = EmulatedResource(
         logical_id=logical_id, resource_type=resource_type, properties=resolved.get("Properties") or {},
         stack_name=stack.name, stack_id=stack.stack_id, account_id=stack.account_id, region=stack.region_name,
@@ -139,23 +171,13 @@ def update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, 
                                                     cloudformation_json=resolved, account_id=stack.account_id,
                                                     region_name=stack.region_name)
     except Exception as exc:
-        if getattr(exc, "code", None) and getattr(exc, "message", None) is not None:
+        if is_client_error(exc):
             raise
         log.warning("moto_update_failed", logical_id=lid, error=repr(exc))
-        return current, False, ""
+        raise SandboxLimitation(definition["Type"], "updating the resource", exc) from exc
     model.cf_resource_type = definition["Type"]
     model.logical_resource_id = lid
     return model, False, ""
-
-
-def active_resources_of(template: dict, rmap: Any) -> dict[str, dict]:
-    active = {}
-    for lid, definition in (template.get("Resources") or {}).items():
-        condition = definition.get("Condition")
-        if condition and not rmap.lazy_condition_map[condition]:
-            continue
-        active[lid] = definition
-    return active
 
 
 def delete_through_api(account_id: str, region: str, resource_type: str, model: Any) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
+import json
 import threading
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -18,60 +18,20 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
 from moto.core.responses import ActionResult, EmptyResult
+from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from orchestrator.sandbox import engine
+from orchestrator.sandbox import engine, inventory
 from orchestrator.sandbox.context import context_for
+from orchestrator.sandbox.patches_template import ORIGINALS as _ORIGINALS
+from orchestrator.sandbox.patches_template import TEMPLATE_SEAMS, availability_zones, parse_template_text
 
 MOTO_VERSION = "5.2.5"
 
 _INSTALL_LOCK = threading.Lock()
-_ORIGINALS: dict[str, Callable[..., Any]] = {}
 
 
 class SandboxSelfTestError(RuntimeError):
     """A moto seam the sandbox relies on changed (usually after a moto upgrade)."""
-
-
-# ---------------------------------------------------------------------------------------------- availability zones
-
-
-def availability_zones(region: str) -> list[str]:
-    """Zone names of a region as moto's EC2 (and AWS) lists them: us-east-1 has six, us-west-1 two."""
-    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
-
-    zones = RegionsAndZonesBackend.zones.get(region)
-    return [z.name for z in zones] if zones else [f"{region}{s}" for s in "abc"]
-
-
-def _clean_json(resource_json: Any, resources_map: Any) -> Any:
-    """Fn::GetAZs answers per region ("" means the stack's region); moto answers a-d of us-east-1."""
-    if isinstance(resource_json, dict) and "Fn::GetAZs" in resource_json and \
-            context_for(getattr(resources_map, "_account_id", None)) is not None:
-        region = parsing.clean_json(resource_json["Fn::GetAZs"], resources_map) if resource_json["Fn::GetAZs"] else ""
-        return availability_zones(region or resources_map._region_name)
-    if isinstance(resource_json, dict) and "Fn::GetAtt" in resource_json and \
-            context_for(getattr(resources_map, "_account_id", None)) is not None:
-        return _get_att(resource_json["Fn::GetAtt"], resources_map)
-    return _ORIGINALS["clean_json"](resource_json, resources_map)
-
-
-def _get_att(value: Any, resources_map: Any) -> Any:
-    """Fn::GetAtt resolves the attributes AWS documents even where moto's model lacks them."""
-    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-    from orchestrator.sandbox.emulated import fallback_attribute
-
-    name, attribute = (value.split(".", 1) if isinstance(value, str) else (value[0], value[1]))
-    attribute = parsing.clean_json(attribute, resources_map)
-    if name not in resources_map._resource_json_map:
-        raise ValidationError(message=f"Template error: instance of Fn::GetAtt references undefined resource {name}")
-    resource = resources_map._parsed_resources.get(name)
-    if resource is None:
-        return None
-    try:
-        return resource.get_cfn_attribute(attribute)
-    except (AttributeError, NotImplementedError, UnformattedGetAttTemplateException, KeyError):
-        return fallback_attribute(resource, attribute)
 
 
 # ---------------------------------------------------------------------------------------------- ResourceMap seams
@@ -97,35 +57,6 @@ def _validate_outputs(self: ResourceMap) -> None:
         if getatt and isinstance(getatt, list) and getatt[0] not in self._resource_json_map:
             raise ValidationError(message=f"Template format error: Unresolved resource dependencies [{getatt[0]}] in the Outputs block of the template")
     return None
-
-
-def public_parameter_value(name: str, region: str) -> str | None:
-    """A plausible value for an AWS public SSM parameter (/aws/service/...) moto has no data for."""
-    if not name.startswith("/aws/service/"):
-        return None
-    digest = hashlib.sha256(f"{region}:{name}".encode()).hexdigest()
-    if any(word in name for word in ("ami", "image_id", "ubuntu", "windows", "bottlerocket", "debian", "suse")):
-        return f"ami-{digest[:17]}"
-    return digest[:16]
-
-
-def _parse_ssm_parameter(self: ResourceMap, value: str, value_type: str) -> Any:
-    """AWS::SSM::Parameter::Value<...> parameters resolve AWS public parameters in every region.
-
-    AWS: templates read /aws/service/ami-amazon-linux-latest/... and similar public parameters; a
-    parameter that does not exist fails CreateStack with a ValidationError.
-    """
-    if context_for(self._account_id) is None:
-        return _ORIGINALS["parse_ssm_parameter"](self, value, value_type)
-    from moto.ssm.models import ssm_backends
-
-    parameter = ssm_backends[self._account_id][self._region_name].get_parameter(value)
-    actual = parameter.value if parameter is not None else public_parameter_value(value, self._region_name)
-    if actual is None:
-        raise ValidationError(message=f"Unable to fetch parameters [{value}] from parameter store for this account.")
-    if "List" in value_type:
-        return actual.split(",")
-    return actual
 
 
 # ---------------------------------------------------------------------------------------------- API seams
@@ -293,7 +224,7 @@ def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
         stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
         keys = ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "LastUpdatedTimestamp", "ResourceStatus",
                 "ResourceStatusReason", "DriftInformation")
-        rows = [{k: row[k] for k in keys if row.get(k) is not None} for row in engine.stack_resources(stack)]
+        rows = [{k: row[k] for k in keys if row.get(k) is not None} for row in inventory.stack_resources(stack)]
     return ActionResult({"StackResourceSummaries": rows})
 
 
@@ -311,7 +242,7 @@ def _describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
                 "ResourceStatus", "ResourceStatusReason", "DriftInformation")
         rows = [
             {k: row[k] for k in keys if row.get(k) is not None}
-            for stack in stacks for row in engine.stack_resources(stack)
+            for stack in stacks for row in inventory.stack_resources(stack)
             if (not logical or row["LogicalResourceId"] == logical)
             and (not physical or row["PhysicalResourceId"] == physical)
         ]
@@ -325,13 +256,11 @@ def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
     name, logical = self._get_param("StackName"), self._get_param("LogicalResourceId")
     with ctx.lock:
         stack = self.cloudformation_backend.get_stack(name)
-        for row in engine.stack_resources(stack):
+        for row in inventory.stack_resources(stack):
             if row["LogicalResourceId"] == logical:
                 detail = {k: v for k, v in row.items() if v is not None and k != "Timestamp"}
                 definition = (stack.template_dict.get("Resources") or {}).get(logical) or {}
                 if "Metadata" in definition:
-                    import json
-
                     detail["Metadata"] = json.dumps(definition["Metadata"])
                 return ActionResult({"StackResourceDetail": detail})
     raise ValidationError(name, message=f"Resource {logical} does not exist for stack {name}")
@@ -341,6 +270,7 @@ def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
 
 
 _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
+    *TEMPLATE_SEAMS,
     ("create_stack", CloudFormationResponse, "create_stack", _create_stack),
     ("update_stack", CloudFormationResponse, "update_stack", _update_stack),
     ("delete_stack", CloudFormationResponse, "delete_stack", _delete_stack),
@@ -352,8 +282,6 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("describe_stack_resource", CloudFormationResponse, "describe_stack_resource", _describe_stack_resource),
     ("getitem", ResourceMap, "__getitem__", _getitem),
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
-    ("parse_ssm_parameter", ResourceMap, "parse_ssm_parameter", _parse_ssm_parameter),
-    ("clean_json", parsing, "clean_json", _clean_json),
 ]
 
 _installed = False
@@ -381,7 +309,7 @@ def check_seams() -> None:
         if not callable(getattr(owner, attribute, None)):
             problems.append(f"{getattr(owner, '__name__', owner)}.{attribute} is missing")
     needed = [
-        (parsing, "parse_resource_and_generate_name"), (parsing, "generate_resource_name"),
+        (parsing, "parse_resource_and_generate_name"), (parsing, "generate_resource_name"), (parsing, "Export"),
         (parsing, "get_model_map"), (parsing, "NULL_MODELS"), (parsing, "get_references_from_template"),
         (ResourceMap, "_delete_resource"), (ResourceMap, "load_parameters"), (ResourceMap, "load_conditions"),
         (ResourceMap, "load_mapping"), (Stack, "_create_output_map"), (Stack, "_create_resource_map"),
@@ -454,6 +382,17 @@ def self_test() -> None:
                 problems.append(f"logs KMS rule did not fire (Group: {reasons.get('Group')})")
             if stack.resource_map._parsed_resources.get("App") is not None:
                 problems.append("rollback left the emulated resource behind")
+            completed = {e.logical_resource_id for e in stack.events if e.resource_status == "CREATE_COMPLETE"}
+            if "Tagged" not in completed:
+                problems.append("template processing or the KMS tag form broke (Tagged was not created)")
+            parsed = parse_template_text("Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Metadata: {V: 2012-10-17}\n")
+            if parsed["Resources"]["T"]["Metadata"] != {"V": "2012-10-17"}:
+                problems.append("YAML dates are no longer read as strings")
+            try:
+                IAMPolicyDocumentValidator(json.dumps({"Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})).validate()
+            except Exception as exc:  # noqa: BLE001 - any refusal means the seam no longer works
+                problems.append(f"a policy without Version is refused ({exc})")
             if problems:
                 raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
         finally:

@@ -2,128 +2,19 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import re
-import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from orchestrator.iam.policy import logs_can_use_key, managed_policy
-from orchestrator.sandbox.context import SandboxContext
+from orchestrator.sandbox.checks import Check, Rule, RuleFailure, TemplateGraph, request_id_factory
+from orchestrator.sandbox.properties import import_rest_api_body
 from orchestrator.template import refs
 
-# ---------------------------------------------------------------------------------------------- failures
-
-
-@dataclass
-class RuleFailure:
-    """A resource failure as CloudFormation reports it in ResourceStatusReason.
-
-    form "handler": registry (Cloud Control) resource types write
-      Resource handler returned message: "<msg> (Service: X, Status Code: N, Request ID: <uuid>)"
-      (RequestToken: <uuid>, HandlerErrorCode: <code>)
-    form "legacy": older resource providers write "<msg> (Service: X; Status Code: N; Error Code: E;
-      Request ID: <uuid>; Proxy: null)"; form "plain": the message alone (e.g. "Internal Failure").
-    """
-
-    message: str
-    handler_code: str = "InvalidRequest"
-    service: str = ""
-    status_code: int = 400
-    error_code: str = ""
-    form: str = "handler"
-
-    def reason(self, new_id: Callable[[], str]) -> str:
-        if self.form == "plain":
-            return self.message
-        if self.form == "legacy":
-            return (f"{self.message} (Service: {self.service}; Status Code: {self.status_code}; "
-                    f"Error Code: {self.error_code or self.handler_code}; Request ID: {new_id()}; Proxy: null)")
-        return (f'Resource handler returned message: "{self.message} (Service: {self.service}, '
-                f'Status Code: {self.status_code}, Request ID: {new_id()})" '
-                f"(RequestToken: {new_id()}, HandlerErrorCode: {self.handler_code})")
-
-
-def request_id_factory(ctx: SandboxContext) -> Callable[[], str]:
-    """Seeded UUIDs so reason texts of a seeded sandbox are reproducible run to run."""
-
-    def new_id() -> str:
-        return str(uuid.UUID(int=ctx.race_rng.getrandbits(128), version=4))
-
-    return new_id
-
-
-# ---------------------------------------------------------------------------------------------- template graph
-
-
-@dataclass
-class TemplateGraph:
-    """Resource dependencies as CloudFormation derives them (Ref, Fn::GetAtt, Fn::Sub, DependsOn).
-
-    The sandbox keeps its own graph and rules, so it emulates AWS independently of the tool's graph module;
-    only the reading of references is shared (orchestrator.template.refs).
-    """
-
-    resources: dict[str, dict]
-    deps: dict[str, set[str]] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, resources: dict[str, dict]) -> "TemplateGraph":
-        graph = cls(resources=resources)
-        for logical_id, definition in resources.items():
-            found = refs.targets({k: v for k, v in definition.items() if k not in ("DependsOn", "Type")})
-            found.update(refs.depends_on(definition))
-            graph.deps[logical_id] = {d for d in found if d in resources and d != logical_id}
-        return graph
-
-    def has_path(self, source: str, target: str) -> bool:
-        """source transitively depends on target."""
-        seen, stack = set(), [source]
-        while stack:
-            node = stack.pop()
-            for dep in self.deps.get(node, ()):
-                if dep == target:
-                    return True
-                if dep not in seen:
-                    seen.add(dep)
-                    stack.append(dep)
-        return False
-
-    def dependents(self, logical_id: str) -> set[str]:
-        return {r for r, d in self.deps.items() if logical_id in d}
-
-
-# ---------------------------------------------------------------------------------------------- check context
-
-
-@dataclass
-class Check:
-    """What a rule sees about one resource about to be created or updated."""
-
-    ctx: SandboxContext
-    logical_id: str
-    resource_type: str
-    definition: dict  # as written in the template (intrinsics unresolved)
-    properties: dict  # resolved
-    physical_name: str
-    graph: TemplateGraph
-    lookup: Callable[[str], Any]  # logical id -> created model (or None)
-    account_id: str
-    region: str
-    partition: str = "aws"
-
-    @property
-    def raw(self) -> dict:
-        return self.definition.get("Properties") or {}
-
-    def physical_id_of(self, logical_id: str) -> str:
-        model = self.lookup(logical_id)
-        return getattr(model, "physical_resource_id", None) or logical_id
-
-
-Rule = Callable[[Check], "RuleFailure | None"]
-
+__all__ = ["CHECKS", "POST_CREATE_FIXUPS", "PRE_CREATE_FIXUPS", "Check", "Rule", "RuleFailure", "TemplateGraph",
+           "request_id_factory", "run_checks"]
 
 # ---------------------------------------------------------------------------------------------- rule: managed policies
 
@@ -185,6 +76,8 @@ def attach_managed_policies(check: Check, model: Any) -> None:
             policy.attach_to(backend.get_role(name))
         elif check.resource_type == "AWS::IAM::User":
             policy.attach_to(backend.get_user(name))
+        elif check.resource_type == "AWS::IAM::Group":
+            policy.attach_to(backend.get_group(name))
 
 
 # ---------------------------------------------------------------------------------------------- rule: logs + KMS
@@ -297,7 +190,8 @@ def _needs_internet_gateway(check: Check) -> tuple[str | None, str]:
     graph, raw, kind = check.graph, check.raw, check.resource_type
     attachments = _attachments(graph)
     if kind == "AWS::EC2::EIP":
-        if str(raw.get("Domain", "")).lower() != "vpc" and not raw.get("InstanceId"):
+        # AllocateAddress checks no VPC; associating the address (AssociateAddress) needs the attached gateway.
+        if not raw.get("InstanceId") and not raw.get("NetworkInterfaceId"):
             return None, ""
         instance = graph.resources.get(refs.target_of(raw.get("InstanceId")) or "") or {}
         vpc = _vpc_of_subnet(graph, refs.target_of((instance.get("Properties") or {}).get("SubnetId")))
@@ -338,8 +232,10 @@ def gateway_attachment_race(check: Check) -> RuleFailure | None:
 
     AWS DependsOn attribute page: a route through an internet gateway, an EIP in a VPC, a NAT gateway and
     instances, Auto Scaling groups and load balancers with public addresses need the
-    AWS::EC2::VPCGatewayAttachment; without a dependency path CloudFormation may create them first and
-    EC2/ELB reject them. The race is lost with SandboxConfig.race_probability (1.0: always).
+    AWS::EC2::VPCGatewayAttachment; EC2/ELB reject them when the gateway is not attached at the moment
+    they are created. The sandbox lets the simulated clock decide: the consumer loses only when the
+    attachment has not completed when the consumer starts (with SandboxConfig.race_probability, 1.0:
+    always), so any ordering that gets there first, by whatever path, wins.
     """
     attachments = _attachments(check.graph)
     if not attachments:
@@ -347,7 +243,7 @@ def gateway_attachment_race(check: Check) -> RuleFailure | None:
     if check.resource_type == "AWS::EC2::Route":
         igw = refs.target_of(check.raw.get("GatewayId"))
         for attachment, gateway, _vpc in attachments:
-            if gateway == igw and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
+            if gateway == igw and not check.is_ready(attachment) and check.ctx.loses_race():
                 rtb = check.properties.get("RouteTableId") or check.physical_id_of(refs.target_of(check.raw.get("RouteTableId")) or "")
                 return RuleFailure(
                     f"Route table {rtb} and network gateway {check.properties.get('GatewayId') or igw} belong to different networks",
@@ -358,7 +254,7 @@ def gateway_attachment_race(check: Check) -> RuleFailure | None:
     if vpc is None:
         return None
     for attachment, _gateway, attached_vpc in attachments:
-        if attached_vpc == vpc and not check.graph.has_path(check.logical_id, attachment) and check.ctx.loses_race():
+        if attached_vpc == vpc and not check.is_ready(attachment) and check.ctx.loses_race():
             vpc_id = check.physical_id_of(vpc)
             if not str(vpc_id).startswith("vpc-"):
                 # The VPC is still being created in the same wave: AWS names the network by an id all the same.
@@ -387,31 +283,25 @@ ROLE_PROPERTIES = {
 
 
 def role_policy_race(check: Check) -> RuleFailure | None:
-    """A resource whose role gets its permissions from a separate AWS::IAM::Policy must depend on that policy.
+    """A resource whose role gets its permissions from a separate AWS::IAM::Policy fails when the service
+    checks the role before that policy is attached.
 
     AWS DependsOn attribute page ("IAM role policy"): CloudFormation may create the resource before the
-    policy attaches, and the service then fails it with an authorisation error. The race is lost with
-    SandboxConfig.race_probability (1.0: always).
+    policy attaches, and the service then fails it with an authorisation error. The simulated clock
+    decides: the consumer loses only when the policy has not completed when the consumer starts (with
+    SandboxConfig.race_probability, 1.0: always). Lambda's CreateFunction evaluates no policy of the role
+    except for a function in a VPC, which needs the EC2 network-interface permissions at creation.
     """
     prop = ROLE_PROPERTIES.get(check.resource_type)
     role = refs.target_of(check.raw.get(prop)) if prop else None
     if not role or (check.graph.resources.get(role) or {}).get("Type") != "AWS::IAM::Role":
         return None
-    for logical_id, definition in check.graph.resources.items():
-        if definition.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            continue
-        props = definition.get("Properties") or {}
-        if role not in [refs.target_of(r) for r in props.get("Roles") or []]:
-            continue
-        if check.graph.has_path(check.logical_id, logical_id) or not check.ctx.loses_race():
+    if check.resource_type == "AWS::Lambda::Function":
+        return _lambda_vpc_permissions(check, role)
+    for logical_id, props in _separate_policies(check, role):
+        if check.is_ready(logical_id) or not check.ctx.loses_race():
             continue
         role_arn = getattr(check.lookup(role), "arn", None) or f"arn:{check.partition}:iam::{check.account_id}:role/{role}"
-        if check.resource_type == "AWS::Lambda::Function":
-            if "VpcConfig" in check.raw:
-                return RuleFailure("The provided execution role does not have permissions to call "
-                                   "CreateNetworkInterface on EC2", "InvalidRequest", "Lambda", 400)
-            return RuleFailure("The role defined for the function cannot be assumed by Lambda.",
-                               "InvalidRequest", "Lambda", 400)
         if check.resource_type == "AWS::CodeBuild::Project":
             return RuleFailure(f"CodeBuild is not authorized to perform: sts:AssumeRole on {role_arn}",
                                "InvalidRequest", "AWSCodeBuild", 400, "InvalidInputException", form="legacy")
@@ -423,6 +313,60 @@ def role_policy_race(check: Check) -> RuleFailure | None:
             "AccessDenied", check.resource_type.split("::")[1], 403,
         )
     return None
+
+
+def _separate_policies(check: Check, role: str) -> list[tuple[str, dict]]:
+    found = []
+    for logical_id, definition in check.graph.resources.items():
+        if definition.get("Type") not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        props = definition.get("Properties") or {}
+        if role in [refs.target_of(r) for r in props.get("Roles") or []]:
+            found.append((logical_id, props))
+    return found
+
+
+ENI_ACTION = "ec2:CreateNetworkInterface"
+
+
+def _lambda_vpc_permissions(check: Check, role: str) -> RuleFailure | None:
+    """Lambda CreateFunction with VpcConfig: the execution role must allow ec2:CreateNetworkInterface
+    (and the other ENI actions) at that moment, else "The provided execution role does not have
+    permissions to call CreateNetworkInterface on EC2"."""
+    if not check.raw.get("VpcConfig"):
+        return None
+    role_props = (check.graph.resources.get(role) or {}).get("Properties") or {}
+    documents = [p.get("PolicyDocument") for p in role_props.get("Policies") or [] if isinstance(p, dict)]
+    model = check.lookup(role)
+    for policy in (getattr(model, "managed_policies", None) or {}).values():
+        version = getattr(policy, "default_version", None) or (policy.versions[-1] if getattr(policy, "versions", None) else None)
+        documents.append(getattr(version, "document", None))
+    for arn in role_props.get("ManagedPolicyArns") or []:
+        entry = managed_policy(arn) if isinstance(arn, str) else None
+        documents.append(entry["document"] if entry else None)
+    documents += [props.get("PolicyDocument") for lid, props in _separate_policies(check, role) if check.is_ready(lid)]
+    if any(_allows(document, ENI_ACTION) for document in documents) or not check.ctx.loses_race():
+        return None
+    return RuleFailure("The provided execution role does not have permissions to call CreateNetworkInterface on EC2",
+                       "InvalidRequest", "Lambda", 400)
+
+
+def _allows(document: Any, action: str) -> bool:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return False
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    statements = statements if isinstance(statements, list) else [statements] if statements else []
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions if isinstance(actions, list) else []
+        if any(isinstance(a, str) and fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions):
+            return True
+    return False
 
 
 def _first_action(document: Any) -> str | None:
@@ -460,6 +404,7 @@ POST_CREATE_FIXUPS: tuple[Callable[[Check, Any], None], ...] = (
     store_key_policy_as_json,
     keep_log_group_kms_key,
     attach_managed_policies,
+    import_rest_api_body,
 )
 
 

@@ -15,7 +15,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from moto.utilities.utils import get_partition
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from orchestrator.sandbox import context, engine, patches
+from orchestrator.sandbox import context, inventory, patches
 from orchestrator.sandbox.config import SandboxConfig
 from orchestrator.sandbox.faults import FaultInjector, FaultMiddleware
 
@@ -56,6 +56,9 @@ def _fresh_account_id() -> str:
         candidate = str(_ACCOUNT_RNG.randrange(100_000_000_000, 999_999_999_999))
         if candidate != DEFAULT_ACCOUNT_ID and context.context_for(candidate) is None:
             return candidate
+
+
+_RUNNING: dict[str, "Sandbox"] = {}  # endpoint URL -> sandbox started in this process
 
 
 class Sandbox:
@@ -114,6 +117,7 @@ class Sandbox:
             self.endpoint_url = f"http://{shown}:{self.port}"
             self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True)
             self._thread.start()
+            _RUNNING[self.endpoint_url] = self
             log.info("sandbox_started", endpoint_url=self.endpoint_url, account_id=self.account_id, region=self.region)
             return self
 
@@ -121,6 +125,7 @@ class Sandbox:
         with self._lock:
             server, thread = self._server, self._thread
             self._server, self._thread = None, None
+            _RUNNING.pop(self.endpoint_url, None)
             if server is not None:
                 server.shutdown()
                 server.server_close()
@@ -169,8 +174,28 @@ class Sandbox:
             stacks = stacks or [s for s in backend.deleted_stacks.values() if stack_name in (s.name, s.stack_id)]
             return [
                 {k: row[k] for k in ("logical_id", "resource_type", "physical_id")}
-                for row in engine.emulated_resources(stacks[-1])
+                for row in inventory.emulated_resources(stacks[-1])
             ] if stacks else []
+
+    @staticmethod
+    def serving(endpoint_url: str, access_key_id: str | None = None) -> "Sandbox | None":
+        """The sandbox of this process listening at endpoint_url for these keys' account, if any."""
+        sandbox = _RUNNING.get((endpoint_url or "").rstrip("/"))
+        if sandbox is None or (access_key_id and access_key_id != sandbox.credentials.get("aws_access_key_id")):
+            return None
+        return sandbox
+
+    def fidelity(self, stack_name: str) -> dict:
+        """What the sandbox really built for a stack (see inventory.fidelity); empty lists for an unknown stack."""
+        from moto.cloudformation.models import cloudformation_backends
+
+        if self._ctx is None:
+            return inventory.fidelity(None)
+        backend = cloudformation_backends[self.account_id][self.region]
+        with self._ctx.lock:
+            stacks = [s for s in backend.stacks.values() if stack_name in (s.name, s.stack_id)]
+            stacks = stacks or [s for s in backend.deleted_stacks.values() if stack_name in (s.name, s.stack_id)]
+            return inventory.fidelity(stacks[-1] if stacks else None)
 
     # -------------------------------------------------------------------------------- internals
 

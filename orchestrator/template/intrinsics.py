@@ -1,197 +1,116 @@
 """The one intrinsic-function evaluator: Ref, Fn::Sub, Fn::Join, Fn::GetAtt ... over a pluggable source of values.
 
-Forecast detectors and repairs evaluate templates with `PlaceholderValues` (pseudo parameters fixed for
-one target, stable stand-ins for what only a deployment knows), so both see the same names: an unnamed
-log group is `<stack>-<logical id>-GENERATED` for each of them. A caller that knows real values (the
-sandbox, a failure's ARNs) supplies its own `ValueSource`. Conditions (and Fn::If) are three-valued:
-decided only from given parameters, Defaults and the target, never from a stand-in; else unknown (None).
+Every function is evaluated here once, with CloudFormation's own error texts ("Template error: ...") and
+its rules: AWS::NoValue removes the enclosing list item or key, Fn::Cidr, Fn::Length, Fn::ToJsonString
+and Fn::FindInMap defaults (AWS::LanguageExtensions), conditions compare parameters as text. What only a
+deployment knows comes from a ValueSource (orchestrator.template.values): forecast detectors and repairs
+use `PlaceholderValues`, the sandbox its stack's real state. Conditions (and Fn::If) are three-valued for
+a static source — decided only from given parameters, Defaults and the target, never from a stand-in;
+else unknown (None) — and must decide (or fail with AWS's text) for a `strict` source.
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import ipaddress
+import json
 import re
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator.template.refs import SUB_VARIABLE, getatt_parts, sub_parts
+from orchestrator.template.values import (
+    NO_VALUE,
+    PLACEHOLDER_ACCOUNT,
+    PLACEHOLDER_STACK,
+    PSEUDO_PARAMETERS,
+    KnownValues,
+    PlaceholderValues,
+    TemplateError,
+    Unresolvable,
+    ValueSource,
+    partition_for_region,
+    scalar_text,
+)
 
-# The account id every static evaluation uses: policies written with ${AWS::AccountId} resolve consistently.
-PLACEHOLDER_ACCOUNT = "123456789012"
-PLACEHOLDER_STACK = "cfn-autofix-forecast"
+__all__ = [
+    "NO_VALUE", "PLACEHOLDER_ACCOUNT", "PLACEHOLDER_STACK", "PSEUDO_PARAMETERS", "KnownValues", "PlaceholderValues",
+    "Resolver", "TemplateError", "Unresolvable", "ValueSource", "cidr", "partition_for_region", "resolve_known",
+    "scalar_text", "static_resolver",
+]
 
-PSEUDO_PARAMETERS = frozenset({
-    "AWS::Region",
-    "AWS::AccountId",
-    "AWS::Partition",
-    "AWS::StackName",
-    "AWS::StackId",
-    "AWS::URLSuffix",
-    "AWS::NoValue",
-    "AWS::NotificationARNs",
-})
-
-
-class Unresolvable(Exception):
-    """A value depends on something only known at deploy time (a condition, an import, a custom resource)."""
-
-
-NO_VALUE = object()  # what AWS::NoValue evaluates to: the enclosing key or list item disappears
-
-
-def partition_for_region(region: str) -> str:
-    """The AWS partition a region belongs to."""
-    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso")):
-        if region.startswith(prefix):
-            return partition
-    return "aws"
+_JOIN_TEXT = ("Template error: every Fn::Join object requires two parameters, "
+              "(1) a string delimiter and (2) a list of strings to be joined")
+_SPLIT_TEXT = ("Template error: every Fn::Split object requires two parameters, (1) a string delimiter and "
+               "(2) a string to be split or a function that returns a string to be split.")
 
 
-class ValueSource(Protocol):
-    """Where a Resolver gets what the template itself does not say."""
-
-    def pseudo(self, name: str) -> Any: ...
-
-    def parameter(self, name: str, spec: dict) -> Any: ...
-
-    def physical_id(self, lid: str, resource: dict, resolver: "Resolver") -> Any: ...
-
-    def getatt(self, lid: str, resource: dict, attr: str, resolver: "Resolver") -> Any: ...
-
-    def unknown(self, name: str) -> Any: ...
-
-
-class PlaceholderValues:
-    """Stable stand-ins for one target (region, partition, account): the one placeholder semantics."""
-
-    def __init__(
-        self,
-        *,
-        region: str = "us-east-1",
-        partition: str | None = None,
-        account_id: str = PLACEHOLDER_ACCOUNT,
-        stack_name: str = PLACEHOLDER_STACK,
-        parameters: dict | None = None,
-    ):
-        self.region = region
-        self.partition = partition or partition_for_region(region)
-        self.account_id = account_id
-        self.stack_name = stack_name
-        self.parameters = dict(parameters or {})
-
-    def pseudo(self, name: str) -> Any:
-        values = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": self.account_id,
-            "AWS::Partition": self.partition,
-            "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:{self.partition}:cloudformation:{self.region}:{self.account_id}:stack/"
-                            f"{self.stack_name}/00000000-0000-0000-0000-000000000000",
-            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
-            "AWS::NotificationARNs": [],
-            "AWS::NoValue": NO_VALUE,
-        }
-        if name not in values:
-            raise Unresolvable(f"unknown pseudo parameter {name}")
-        return values[name]
-
-    def parameter(self, name: str, spec: dict) -> Any:
-        value = self.parameters.get(name, spec.get("Default"))
-        if value is None:
-            # Both sides of a comparison (a log group name and a key policy condition) that use the same
-            # parameter see the same value.
-            value = f"{name}-value"
-        if str(spec.get("Type", "")).startswith(("List<", "CommaDelimitedList")) and isinstance(value, str):
-            return [part.strip() for part in value.split(",")]
-        return value
-
-    def physical_id(self, lid: str, resource: dict, resolver: "Resolver") -> Any:
-        rtype = resource.get("Type", "")
-        props = resource.get("Properties") or {}
-        if rtype == "AWS::Logs::LogGroup":
-            if "LogGroupName" in props:
-                return resolver.resolve_property(lid, "LogGroupName")
-            return self.generated_name(lid)
-        if rtype == "AWS::KMS::Key":
-            return self.key_id(lid)
-        if rtype == "AWS::KMS::Alias":
-            return resolver.resolve_property(lid, "AliasName") if "AliasName" in props else f"alias/{lid}"
-        return f"{self.stack_name}-{lid}"
-
-    def generated_name(self, lid: str) -> str:
-        """CloudFormation names an unnamed resource <stack>-<logical id>-<random suffix>; the suffix is fixed here."""
-        return f"{self.stack_name}-{lid}-GENERATED"
-
-    def key_id(self, lid: str) -> str:
-        digest = hashlib.sha1(lid.encode()).hexdigest()
-        return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-
-    def getatt(self, lid: str, resource: dict, attr: str, resolver: "Resolver") -> Any:
-        rtype = resource.get("Type", "")
-        if rtype == "AWS::Logs::LogGroup" and attr == "Arn":
-            return self.log_group_arn(resolver.physical_id(lid)) + ":*"
-        if rtype == "AWS::KMS::Key" and attr == "Arn":
-            return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:key/{self.key_id(lid)}"
-        if rtype == "AWS::KMS::Key" and attr == "KeyId":
-            return self.key_id(lid)
-        if rtype == "AWS::IAM::Role" and attr == "Arn":
-            return f"arn:{self.partition}:iam::{self.account_id}:role/{self.stack_name}-{lid}"
-        return f"{self.stack_name}-{lid}-{attr}"
-
-    def log_group_arn(self, name: str) -> str:
-        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{name}"
-
-    def unknown(self, name: str) -> Any:
-        raise Unresolvable(f"Ref to unknown {name}")
-
-
-class KnownValues:
-    """Only the names given (pseudo parameters and parameters by name); everything else is Unresolvable."""
-
-    def __init__(self, known: dict[str, Any]):
-        self.known = dict(known)
-
-    def pseudo(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in self.known:
-            return self.known[name]
-        raise Unresolvable(f"{name} is not known here")
-
-    def parameter(self, name: str, spec: dict) -> Any:
-        return self.pseudo(name)
-
-    def physical_id(self, lid: str, resource: dict, resolver: "Resolver") -> Any:
-        return self.pseudo(lid)
-
-    def getatt(self, lid: str, resource: dict, attr: str, resolver: "Resolver") -> Any:
-        return self.pseudo(f"{lid}.{attr}")
-
-    def unknown(self, name: str) -> Any:
-        return self.pseudo(name)
+def cidr(block: str, count: int, bits: int) -> list[str]:
+    """Fn::Cidr: `count` subnets of `bits` host bits carved from `block`, in order."""
+    try:
+        network = ipaddress.ip_network(block, strict=False)
+    except ValueError as exc:
+        raise TemplateError(f"Template error: Fn::Cidr: invalid ipBlock {block!r}") from exc
+    prefix = network.max_prefixlen - int(bits)
+    if prefix < network.prefixlen or not 1 <= int(count) <= 256:
+        raise TemplateError("Template error: Fn::Cidr: the requested count and cidrBits do not fit the ipBlock")
+    subnets = []
+    for subnet in network.subnets(new_prefix=prefix):
+        subnets.append(str(subnet))
+        if len(subnets) == int(count):
+            break
+    if len(subnets) < int(count):
+        raise TemplateError("Template error: Fn::Cidr: the requested count and cidrBits do not fit the ipBlock")
+    return subnets
 
 
 class Resolver:
-    """Evaluates the intrinsic functions of a long-form document with values from a ValueSource."""
+    """Evaluates the intrinsic functions and conditions of a long-form document with values from a ValueSource.
 
-    def __init__(self, document: dict, values: ValueSource):
+    `strict` is for a source with the deployment's own values (the sandbox): every condition decides or
+    is a TemplateError, and functions the evaluator does not know are left as written."""
+
+    def __init__(self, document: dict, values: ValueSource, *, strict: bool = False):
         self.document = document if isinstance(document, dict) else {}
         resources = self.document.get("Resources")
         self.resources = resources if isinstance(resources, dict) else {}
         parameters = self.document.get("Parameters")
         self.parameters = parameters if isinstance(parameters, dict) else {}
-        self.values = values
-        self._resolving: set[tuple[str, str]] = set()
         conditions = self.document.get("Conditions")
         self.conditions = conditions if isinstance(conditions, dict) else {}
+        self.values = values
+        self.strict = strict
+        self._resolving: set[tuple[str, str]] = set()
         self._decided: dict[str, bool | None] = {}
-        self._strict = 0  # > 0 while deciding a condition: placeholders decide nothing
+        self._deciding: set[str] = set()
+        self._comparing = 0  # > 0 while deciding Fn::Equals: placeholders decide nothing
 
+    # -- values ----------------------------------------------------------------------------------
     def resolve(self, node: Any) -> Any:
-        """The value of node; Unresolvable when any part of it is only known at deploy time."""
-        value = self._resolve(node)
+        """The value of node; AWS::NoValue where a value is required is a TemplateError."""
+        value = self.evaluate(node)
         if value is NO_VALUE:
-            raise Unresolvable("AWS::NoValue where a value is needed")
+            raise TemplateError("Template error: AWS::NoValue used where a value is required")
         return value
+
+    def evaluate(self, node: Any) -> Any:
+        """The value of node, NO_VALUE possible; NO_VALUE items and keys are removed from containers."""
+        if isinstance(node, list):
+            return [v for v in (self.evaluate(item) for item in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            key, value = next(iter(node.items()))
+            handler = _FUNCTIONS.get(key)
+            if handler is not None:
+                return handler(self, value)
+            if not self.strict and (key.startswith("Fn::") or key == "Condition"):
+                raise Unresolvable(f"{key} is only known at deploy time")
+        out = {}
+        for key, value in node.items():
+            resolved = self.evaluate(value)
+            if resolved is not NO_VALUE:
+                out[key] = resolved
+        return out
 
     def resolve_string(self, node: Any) -> str | None:
         """The string node evaluates to, or None (unresolvable, or not a string)."""
@@ -232,19 +151,35 @@ class Resolver:
 
     def getatt(self, lid: str, attr: str) -> Any:
         if lid not in self.resources:
-            raise Unresolvable(f"Fn::GetAtt of unknown resource {lid}")
+            raise TemplateError(f"Template error: instance of Fn::GetAtt references undefined resource {lid}")
         return self.values.getatt(lid, self.resources[lid], attr, self)
 
-    # -- conditions: three-valued (True, False, None = unknown without the deployment's values) ---
+    # -- conditions ------------------------------------------------------------------------------
     def condition_state(self, name: str) -> bool | None:
-        """A named condition's value, or None when it depends on something not known statically."""
+        """A named condition's value, or None (static sources only) when it depends on deploy-time values."""
         if name in self._decided:
             return self._decided[name]
         if name not in self.conditions:
-            raise Unresolvable(f"unknown condition {name}")
-        self._decided[name] = None  # a cycle (which CloudFormation rejects) stays unknown
-        self._decided[name] = self._truth(self.conditions[name])
-        return self._decided[name]
+            raise TemplateError(f"Template format error: Unresolved dependencies [{name}]. "
+                                f"Cannot reference resources in the Conditions block of the template")
+        if name in self._deciding:
+            if self.strict:
+                raise TemplateError(f"Template error: circular dependency between conditions [{name}]")
+            return None  # a cycle (which CloudFormation rejects) stays unknown
+        self._deciding.add(name)
+        try:
+            decided = self._truth(self.conditions[name])
+        finally:
+            self._deciding.discard(name)
+        self._decided[name] = decided
+        return decided
+
+    def condition(self, name: str) -> bool:
+        """A named condition's value; Unresolvable when it is only known at deploy time."""
+        state = self.condition_state(name)
+        if state is None:
+            raise Unresolvable(f"condition {name} is only known at deploy time")
+        return state
 
     def resource_condition(self, lid: str) -> bool | None:
         """Whether resource `lid` is created: True without a Condition, else its condition's value."""
@@ -257,78 +192,80 @@ class Resolver:
             return None
 
     def _truth(self, node: Any) -> bool | None:
-        if isinstance(node, bool):
-            return node
-        if isinstance(node, str) and node.lower() in ("true", "false"):
-            return node.lower() == "true"
-        if not isinstance(node, dict) or len(node) != 1:
-            return None
-        key, value = next(iter(node.items()))
         try:
+            return self._decide(node)
+        except Unresolvable:
+            if self.strict:
+                raise
+            return None
+
+    def _decide(self, node: Any) -> bool | None:
+        if isinstance(node, dict) and len(node) == 1:
+            key, value = next(iter(node.items()))
             if key == "Condition" and isinstance(value, str):
                 return self.condition_state(value)
-            if key == "Fn::Equals" and isinstance(value, list) and len(value) == 2:
-                self._strict += 1
-                try:
-                    left, right = (self.resolve(v) for v in value)
-                finally:
-                    self._strict -= 1
-                if isinstance(left, (list, dict)) or isinstance(right, (list, dict)):
-                    return left == right
-                return _scalar_text(left) == _scalar_text(right)
-        except Unresolvable:
-            return None
-        if key in ("Fn::And", "Fn::Or") and isinstance(value, list) and value:
-            results = [self._truth(v) for v in value]
-            decisive = key == "Fn::Or"  # Or is decided by one True, And by one False, even beside unknowns
-            if decisive in results:
-                return decisive
-            return None if None in results else not decisive
-        if key == "Fn::Not" and isinstance(value, list) and len(value) == 1:
-            inner = self._truth(value[0])
-            return None if inner is None else not inner
-        return None
+            if key in _LOGIC:
+                return _LOGIC[key](self, value)
+        value = self.resolve(node)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise TemplateError("Template error: every Fn::And, Fn::Or and Fn::Not and Condition must evaluate to a boolean")
 
-    def _if(self, value: Any, node: Any) -> Any:
+    def _equals(self, value: Any) -> bool:
+        if not isinstance(value, list) or len(value) != 2:
+            raise TemplateError("Template error: Fn::Equals requires a list of two values")
+        self._comparing += 1
+        try:
+            left, right = [self.resolve(v) for v in value]
+        finally:
+            self._comparing -= 1
+        if isinstance(left, (list, dict)) or isinstance(right, (list, dict)):
+            return left == right
+        return scalar_text(left) == scalar_text(right)
+
+    def _and_or(self, key: str, value: Any) -> bool | None:
+        if not isinstance(value, list) or not 1 <= len(value) <= 10:
+            raise TemplateError(f"Template error: {key} requires a list of 1 to 10 conditions")
+        results = [self._truth(v) for v in value]
+        decisive = key == "Fn::Or"  # Or is decided by one True, And by one False, even beside unknowns
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+
+    def _not(self, value: Any) -> bool | None:
+        if not isinstance(value, list) or len(value) != 1:
+            raise TemplateError("Template error: Fn::Not requires a list of one condition")
+        inner = self._truth(value[0])
+        return None if inner is None else not inner
+
+    def _boolean(self, key: str, value: Any) -> bool:
+        """Fn::Equals / And / Or / Not met as a value (a condition written inline)."""
+        state = self._truth({key: value})
+        if state is None:
+            raise Unresolvable(f"{key} is only known at deploy time")
+        return state
+
+    def _if(self, value: Any) -> Any:
         if not isinstance(value, list) or len(value) != 3 or not isinstance(value[0], str):
-            raise Unresolvable("malformed Fn::If")
-        decided = self.condition_state(value[0])
-        if decided is None:
-            raise Unresolvable(f"condition {value[0]} is only known at deploy time")
-        return self._resolve(value[1] if decided else value[2])
+            raise TemplateError("Template error: Fn::If requires a list of a condition name and two values")
+        return self.evaluate(value[1] if self.condition(value[0]) else value[2])
 
-    # -- the evaluator ---------------------------------------------------------------------------
-    def _resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            out = [self._resolve(item) for item in node]
-            return [item for item in out if item is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            key, value = next(iter(node.items()))
-            handler = _FUNCTIONS.get(key)
-            if handler is not None:
-                return handler(self, value, node)
-            if key.startswith("Fn::") or key == "Condition":
-                raise Unresolvable(f"{key} is only known at deploy time")
-        out = {}
-        for key, value in node.items():
-            resolved = self._resolve(value)
-            if resolved is not NO_VALUE:
-                out[key] = resolved
-        return out
-
-    def _ref(self, name: Any, node: Any = None) -> Any:
+    # -- functions -------------------------------------------------------------------------------
+    def _ref(self, name: Any) -> Any:
         if not isinstance(name, str):
-            raise Unresolvable("Ref to a computed name")
+            raise TemplateError("Template error: every Ref object must have a single String value.")
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in PSEUDO_PARAMETERS:
-            if self._strict and not self._pseudo_known(name):
+            if self._comparing and not self._pseudo_known(name):
                 raise Unresolvable(f"{name} is only known at deploy time")
             return self.values.pseudo(name)
         if name in self.parameters:
             spec = self.parameters[name]
             given = getattr(self.values, "parameters", None)
-            if self._strict and isinstance(given, dict) and name not in given and (
+            if self._comparing and isinstance(given, dict) and name not in given and (
                     not isinstance(spec, dict) or spec.get("Default") is None):
                 raise Unresolvable(f"parameter {name} has no value and no Default")
             return self.values.parameter(name, spec if isinstance(spec, dict) else {})
@@ -338,22 +275,29 @@ class Resolver:
 
     def _pseudo_known(self, name: str) -> bool:
         """Whether a pseudo parameter's value is the deployment's own, not a stand-in (a condition may use it)."""
+        if not isinstance(self.values, PlaceholderValues):
+            return True
         if name in ("AWS::StackName", "AWS::StackId"):
-            return not isinstance(self.values, PlaceholderValues)
+            return False
         if name == "AWS::AccountId":
-            return getattr(self.values, "account_id", None) not in (None, PLACEHOLDER_ACCOUNT)
+            return self.values.account_id != PLACEHOLDER_ACCOUNT
         return True
 
-    def _getatt(self, value: Any, node: Any) -> Any:
+    def _getatt(self, value: Any) -> Any:
         parts = getatt_parts(value)
-        if not parts or not parts[1]:
-            raise Unresolvable("Fn::GetAtt with a computed attribute")
-        return self.getatt(*parts)
+        if not parts:
+            raise TemplateError("Template error: every Fn::GetAtt object requires two non-empty parameters")
+        attribute = parts[1]
+        if not attribute and isinstance(value, list) and len(value) == 2:
+            attribute = self.resolve(value[1])  # a computed attribute name (Ref of a parameter)
+        if not isinstance(attribute, str) or not attribute:
+            raise TemplateError("Template error: every Fn::GetAtt object requires two non-empty parameters")
+        return self.getatt(parts[0], attribute)
 
-    def _sub(self, value: Any, node: Any) -> str:
-        parts = sub_parts(node)
+    def _sub(self, value: Any) -> str:
+        parts = sub_parts({"Fn::Sub": value})
         if parts is None:
-            raise Unresolvable("malformed Fn::Sub")
+            raise TemplateError("Template error: Fn::Sub requires a string or a list of a string and a map")
         text, variables = parts
 
         def replace(match: re.Match) -> str:
@@ -363,58 +307,106 @@ class Resolver:
             name = name.strip()
             if name in variables:
                 found = self.resolve(variables[name])
-            elif "." in name and name.split(".", 1)[0] in self.resources:
+            elif "." in name and not name.startswith("AWS::"):
                 found = self.getatt(*name.split(".", 1))
             else:
                 found = self._ref(name)
-            if isinstance(found, (list, dict)) or found is NO_VALUE:
-                raise Unresolvable(f"${{{name}}} is not a string")
-            return str(found)
+            if isinstance(found, (list, dict)) or found is NO_VALUE or found is None:
+                raise TemplateError(f"Template error: variable {name} in Fn::Sub expression does not resolve to a string")
+            return scalar_text(found)
 
         return SUB_VARIABLE.sub(replace, text)
 
-    def _join(self, value: Any, node: Any) -> str:
+    def _join(self, value: Any) -> str:
         if not isinstance(value, list) or len(value) != 2:
-            raise Unresolvable("malformed Fn::Join")
+            raise TemplateError(_JOIN_TEXT)
         delimiter, items = self.resolve(value[0]), self.resolve(value[1])
-        if not isinstance(delimiter, str) or not isinstance(items, list):
-            raise Unresolvable("Fn::Join of a non-list")
-        if any(isinstance(item, (list, dict)) for item in items):
-            raise Unresolvable("Fn::Join of a structured value")
-        return delimiter.join(str(item) for item in items)
+        if not isinstance(delimiter, str) or not isinstance(items, list) or any(
+                isinstance(i, (list, dict)) or i is None for i in items):
+            raise TemplateError(_JOIN_TEXT)
+        return delimiter.join(scalar_text(i) for i in items)
 
-    def _select(self, value: Any, node: Any) -> Any:
+    def _select(self, value: Any) -> Any:
         if not isinstance(value, list) or len(value) != 2:
-            raise Unresolvable("malformed Fn::Select")
+            raise TemplateError("Template error: Fn::Select requires a list of two elements")
         index, items = self.resolve(value[0]), self.resolve(value[1])
         try:
-            return items[int(index)]
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise Unresolvable("Fn::Select out of range") from exc
+            position = int(index)
+        except (TypeError, ValueError):
+            raise TemplateError("Template error: Fn::Select requires a list of two elements, "
+                                "the first an integer index") from None
+        if not isinstance(items, list):
+            raise TemplateError("Template error: Fn::Select requires a list of two elements, the second a list")
+        if not 0 <= position < len(items):
+            raise TemplateError(f"Template error: Fn::Select cannot select nonexistent value at index {position}")
+        return items[position]
 
-    def _split(self, value: Any, node: Any) -> list:
+    def _split(self, value: Any) -> list[str]:
         if not isinstance(value, list) or len(value) != 2:
-            raise Unresolvable("malformed Fn::Split")
+            raise TemplateError(_SPLIT_TEXT)
         delimiter, text = self.resolve(value[0]), self.resolve(value[1])
         if not isinstance(delimiter, str) or not isinstance(text, str):
-            raise Unresolvable("Fn::Split of a non-string")
+            raise TemplateError(_SPLIT_TEXT)
         return text.split(delimiter)
 
-    def _find_in_map(self, value: Any, node: Any) -> Any:
-        if not isinstance(value, list) or len(value) < 3:
-            raise Unresolvable("malformed Fn::FindInMap")
-        keys = [self.resolve(item) for item in value[:3]]
+    def _find_in_map(self, value: Any) -> Any:
+        if not isinstance(value, list) or len(value) not in (3, 4):
+            raise TemplateError("Template error: every Fn::FindInMap object requires three parameters, "
+                                "the map name, map key and the attribute for return value")
+        default = NO_VALUE
+        if len(value) == 4:
+            option = value[3]
+            if not isinstance(option, dict) or "DefaultValue" not in option:
+                raise TemplateError("Template error: the fourth Fn::FindInMap parameter must be {DefaultValue: value}")
+            default = option["DefaultValue"]
+        names = [self.resolve(v) for v in value[:3]]
+        mapping = (self.document.get("Mappings") or {}).get(scalar_text(names[0]))
         try:
-            return self.document["Mappings"][keys[0]][keys[1]][keys[2]]
-        except (KeyError, TypeError) as exc:
-            raise Unresolvable("Fn::FindInMap key not in the mapping") from exc
+            return self.resolve(mapping[scalar_text(names[1])][scalar_text(names[2])])
+        except (KeyError, TypeError):
+            if default is not NO_VALUE:
+                return self.resolve(default)
+            raise TemplateError(f"Template error: Unable to get mapping for {names[0]}::{names[1]}::{names[2]}") from None
 
-    def _get_azs(self, value: Any, node: Any) -> list[str]:
-        region = self.values.pseudo("AWS::Region")
-        return [f"{region}{suffix}" for suffix in "abc"]
+    def _base64(self, value: Any) -> str:
+        text = self.resolve(value)
+        if not isinstance(text, str):
+            raise TemplateError("Template error: Fn::Base64 requires a string")
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
-    def _base64(self, value: Any, node: Any) -> Any:
-        return self.resolve(value)
+    def _get_azs(self, value: Any) -> list[str]:
+        region = self.resolve(value) if value not in (None, "") else ""
+        if not isinstance(region, str) or not region:
+            region = self.values.pseudo("AWS::Region")
+        azs = getattr(self.values, "azs", None)
+        return azs(region) if azs is not None else [f"{region}{suffix}" for suffix in "abc"]
+
+    def _cidr(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or len(value) != 3:
+            raise TemplateError("Template error: Fn::Cidr requires a list of ipBlock, count and cidrBits")
+        block, count, bits = [self.resolve(v) for v in value]
+        try:
+            return cidr(str(block), int(count), int(bits))
+        except (TypeError, ValueError):
+            raise TemplateError("Template error: Fn::Cidr count and cidrBits must be integers") from None
+
+    def _import(self, value: Any) -> Any:
+        name = self.resolve(value)
+        if not isinstance(name, str):
+            raise TemplateError("Template error: Fn::ImportValue requires a string export name")
+        source = getattr(self.values, "import_value", None)
+        if source is None:
+            raise Unresolvable(f"Fn::ImportValue {name} is only known at deploy time")
+        return source(name)
+
+    def _length(self, value: Any) -> int:
+        items = self.resolve(value)
+        if not isinstance(items, list):
+            raise TemplateError("Template error: Fn::Length requires a list")
+        return len(items)
+
+    def _to_json_string(self, value: Any) -> str:
+        return json.dumps(self.resolve(value), separators=(",", ":"))
 
 
 _FUNCTIONS = {
@@ -427,15 +419,22 @@ _FUNCTIONS = {
     "Fn::FindInMap": Resolver._find_in_map,
     "Fn::GetAZs": Resolver._get_azs,
     "Fn::Base64": Resolver._base64,
+    "Fn::Cidr": Resolver._cidr,
+    "Fn::ImportValue": Resolver._import,
+    "Fn::Length": Resolver._length,
+    "Fn::ToJsonString": Resolver._to_json_string,
     "Fn::If": Resolver._if,
+    "Fn::Equals": lambda self, value: self._boolean("Fn::Equals", value),
+    "Fn::And": lambda self, value: self._boolean("Fn::And", value),
+    "Fn::Or": lambda self, value: self._boolean("Fn::Or", value),
+    "Fn::Not": lambda self, value: self._boolean("Fn::Not", value),
 }
-
-
-def _scalar_text(value: Any) -> str:
-    """A scalar as CloudFormation compares it in Fn::Equals: parameters are strings; YAML booleans read as true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+_LOGIC = {
+    "Fn::Equals": Resolver._equals,
+    "Fn::And": lambda self, value: self._and_or("Fn::And", value),
+    "Fn::Or": lambda self, value: self._and_or("Fn::Or", value),
+    "Fn::Not": Resolver._not,
+}
 
 
 def static_resolver(document: dict, **target: Any) -> Resolver:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.deploy.fidelity import summary as fidelity_summary
 from orchestrator.verify.reports import ERROR, FAILED, GREEN, MISSING, REPAIRED, cell_name, classify, repair_diff, rollbacks, root_causes, summarize, template_repairs
 
 
@@ -67,13 +68,15 @@ def render_markdown(
         f"{_time_cell(summary)} |",
         "",
     ]
-    out += ["| Template | Region | Parameters | Outcome | Attempts | Deployments | Time |", "|---|---|---|---|---:|---:|---:|"]
+    out += ["| Template | Region | Parameters | Outcome | Attempts | Deployments | Time | Built |",
+            "|---|---|---|---|---:|---:|---:|---|"]
     for cell in cells:
         report = cell.get("report") or {}
+        built = fidelity_summary(report.get("fidelity")) or ("every resource modeled" if report.get("fidelity") else "-")
         out.append(
             f"| {_md(cell.get('template'))} | {_md(cell.get('region'))} | {_md(cell.get('parameter_set'))} | "
             f"{_outcome_label(classify(cell))} | {len(report.get('attempts') or [])} | {report.get('deployments', 0)} | "
-            f"{float(cell.get('duration_s') or 0.0):.1f} s |"
+            f"{float(cell.get('duration_s') or 0.0):.1f} s | {_md(built)} |"
         )
     out.append("")
     interesting = [c for c in cells if classify(c) != GREEN]

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchestrator.deploy.fidelity import summary as fidelity_summary
 from orchestrator.errors import BadInput
 
 REPORT_KIND = "cfn-autofix-verify"
@@ -324,9 +325,13 @@ def render_junit(run: Mapping[str, Any]) -> str:
                 error_type = "MissingResult" if outcome == MISSING else _error_type(cell.get("error"))
                 error = ET.SubElement(case, "error", message=str(cell.get("error") or outcome), type=error_type)
                 error.text = str(cell.get("traceback") or cell.get("error") or "")
+            built = fidelity_summary(report.get("fidelity")) if report else ""
+            if built:
+                properties = ET.SubElement(case, "properties")
+                ET.SubElement(properties, "property", name="fidelity", value=built)
             repairs = _repairs_text(report) if report else ""
-            if repairs:
-                ET.SubElement(case, "system-out").text = repairs
+            if repairs or built:
+                ET.SubElement(case, "system-out").text = "\n".join(t for t in (built and f"fidelity: {built}", repairs) if t)
         suite.set("tests", str(counts["tests"]))
         suite.set("failures", str(counts["failures"]))
         suite.set("errors", str(counts["errors"]))

@@ -1,0 +1,98 @@
+"""CloudFormation property forms moto's models misread, put into the form those models expect.
+
+Each fix-up runs on the resolved properties of one resource before moto's model sees them and states the
+AWS behaviour it preserves; none decides whether the resource fails (that is the rules' job).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+# Protocols for which EC2 ignores ports: an omitted FromPort/ToPort means "all" (-1).
+_PORTLESS_PROTOCOLS = {"-1", "all", "icmp", "icmpv6", "1", "58"}
+
+
+def kms_key_tags(resource_type: str, properties: dict) -> None:
+    """AWS::KMS::Key Tags are {Key, Value} pairs as everywhere in CloudFormation; moto's model reads
+    KMS's own API form {TagKey, TagValue} and raises KeyError otherwise."""
+    if resource_type != "AWS::KMS::Key" or not isinstance(properties.get("Tags"), list):
+        return
+    properties["Tags"] = [
+        {"TagKey": tag.get("Key", tag.get("TagKey")), "TagValue": tag.get("Value", tag.get("TagValue", ""))}
+        for tag in properties["Tags"] if isinstance(tag, dict)
+    ]
+
+
+def security_group_ports(resource_type: str, properties: dict) -> None:
+    """EC2 (AuthorizeSecurityGroupIngress): for protocol -1 (all), ICMP and ICMPv6 the port range may be
+    omitted and means every port/type (-1); moto's model indexes FromPort/ToPort unconditionally."""
+    rules: list[Any] = []
+    if resource_type == "AWS::EC2::SecurityGroup":
+        for key in ("SecurityGroupIngress", "SecurityGroupEgress"):
+            if isinstance(properties.get(key), list):
+                rules.extend(properties[key])
+    elif resource_type in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        rules.append(properties)
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        protocol = str(rule.get("IpProtocol", "")).lower()
+        if protocol in _PORTLESS_PROTOCOLS:
+            rule.setdefault("FromPort", -1)
+            rule.setdefault("ToPort", -1)
+        for key in ("FromPort", "ToPort"):
+            if isinstance(rule.get(key), str) and rule[key].lstrip("-").isdigit():
+                rule[key] = int(rule[key])
+
+
+def rds_engine_case(resource_type: str, properties: dict) -> None:
+    """RDS treats Engine case-insensitively (CloudFormation accepts "MySQL" and RDS reports "mysql");
+    moto compares it case-sensitively against its engine list."""
+    if resource_type in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster") and isinstance(properties.get("Engine"), str):
+        properties["Engine"] = properties["Engine"].lower()
+
+
+def inline_policy_documents(resource_type: str, properties: dict) -> None:
+    """IAM stores inline policy documents as JSON (GetRolePolicy answers JSON); moto's role, user and group
+    models keep the template's mapping and answer its Python repr, which no client can parse."""
+    if resource_type not in ("AWS::IAM::Role", "AWS::IAM::User"):
+        return
+    for policy in properties.get("Policies") or []:
+        if isinstance(policy, dict) and isinstance(policy.get("PolicyDocument"), (dict, list)):
+            policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+
+
+def rest_api_name_from_definition(resource_type: str, properties: dict) -> None:
+    """API Gateway (ImportRestApi): a RestApi defined by an OpenAPI Body takes its name from info.title, so
+    CloudFormation does not require Name then; moto's model always reads Name."""
+    if resource_type != "AWS::ApiGateway::RestApi" or properties.get("Name"):
+        return
+    body = properties.get("Body")
+    title = ((body.get("info") or {}).get("title")) if isinstance(body, dict) else None
+    if isinstance(title, str) and title:
+        properties["Name"] = title
+
+
+FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
+                                                   inline_policy_documents, rest_api_name_from_definition)
+
+
+def apply(resource_type: str, properties: dict) -> None:
+    for fixup in FIXUPS:
+        fixup(resource_type, properties)
+
+
+def import_rest_api_body(check: Any, model: Any) -> None:
+    """A RestApi's OpenAPI Body defines its resources and methods (API Gateway PutRestApi); moto's model
+    ignores Body, and the Deployment then fails "The REST API doesn't contain any methods"."""
+    body = check.properties.get("Body")
+    if check.resource_type != "AWS::ApiGateway::RestApi" or not isinstance(body, dict) or not body.get("paths"):
+        return
+    from moto.apigateway.models import apigateway_backends
+
+    # API Gateway imports Swagger 2.0 as well as OpenAPI 3; moto reads only the latter, whose paths and
+    # methods have the same shape.
+    document = {k: v for k, v in body.items() if k != "swagger"}
+    document.update(openapi=str(body.get("openapi") or "3.0.1"), info={"description": "", **(body.get("info") or {})})
+    apigateway_backends[check.account_id][check.region].put_rest_api(model.id, document, False, mode="overwrite")
