@@ -47,16 +47,12 @@ def _human_json(failure: Failure, book: Playbook) -> dict:
 
 
 def _as_template(template: str | Path | Template) -> Template:
-    if isinstance(template, Template):
-        return template
-    return template_io.load_template(template)
+    return template if isinstance(template, Template) else template_io.load_template(template)
 
 
 def _transient_wait(attempt: int, policy: Any) -> float:
     """Backoff before redeploying after an all-transient attempt: the aws retry policy, computed by tenacity."""
     return policy.backoff(attempt)
-
-
 
 
 class _Runner:
@@ -123,7 +119,6 @@ class _Runner:
             self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
         self.created = True
         self.run.deployments += 1
-        return None
 
     def _reconcile_create(self, exc: Exception) -> bool:
         """After a CreateStack whose answer was lost (timeout, reset; then "already exists" on the retry with the
@@ -346,9 +341,8 @@ def template_body(document: dict) -> str:
     """The body sent to CloudFormation: indented JSON of the long form, compact when indentation alone would
     push it past the 1,000,000-byte limit (a template within the limit is never refused for our formatting)."""
     body = json.dumps(document, indent=1, ensure_ascii=False)
-    if len(body.encode("utf-8")) > TEMPLATE_SIZE_LIMIT:
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    return body
+    fits = len(body.encode("utf-8")) <= TEMPLATE_SIZE_LIMIT
+    return body if fits else json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def deploy_with_autofix(
