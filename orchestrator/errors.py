@@ -52,3 +52,8 @@ class Interrupted(AutofixError):
     """The run was interrupted by SIGINT/SIGTERM (exit 130)."""
 
     exit_code = 130
+
+
+class TemplateWarning(UserWarning):
+    """Something about an input the tool accepted but a person should know (warnings.warn: the host decides
+    how to show it; the CLI prints one `cfn-autofix: warning:` line)."""

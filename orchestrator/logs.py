@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -32,8 +33,12 @@ def _stderr_factory(*_args: Any) -> _StderrLogger:
     return _StderrLogger()
 
 
-def configure_logging(json: bool | None = None, level: str = "info") -> None:
-    """Configure structlog (again, if called again). json=None: JSON lines unless stderr is a terminal."""
+def configure_logging(json: bool | None = None, level: str = "info", colors: bool | None = None) -> None:
+    """Configure structlog (again, if called again). json=None: JSON lines unless stderr is a terminal.
+
+    Called by the CLI only: the library logs through structlog and leaves its configuration to the host.
+    colors=None: coloured on a terminal unless NO_COLOR is set.
+    """
     if level not in _LEVELS:
         raise ValueError(f"log level must be one of {', '.join(_LEVELS)}, not {level!r}")
     if json is None:
@@ -41,7 +46,7 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json
-        else structlog.dev.ConsoleRenderer(colors=_stderr_is_tty())
+        else structlog.dev.ConsoleRenderer(colors=_use_colors(colors))
     )
     structlog.configure(
         processors=[
@@ -66,6 +71,12 @@ def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) ->
     if "stack" in event_dict:
         event_dict["stack_name"] = event_dict.pop("stack")
     return event_dict
+
+
+def _use_colors(colors: bool | None) -> bool:
+    if colors is not None:
+        return colors
+    return _stderr_is_tty() and not os.environ.get("NO_COLOR")
 
 
 def is_configured() -> bool:

@@ -38,7 +38,10 @@ class RunOptions:
     out: str | Path | None = None
     report_json: str | Path | None = None
     write_template: bool = True
+    # Draw the run's spinner and live tables on `console` (default: a Rich console on stderr). Never by default:
+    # a library call draws nothing unless asked.
     progress: bool = False
+    console: Any = field(default=None, repr=False, compare=False)
     sandbox_config: Any = None
     with_templates: tuple = ()
     cancel_event: threading.Event | None = field(default=None, repr=False, compare=False)

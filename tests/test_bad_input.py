@@ -36,7 +36,8 @@ CASES = [
     ("missing-file", "absent.yaml", None, "template file not found", None),
     ("directory", "adir.yaml", "DIR", "is a directory", None),
     ("not-utf8", "latin.yaml", b"Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Description: caf\xe9\n", "not UTF-8", 4),
-    ("invalid-json", "bad.json", '{\n  "Resources": {\n    "A": {"Type": "AWS::SNS::Topic",}\n  }\n}\n', "invalid JSON", 3),
+    # (A trailing comma is not bad input: the YAML parser reads it, as CloudFormation and cfn-lint do.)
+    ("invalid-json", "bad.json", '{\n  "Resources": {\n    "A": {"Type": "AWS::SNS::Topic" "x"}\n  }\n}\n', "invalid JSON", 3),
     ("invalid-yaml", "bad.yaml", OK_RESOURCE + "    Properties: {TopicName: [x\n", "invalid YAML", 5),
     ("unknown-tag", "tag.yaml", OK_RESOURCE + "    Properties:\n      TopicName: !Bogus x\n", "unknown tag !Bogus", 5),
     ("duplicate-key-yaml", "dup.yaml", OK_RESOURCE + "  A:\n    Type: AWS::SQS::Queue\n", "duplicate key 'A'", 4),

@@ -56,6 +56,7 @@ def test_each_class_alone_is_repaired_after_one_failed_deployment(case, fixture,
     assert result.exit_code == 0
     assert result.deployments == 2
     assert _failed_playbooks(result)[0] == {playbook}
+    assert result.repairs and {r["stage"] for r in result.repairs} == {1}
     assert result.attempts[1]["stack_status"] in ("UPDATE_COMPLETE", "CREATE_COMPLETE")
     assert _digest(template) == before, "the input template must never change"
     assert result.repaired_template == tmp_path / f"{template.stem}.fixed{template.suffix}"
@@ -127,6 +128,9 @@ def test_forecast_repairs_everything_before_the_first_deployment(tmp_path):
     }
     assert result.report["forecast_repairs"]
     assert result.attempts[0]["failures"] == []
+    # result.repairs lists the forecast's repairs too (the attempts made none here).
+    assert [r["repair"] for r in result.repairs] == [r["repair"] for r in result.report["forecast_repairs"]]
+    assert {r["stage"] for r in result.repairs} == {"forecast"}
 
 
 def test_correct_template_deploys_once_with_no_repair(tmp_path):
@@ -231,3 +235,36 @@ def test_cli_deploy_bad_input_is_one_line_exit_2(case, args, needle):
     assert result.exit_code == 2, result.output
     assert needle in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_library_call_draws_nothing_and_leaves_logging_alone(tmp_path, monkeypatch):
+    """progress defaults to False even when stderr is a terminal; structlog and logging stay as the host set them."""
+    import io
+    import logging
+
+    import structlog
+    import structlog.testing
+
+    class FakeTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stderr = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", stderr)
+    handlers = list(logging.getLogger().handlers)
+    phases: list[str] = []
+    template = _copy(FIXTURES / "igw-route.yaml", tmp_path)
+    # The host's structlog configuration (here: capture) receives the library's log lines, nothing else does.
+    with structlog.testing.capture_logs() as logs:
+        structlog_config = structlog.get_config()
+        result = deploy_with_autofix(template, on_state=phases.append)
+        assert structlog.get_config() == structlog_config
+    assert result.status == "succeeded"
+    assert stderr.getvalue() == ""
+    assert logging.getLogger().handlers == handlers
+    assert {"run_started", "run_finished"} <= {entry["event"] for entry in logs}
+    # The phases a spinner shows, in order, from the forecast on.
+    # (The target opens before the forecast: an aws target's account guard runs before any work.)
+    assert phases[:4] == ["starting the sandbox", "forecast", "attempt 1: creating the stack",
+                          "attempt 1: watching the create"]
+    assert phases[-1] == "cleaning up"

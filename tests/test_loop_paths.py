@@ -563,7 +563,10 @@ def test_forecast_repairs_before_deploying_and_the_fix_is_written_beside_the_inp
     fake_target.session = FakeSession(GREEN)
     result = loop.deploy_with_autofix(source, config=_cfg(tmp_path), stack_name=STACK)
 
-    assert result.status == "succeeded" and result.deployments == 1 and result.repairs == []
+    assert result.status == "succeeded" and result.deployments == 1
+    # result.repairs includes the forecast's (issue 15): all of them here, none after a failure.
+    assert [r["stage"] for r in result.repairs] == ["forecast"] * len(result.report["forecast_repairs"])
+    assert result.repairs and all(not a["repairs"] for a in result.attempts)
     assert [f["playbook"] for f in result.report["forecast"]] == ["managed-policy-not-attachable"]
     assert [r["repair"] for r in result.report["forecast_repairs"]] == ["managed-policy-inline"]
     assert result.repaired_template == tmp_path / "app.fixed.json"

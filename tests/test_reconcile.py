@@ -85,8 +85,9 @@ def test_sweep_closes_old_embedded_entries_and_shows_young_pending_ones(tmp_path
     lines = [
         {"op": "create", "run_id": "r-emb", "stack_name": "emb-stack", "target": "embedded", "region": "us-east-1",
          "endpoint_url": "http://127.0.0.1:1", "recorded_at": old},
+        # The account on record (issue 15): only there may "no such stack" close the entry.
         {"op": "create", "run_id": "r-young", "stack_name": "young-stack", "target": "endpoint",
-         "region": "us-east-1", "endpoint_url": moto_url, "recorded_at": young},
+         "region": "us-east-1", "endpoint_url": moto_url, "recorded_at": young, "account_id": "123456789012"},
     ]
     journal.path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     items = {i.stack_name: i for i in sweep(target="endpoint", regions=["us-east-1"], endpoint_url=moto_url,

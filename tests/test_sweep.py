@@ -105,8 +105,11 @@ def test_journal_entries_are_swept_closed_and_guarded(session, endpoint, stacks,
         # The stack itself is young (a run may still be using it), whatever the journal line says.
         {"op": "create", "run_id": "run-young", "stack_name": stacks["young"], "target": "endpoint",
          "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
-        # A stack that never came to exist.
+        # A stack that never came to exist, in the account these credentials reach.
         {"op": "create", "run_id": "run-ghost", "stack_name": "ghost-stack", "target": "endpoint",
+         "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago, "account_id": ACCOUNT},
+        # The same, written before the journal recorded accounts: absence here proves nothing.
+        {"op": "create", "run_id": "run-legacy", "stack_name": "legacy-ghost", "target": "endpoint",
          "region": REGION, "endpoint_url": endpoint, "recorded_at": long_ago},
         # A journal entry naming a stack without the tag: never touched.
         {"op": "create", "run_id": "run-x", "stack_name": stacks["untagged"], "target": "endpoint",
@@ -125,9 +128,12 @@ def test_journal_entries_are_swept_closed_and_guarded(session, endpoint, stacks,
     assert actions[stacks["young"]] == "skipped"
     assert "younger than --older-than" in next(i.detail for i in dry if i.stack_name == stacks["young"])
     assert actions["ghost-stack"] == "gone"
+    assert actions["legacy-ghost"] == "skipped"
     assert actions[stacks["untagged"]] == "refused"
     assert "elsewhere" not in actions
-    assert len(journal.pending()) == 5
+    assert len(journal.pending()) == 6
+    # A dry run claims nothing it did not do.
+    assert all("closed" not in i.detail for i in dry)
 
     items = sweep(
         target="endpoint", regions=[REGION], endpoint_url=endpoint, older_than=timedelta(hours=6), journal=journal, yes=True
@@ -136,7 +142,57 @@ def test_journal_entries_are_swept_closed_and_guarded(session, endpoint, stacks,
     assert actions[stacks["old"]] == "deleted"
     assert not alive(session, stacks["old"])
     assert alive(session, stacks["young"]) and alive(session, stacks["untagged"])
-    assert sorted(e.stack_name for e in journal.pending()) == sorted(["elsewhere", stacks["untagged"], stacks["young"]])
+    assert sorted(e.stack_name for e in journal.pending()) == sorted(
+        ["elsewhere", "legacy-ghost", stacks["untagged"], stacks["young"]])
+
+
+def test_another_accounts_stack_is_not_ours_to_judge(session, endpoint, tmp_path):
+    """Entries of another account: never 'gone', never closed, never deleted, whatever these credentials see."""
+    name = "other-account-stack"
+    session.create_stack(name, QUEUE, tags={RUN_ID_TAG: "run-other"})  # a live stack of the same name here
+    journal = Journal(tmp_path / "journal.jsonl")
+    long_ago = (datetime.now(timezone.utc) - timedelta(hours=12)).isoformat(timespec="seconds")
+    other_id = f"arn:aws:cloudformation:{REGION}:999999999999:stack/vanished/0f0f0f0f-0000-0000-0000-000000000000"
+    lines = [
+        {"op": "create", "run_id": "run-a", "stack_name": "vanished", "target": "endpoint", "region": REGION,
+         "endpoint_url": endpoint, "recorded_at": long_ago, "account_id": "999999999999"},
+        {"op": "create", "run_id": "run-b", "stack_name": "vanished-too", "target": "endpoint", "region": REGION,
+         "endpoint_url": endpoint, "recorded_at": long_ago},
+        {"op": "stack_id", "run_id": "run-b", "stack_name": "vanished-too", "stack_id": other_id},
+        {"op": "create", "run_id": "run-other", "stack_name": name, "target": "endpoint", "region": REGION,
+         "endpoint_url": endpoint, "recorded_at": long_ago, "account_id": "999999999999"},
+    ]
+    journal.path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = journal.path.read_bytes()
+    try:
+        for yes in (False, True):
+            items = sweep_region(session, region=REGION, target="endpoint", endpoint_url=endpoint,
+                                 older_than=timedelta(hours=6), yes=yes, journal=journal)
+            judged = {i.stack_name: i for i in items if i.stack_name in ("vanished", "vanished-too")}
+            assert {n: i.action for n, i in judged.items()} == {"vanished": "skipped", "vanished-too": "skipped"}
+            assert all("not ours to judge" in i.detail for i in judged.values())
+            assert journal.path.read_bytes() == before  # nothing recorded for what was not observed
+        assert alive(session, name)  # young by its creation time: the tag listing leaves it too
+    finally:
+        session.client("cloudformation").delete_stack(StackName=name)
+
+
+def test_dry_run_writes_nothing_and_claims_nothing(session, endpoint, tmp_path):
+    journal = Journal(tmp_path / "journal.jsonl")
+    long_ago = (datetime.now(timezone.utc) - timedelta(hours=12)).isoformat(timespec="seconds")
+    journal.path.write_text(json.dumps(
+        {"op": "create", "run_id": "run-g", "stack_name": "never-made", "target": "endpoint", "region": REGION,
+         "endpoint_url": endpoint, "recorded_at": long_ago, "account_id": ACCOUNT}) + "\n")
+    before = journal.path.read_bytes()
+    items = sweep_region(session, region=REGION, target="endpoint", endpoint_url=endpoint,
+                         older_than=timedelta(hours=6), yes=False, journal=journal)
+    ghost = next(i for i in items if i.stack_name == "never-made")
+    assert ghost.action == "gone" and "would close" in ghost.detail and "closed" not in ghost.detail.replace("would close", "")
+    assert journal.path.read_bytes() == before
+    items = sweep_region(session, region=REGION, target="endpoint", endpoint_url=endpoint,
+                         older_than=timedelta(hours=6), yes=True, journal=journal)
+    assert next(i for i in items if i.stack_name == "never-made").detail.endswith("journal entry closed")
+    assert journal.pending() == []
 
 
 def test_embedded_target_is_refused_as_bad_input():

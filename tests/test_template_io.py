@@ -529,3 +529,58 @@ def test_yaml_splice_falls_back_to_the_whole_file_when_a_block_uses_an_outside_a
     patched = apply_patch(tpl, [PatchOp("add", "/Resources/B/DependsOn", "A")])
     assert patched.resources["B"]["DependsOn"] == "A"
     assert loads_template(patched.source).document == patched.document
+
+
+# JSON that only a YAML parser reads: CloudFormation reads templates as YAML, cfn-lint falls back the same way.
+TRAILING_COMMAS = """{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {
+    "Queue": {
+      "Type": "AWS::SQS::Queue",
+      "Properties": {"DelaySeconds": 5,},
+    },
+  }
+}
+"""
+
+
+def test_json_with_trailing_commas_is_read_as_yaml_like_cloudformation(tmp_path):
+    from orchestrator.model import PatchOp
+    from orchestrator.template import apply_patch, load_template
+
+    from orchestrator.errors import TemplateWarning
+
+    path = tmp_path / "queue.json"
+    path.write_text(TRAILING_COMMAS)
+    with pytest.warns(TemplateWarning, match=r"queue\.json:6: not valid JSON .*read as YAML"):
+        tpl = load_template(path)
+    assert tpl.document["Resources"]["Queue"]["Properties"] == {"DelaySeconds": 5}
+    assert tpl.line_of(("Resources", "Queue")) == 4
+    # A repair of such a template is written as valid JSON, in the input's indentation.
+    fixed = apply_patch(tpl, [PatchOp("add", "/Resources/Queue/Properties/VisibilityTimeout", 60)])
+    assert json.loads(fixed.dumps())["Resources"]["Queue"]["Properties"] == {"DelaySeconds": 5, "VisibilityTimeout": 60}
+
+
+def test_json_neither_parser_reads_reports_the_json_error(tmp_path):
+    from orchestrator.errors import BadInput
+    from orchestrator.template import load_template
+
+    path = tmp_path / "cut.json"
+    path.write_text('{"Resources": {"Q": {"Type": "AWS::SQS::Queue"')
+    with pytest.raises(BadInput, match="invalid JSON") as caught:
+        load_template(path)
+    assert caught.value.line == 1
+
+
+def test_cli_prints_the_yaml_fallback_as_one_warning_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    path = tmp_path / "queue.json"
+    path.write_text(TRAILING_COMMAS)
+    result = CliRunner().invoke(app, ["forecast", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"cfn-autofix: warning: {path}:6: not valid JSON (Expecting property name enclosed in double quotes); "
+        "read as YAML, as CloudFormation and cfn-lint read it"]

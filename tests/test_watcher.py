@@ -14,7 +14,7 @@ from rich.console import Console
 
 from orchestrator.aws.session import RUN_ID_TAG, AwsSession, RetryPolicy
 from orchestrator.model import StackEvent, StackStatus
-from orchestrator.deploy.progress import StackProgress
+from orchestrator.deploy.progress import RunView
 from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
 from orchestrator.deploy.watcher import EventCollector, is_root_failure, watch
 
@@ -222,22 +222,22 @@ def test_watch_against_a_moto_server():
 def test_progress_view_renders_resources_when_enabled():
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=200, color_system=None)
-    with StackProgress(STACK, enabled=True, console=console) as view:
+    with RunView(enabled=True, console=console) as view, view.stack(f"attempt 1: create {STACK}") as table:
         for raw in (
             ev(1, STACK, "CREATE_IN_PROGRESS"),
             ev(2, "Bucket", "CREATE_IN_PROGRESS"),
             ev(3, "Bucket", "CREATE_FAILED", "Access Denied"),
             ev(4, STACK, "CREATE_FAILED"),
         ):
-            view.on_event(_to_event(raw))
+            table.on_event(_to_event(raw))
     text = out.getvalue()
     assert "Bucket" in text and "CREATE_FAILED" in text and "Access Denied" in text and "1 failed" in text
 
 
 def test_progress_view_is_silent_when_disabled():
     out = io.StringIO()
-    with StackProgress(STACK, enabled=False, console=Console(file=out)) as view:
-        view.on_event(_to_event(ev(2, "Bucket", "CREATE_IN_PROGRESS")))
+    with RunView(enabled=False, console=Console(file=out)) as view, view.stack("attempt 1: create web") as table:
+        table.on_event(_to_event(ev(2, "Bucket", "CREATE_IN_PROGRESS")))
     assert out.getvalue() == ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +25,9 @@ class JournalEntry:
     region: str
     endpoint_url: str | None = None
     recorded_at: str = ""  # ISO 8601 UTC
+    # The account the stack was created in and its StackId: a sweep judges a stack only in that account.
+    account_id: str | None = None
+    stack_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,12 +76,18 @@ class Journal:
             os.close(dir_fd)
 
     def record_stack(
-        self, run_id: str, stack_name: str, target: str, region: str, endpoint_url: str | None = None
+        self, run_id: str, stack_name: str, target: str, region: str, endpoint_url: str | None = None,
+        account_id: str | None = None,
     ) -> JournalEntry:
         """Record a stack about to be created; call BEFORE CreateStack."""
-        entry = JournalEntry(run_id, stack_name, target, region, endpoint_url, _now())
-        self._append({"op": "create", **asdict(entry)})
+        entry = JournalEntry(run_id, stack_name, target, region, endpoint_url, _now(), account_id=account_id)
+        self._append({"op": "create", **{k: v for k, v in asdict(entry).items() if k != "stack_id"}})
         return entry
+
+    def record_stack_id(self, run_id: str, stack_name: str, stack_id: str) -> None:
+        """Record the StackId CreateStack returned, so a sweep can look the stack up even once deleted."""
+        self._append({"op": "stack_id", "run_id": run_id, "stack_name": stack_name, "stack_id": stack_id,
+                      "recorded_at": _now()})
 
     def mark_deleted(self, run_id: str, stack_name: str, *, reason: str = "deleted") -> None:
         """Close a stack's entry: its deletion was confirmed, it never came to exist ("never created"), or the
@@ -98,7 +107,7 @@ class Journal:
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     log.warning("journal_line_skipped", path=str(self.path), line=number)
                     continue
-                if isinstance(record, dict) and record.get("op") in ("create", "deleted"):
+                if isinstance(record, dict) and record.get("op") in ("create", "stack_id", "deleted"):
                     records.append(record)
         return records
 
@@ -116,7 +125,11 @@ class Journal:
                         region=str(record.get("region", "")),
                         endpoint_url=record.get("endpoint_url"),
                         recorded_at=str(record.get("recorded_at", "")),
+                        account_id=record.get("account_id") or None,
                     )
+            elif record["op"] == "stack_id":
+                if key in live and record.get("stack_id"):
+                    live[key] = replace(live[key], stack_id=str(record["stack_id"]))
             else:
                 live.pop(key, None)
         return list(live.values())

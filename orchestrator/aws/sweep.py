@@ -84,6 +84,12 @@ def _journal_entries_for(
     return [e for e in entries if e.region == region and same_endpoint(e)]
 
 
+def account_of(stack_id: str | None) -> str | None:
+    """The account in a StackId ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/UUID)."""
+    parts = (stack_id or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else None
+
+
 def find_candidates(
     session: Any,
     *,
@@ -94,8 +100,9 @@ def find_candidates(
 ) -> list[SweepItem]:
     """Tagged stacks created before now - older_than, plus this target's journal entries still pending.
 
-    A journal entry whose stack no longer exists is returned with action 'gone' (its entry can be closed);
-    one whose stack lacks the tag is 'refused' (the stack was replaced by someone else's).
+    A journal entry is judged only in the account its stack was created in: there, a stack seen gone
+    (by its StackId, else by its name) is 'gone' and its entry may be closed; one without the tag is
+    'refused'. An entry of another account, or of an unknown one whose stack is not found, is 'skipped'.
     """
     now = now or datetime.now(timezone.utc)
     cutoff = now - older_than
@@ -110,40 +117,63 @@ def find_candidates(
             created=_aware(stack.get("created")),
             sources=["tag"],
         )
+    account: str | None = None
     for entry in journal_entries:
         if entry.stack_name in items:
             if entry.run_id == items[entry.stack_name].run_id:
                 items[entry.stack_name].sources.append("journal")
             continue
         recorded = _parse_time(entry.recorded_at)
-        item = SweepItem(region=region, stack_name=entry.stack_name, run_id=entry.run_id, status="", created=recorded)
-        item.sources.append("journal")
         if recorded is not None and recorded >= cutoff:
             # Found and shown, never touched: its run may still be going on.
-            item.action, item.detail = "skipped", _young(recorded, now, older_than)
-            items[entry.stack_name] = item
+            items[entry.stack_name] = SweepItem(
+                region=region, stack_name=entry.stack_name, run_id=entry.run_id, status="", created=recorded,
+                sources=["journal"], action="skipped", detail=_young(recorded, now, older_than))
             continue
-        stack = session.describe_stack(entry.stack_name)
-        if stack is None:
-            item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", "no such stack; journal entry closed"
-        else:
-            tags = {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
-            item.status = str(stack.get("StackStatus", ""))
-            item.created = _aware(stack.get("CreationTime")) or recorded
-            if tags.get(RUN_ID_TAG) != entry.run_id:
-                item.action = "refused"
-                item.detail = f"the stack does not carry {RUN_ID_TAG}={entry.run_id}"
-            elif item.status == "DELETE_COMPLETE":
-                item.action, item.detail = "gone", "already deleted; journal entry closed"
-            elif item.created is not None and item.created >= cutoff:
-                item.action, item.detail = "skipped", _young(item.created, now, older_than)
-        items[entry.stack_name] = item
+        if account is None:
+            account = session.account_id
+        items[entry.stack_name] = _judge_entry(session, entry, account, recorded, (cutoff, now, older_than))
     return sorted(items.values(), key=lambda i: (i.created or now, i.stack_name))
 
 
 def _young(when: datetime, now: datetime, older_than: timedelta) -> str:
     minutes = max(0, int((now - when).total_seconds() // 60))
     return f"pending, {minutes} min old: younger than --older-than {older_than}, its run may still be going on"
+
+
+def _judge_entry(session: Any, entry: JournalEntry, account: str, recorded: datetime | None,
+                 age: tuple[datetime, datetime, timedelta]) -> SweepItem:
+    """What the sweep may do about one pending journal entry, seen with credentials of `account`;
+    `age` is (cutoff, now, older_than)."""
+    cutoff, now, older_than = age
+    item = SweepItem(region=entry.region, stack_name=entry.stack_name, run_id=entry.run_id, status="",
+                     created=recorded, sources=["journal"], action="skipped")
+    owner = entry.account_id or account_of(entry.stack_id)
+    if owner is not None and owner != account:
+        item.detail = f"created in account {owner}, these credentials are account {account}: not ours to judge"
+        return item
+    stack = session.describe_stack(entry.stack_id or entry.stack_name)
+    if stack is None:
+        if owner is None:
+            # Without the account on record, "no such stack" may only mean these are the wrong credentials.
+            item.detail = (f"no such stack in account {account}, but the journal does not say which account "
+                           "created it: not ours to judge")
+            return item
+        item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", f"no such stack in account {owner}"
+        return item
+    tags = {str(t["Key"]): str(t["Value"]) for t in stack.get("Tags") or []}
+    item.status = str(stack.get("StackStatus", ""))
+    item.created = _aware(stack.get("CreationTime")) or recorded
+    if item.status == "DELETE_COMPLETE":
+        item.action, item.detail = "gone", f"deleted (seen by its stack id in account {account_of(stack.get('StackId')) or account})"
+    elif tags.get(RUN_ID_TAG) != entry.run_id:
+        item.action = "refused"
+        item.detail = f"the stack does not carry {RUN_ID_TAG}={entry.run_id}"
+    elif item.created is not None and item.created >= cutoff:
+        item.detail = _young(item.created, now, older_than)
+    else:
+        item.action = "would delete"
+    return item
 
 
 def stack_buckets(session: Any, stack_name: str) -> list[str]:
@@ -160,16 +190,18 @@ def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None
     from orchestrator.aws.session import AwsError  # the boto3 boundary; only needed once something is deleted
 
     if item.action == "gone":
+        # Seen gone in the account that created it (find_candidates): the entry may be closed.
         if journal is not None and item.run_id:
             journal.mark_deleted(item.run_id, item.stack_name)
+            item.detail += "; journal entry closed"
         return
     if item.action != "would delete":
         return
     for attempt in (1, 2):
         try:
             # delete_stack itself refuses a stack without the tag: the guard lives next to the API call.
-            session.delete_stack(item.stack_name, run_id=item.run_id)
-            session.wait_deleted(item.stack_name, timeout=wait_timeout)
+            stack_id = session.delete_stack(item.stack_name, run_id=item.run_id) or item.stack_name
+            session.wait_deleted(stack_id, timeout=wait_timeout)
         except Refusal as exc:
             item.action, item.detail = "refused", str(exc)
             log.warning("sweep_refused", stack=item.stack_name, reason=str(exc))
@@ -232,6 +264,8 @@ def sweep_region(session: Any, *, region: str, **fields: Any) -> list[SweepItem]
         log.info("sweep_candidate", stack=item.stack_name, region=region, action=item.action, sources=item.sources)
         if request.yes:
             delete_item(session, item, journal=journal, wait_timeout=request.wait_timeout)
+        elif item.action == "gone":
+            item.detail += "; would close the journal entry"
     return items
 
 
@@ -277,9 +311,12 @@ def _embedded_entries(journal: Journal | None, older_than: timedelta, yes: bool)
             continue
         item = SweepItem(region=entry.region, stack_name=entry.stack_name, run_id=entry.run_id,
                          status="DELETE_COMPLETE", created=recorded, sources=["journal"], action="gone",
-                         detail="its embedded sandbox ended with its run; journal entry closed")
+                         detail="its embedded sandbox ended with its run")
         if yes:
             journal.mark_deleted(entry.run_id, entry.stack_name, reason="sandbox discarded")
+            item.detail += "; journal entry closed"
+        else:
+            item.detail += "; would close the journal entry"
         items.append(item)
     return items
 

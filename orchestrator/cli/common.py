@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from orchestrator import redact
+try:  # typer >= 0.20 carries its own copy of click; its exceptions are not the click package's
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
+from orchestrator import __version__, redact
+from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal, TemplateWarning
 from orchestrator.termsafe import term_safe
-from orchestrator.config import Config, check_region, load_config
-from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
-from orchestrator.logs import configure_logging
+
+if TYPE_CHECKING:  # the CLI's start-up imports only what --help needs; config and logging come with a command
+    from rich.console import Console
+
+    from orchestrator.config import Config
 
 PROG = "cfn-autofix"
 
@@ -37,8 +46,49 @@ def error_line(exc: AutofixError) -> str:
     return f"{PROG}: error: {exc}".replace("\n", " ")
 
 
+def usage_error_line(exc: ClickException) -> str:
+    """One stderr line for a usage error, naming the command whose --help explains it."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None and ctx.command_path else PROG
+    message = " ".join(exc.format_message().split())
+    return f"{where}: error: {message} (see '{where} --help')"
+
+
+def _warning_line(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """The tool's warnings (TemplateWarning) as one stderr line; any other keeps Python's format."""
+    import warnings
+
+    if issubclass(category, TemplateWarning):
+        typer.echo(f"{PROG}: warning: {message}", err=True)
+    else:
+        typer.echo(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), err=True)
+
+
 class _AutofixGroup(TyperGroup):
-    """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner)."""
+    """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner);
+    usage errors are one line too, not click's boxed paragraph."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _warning_line
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:  # a bare group or command prints its help, as click does
+            typer.echo(exc.ctx.get_help() if exc.ctx is not None else usage_error_line(exc))
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            typer.echo(usage_error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo(f"{PROG}: interrupted", err=True)
+            sys.exit(Interrupted.exit_code)
+        # Without standalone mode click returns a command's value or an Exit's code; commands return None.
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         # One redactor per invocation: the run adds its NoEcho values, every sink (error lines too) uses it.
@@ -59,6 +109,8 @@ app = typer.Typer(
     help="Deploy a CloudFormation template to a sandbox, repair what fails, and deploy again until green.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: every word shows (Rich markup would eat "[default: ...]"), and no Rich import.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -70,10 +122,13 @@ class AppState:
 
     config_path: Path | None = None
     log_json: bool = False
+    color: bool | None = None
     _configs: dict[tuple, Config] = field(default_factory=dict, repr=False)
 
     def config(self, overrides: dict[str, Any] | None = None) -> Config:
         """The merged configuration, with this command's CLI overrides ({"deploy.region": ...}) on top."""
+        from orchestrator.config import load_config
+
         key = tuple(sorted((overrides or {}).items(), key=lambda item: item[0]))
         key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in key)
         if key not in self._configs:
@@ -106,9 +161,67 @@ def emit(text: str, out: Path | None) -> None:
     write_atomic(out, text)
 
 
+@functools.cache
+def _packaged_defaults() -> dict[str, Any]:
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads(resources.files("orchestrator.defaults").joinpath("default.toml").read_text("utf-8"))
+
+
+def config_default(key: str) -> str:
+    """Help's default for an option that falls back to a configuration key: "config deploy.region: us-east-1"."""
+    section, _, name = key.partition(".")
+    value = _packaged_defaults()[section][name]
+    shown = ",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
+    return f"config {key}: {shown or 'none'}"
+
+
+def make_console(ctx: typer.Context | None = None, *, stderr: bool = False, width: int | None = None) -> Console:
+    """A Rich console for a command's output that honours --color/--no-color and NO_COLOR.
+
+    Off a terminal nothing is hard-wrapped (a URL or an ARN stays on one line); on a terminal Rich
+    soft-wraps at the terminal's width.
+    """
+    from rich.console import Console
+
+    color = state(ctx).color if ctx is not None else None
+    stream = sys.stderr if stderr else sys.stdout
+    is_tty = _isatty(stream)
+    options: dict[str, Any] = {"file": stream, "highlight": False, "width": width}
+    if color is True:
+        options["force_terminal"] = True
+    elif color is False:
+        options["no_color"] = True
+    if not is_tty and color is not True:
+        options.update(soft_wrap=True, width=width or 10_000)
+    return Console(**options)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    color: Annotated[
+        bool | None,
+        typer.Option("--color/--no-color", show_default="on a terminal, unless NO_COLOR is set",
+                     help="Colour the output."),
+    ] = None,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log JSON lines on stderr (the default when stderr is not a terminal).")
     ] = False,
@@ -121,8 +234,26 @@ def _global_options(
     app_state = state(ctx)
     app_state.config_path = config
     app_state.log_json = log_json
+    app_state.color = color
+    app_state.config()  # a bad configuration file is reported before any command runs
+    if ctx.invoked_subcommand not in LIGHT_COMMANDS:
+        start_logging(ctx)
+
+
+# Commands that neither deploy nor log: they start without structlog (and so without Rich); one that
+# reaches code that logs (forecast --fix) calls start_logging first. (Reading a template warns through
+# the warnings module, printed as one line by the group.)
+LIGHT_COMMANDS = frozenset({"forecast", "graph", "playbooks"})
+
+
+def start_logging(ctx: typer.Context) -> None:
+    """Configure structlog for this invocation (the CLI configures logging; the library never does)."""
+    from orchestrator.logs import configure_logging
+
+    app_state = state(ctx)
     settings = app_state.config()
-    configure_logging(json=True if (log_json or settings.log.json) else None, level=settings.log.level)
+    configure_logging(json=True if (app_state.log_json or settings.log.json) else None, level=settings.log.level,
+                      colors=app_state.color)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,6 +316,8 @@ def config_with_emulator(ctx: typer.Context, emulator: bool, endpoint_url: str |
 
 def split_regions(text: str | None) -> list[str] | None:
     """--regions R1,R2 as a list, each name checked like every other --region."""
+    from orchestrator.config import check_region
+
     regions = [r.strip() for r in text.split(",") if r.strip()] if text else None
     for region in regions or []:
         check_region(region)
@@ -193,10 +326,12 @@ def split_regions(text: str | None) -> list[str] | None:
 
 def quiet_console_logs(ctx: typer.Context) -> None:
     """On a terminal the live view and the summary carry the progress: info-level logs would repeat them."""
+    from orchestrator.logs import configure_logging
+
     app_state = state(ctx)
     settings = app_state.config()
     if sys.stderr.isatty() and not (app_state.log_json or settings.log.json) and settings.log.level == "info":
-        configure_logging(json=False, level="warning")
+        configure_logging(json=False, level="warning", colors=app_state.color)
 
 
 @contextlib.contextmanager

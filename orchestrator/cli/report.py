@@ -10,11 +10,9 @@ import typer
 
 from orchestrator.cli.common import app, state
 from orchestrator.errors import BadInput
-from orchestrator.verify import reports
-from orchestrator.verify.outputs import summary_line, write_outputs
 
 
-report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True)
+report_app = typer.Typer(name="report", help="Work with verify results.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(report_app, name="report")
 
 
@@ -53,6 +51,8 @@ def run_merge_command(
     """`cfn-autofix report merge`: shard JSON results -> the outputs of a single run; returns the exit code."""
     from orchestrator.inputs import DATA_LIMIT, read_text_input
     from orchestrator.paths import check_outputs
+    from orchestrator.verify import reports
+    from orchestrator.verify.outputs import summary_line, write_outputs
 
     check_outputs(files, {"--report-json": report_json, "--junit": junit, "--report-md": report_md})
     runs = []

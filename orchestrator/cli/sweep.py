@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orchestrator.aws.journal import Journal
-from orchestrator.aws.sweep import SweepItem, exit_code, parse_age, sweep
-from orchestrator.cli.common import EmulatorOption, TargetKind, app, config_with_emulator, split_regions
+from orchestrator.cli.common import EmulatorOption, TargetKind, app, config_default, config_with_emulator, split_regions
+
+if TYPE_CHECKING:  # the sweep machinery is imported when the command runs, not with --help
+    from orchestrator.aws.sweep import SweepItem
 
 
 @app.command("sweep")
 def sweep_command(
     ctx: typer.Context,
-    target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run).")] = None,
-    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run, so there is nothing to sweep).", show_default=config_default("deploy.target"))] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).", show_default=config_default("deploy.endpoint_url"))] = None,
     emulator: EmulatorOption = False,
-    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep [config: deploy.region].")] = None,
+    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep.", show_default=config_default("deploy.region"))] = None,
     older_than: Annotated[str, typer.Option("--older-than", help="Only stacks created longer ago than this (30m, 6h, 2d).")] = "6h",
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only print what would be deleted.")] = False,
-    journal: Annotated[Path | None, typer.Option("--journal", help="Journal of created stacks [config: run.journal].")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
-    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
+    journal: Annotated[Path | None, typer.Option("--journal", help="Journal of created stacks.", show_default=config_default("run.journal"))] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).", show_default=config_default("aws.profile"))] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
 ) -> None:
     """Delete stacks this tool left behind: tagged ones older than --older-than, and those of journal entries still
     pending once the entry is older than --older-than (younger pending entries are listed as skipped: their run may
@@ -82,6 +83,9 @@ def run_sweep_command(*, older_than: str, journal_path: str | None, stream: Any 
 
     The other keywords (target, regions, endpoint_url, yes, profile, role_arn, allowed_accounts) go to sweep()."""
     import os
+
+    from orchestrator.aws.journal import Journal
+    from orchestrator.aws.sweep import exit_code, parse_age, sweep
 
     age = parse_age(older_than)
     credentials = None

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import structlog
 import typer
 
 from orchestrator import redact
@@ -17,6 +16,7 @@ from orchestrator.cli.common import (
     FaultsOption,
     TargetKind,
     app,
+    config_default,
     config_with_emulator,
     faults_override,
     quiet_console_logs,
@@ -25,13 +25,6 @@ from orchestrator.cli.common import (
 )
 from orchestrator.errors import BadInput, Interrupted
 from orchestrator.paths import check_outputs
-from orchestrator.verify import reports
-from orchestrator.verify.outputs import summary_line, write_outputs
-from orchestrator.verify.progress import Progress
-from orchestrator.verify.matrix import parse_shard
-from orchestrator.verify.run import CellSettings, plan, verify
-
-log = structlog.get_logger(__name__)
 
 
 @app.command("verify")
@@ -40,20 +33,20 @@ def verify_command(
     templates: Annotated[list[str] | None, typer.Argument(help="Templates to verify (replace the matrix's list).", show_default=False)] = None,
     matrix: Annotated[Path | None, typer.Option("--matrix", help="Verification matrix (TOML): templates, regions, parameter sets, overrides.")] = None,
     from_taskcat: Annotated[Path | None, typer.Option("--from-taskcat", help="Run the tests of a .taskcat.yml (template, regions, parameters; $[taskcat_*] values work).")] = None,
-    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's) [us-east-1].")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel [config: verify.workers].")] = None,
+    regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's).", show_default="the matrix's, else us-east-1")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel.", show_default=config_default("verify.workers"))] = None,
     shard: Annotated[str | None, typer.Option("--shard", metavar="K/N", help="Run only shard K of N (stable per cell).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     report_md: Annotated[Path | None, typer.Option("--report-md", help="Write the Markdown report here.")] = None,
     report_json: Annotated[Path | None, typer.Option("--report-json", help="Write the JSON results here (input of `report merge`).")] = None,
     fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
-    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell (default), aws, or endpoint.")] = None,
-    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell, aws, or endpoint.", show_default=config_default("deploy.target"))] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).", show_default=config_default("deploy.endpoint_url"))] = None,
     emulator: EmulatorOption = False,
     faults: FaultsOption = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
-    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
-    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).", show_default=config_default("aws.profile"))] = None,
+    role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).", show_default=config_default("aws.role_arn"))] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).", show_default="the matrix's, else config deploy.max_attempts")] = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for each cell's repaired template.")] = Path("out/verify"),
 ) -> None:
     """Verify templates x regions x parameter sets, each cell in its own sandbox; write JUnit, Markdown and JSON."""
@@ -115,6 +108,16 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
     The keywords are VerifyRequest's fields. `config` (orchestrator.config.Config) reaches every cell's
     deploy_with_autofix and names the extra playbook folders the Markdown report explains failures with.
     """
+    # Imported here, not at the top: `cfn-autofix --help` and the light commands import this module too.
+    import structlog
+
+    from orchestrator.verify import reports
+    from orchestrator.verify.matrix import parse_shard
+    from orchestrator.verify.outputs import summary_line, write_outputs
+    from orchestrator.verify.progress import Progress
+    from orchestrator.verify.run import CellSettings, plan, verify
+
+    log = structlog.get_logger(__name__)
     request = VerifyRequest(**fields)
     target, endpoint_url, workers, config = request.target, request.endpoint_url, request.workers, request.config
 

@@ -18,6 +18,7 @@ from orchestrator.deploy.diagnosis import diagnose
 from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, close_unborn, event_json, finish, fixed_path
 from orchestrator.deploy.nested import follow, split_by_template
 from orchestrator.deploy.prereqs import prepare
+from orchestrator.deploy.progress import RunView
 from orchestrator.errors import BadInput, ConfigError
 from orchestrator import redact
 from orchestrator.aws.guard import Guard
@@ -46,9 +47,7 @@ def _human_json(failure: Failure, book: Playbook) -> dict:
 
 
 def _as_template(template: str | Path | Template) -> Template:
-    if isinstance(template, Template):
-        return template
-    return template_io.load_template(template)
+    return template if isinstance(template, Template) else template_io.load_template(template)
 
 
 def _transient_wait(attempt: int, policy: Any) -> float:
@@ -56,15 +55,14 @@ def _transient_wait(attempt: int, policy: Any) -> float:
     return policy.backoff(attempt)
 
 
-
-
 class _Runner:
     """One deploy-with-autofix run against an open target."""
 
     def __init__(self, run: RunState, options: RunOptions, *, session: Any, target: Any, journal: Any,
-                 playbooks: list[Playbook], prepared: Any = None):
+                 playbooks: list[Playbook], prepared: Any = None, view: Any = None):
         self.run = run
         self.prepared = prepared
+        self.view = view if view is not None else RunView.of(options)
         self.options = options
         self.session = session
         self.target = target
@@ -106,19 +104,21 @@ class _Runner:
     def _create(self) -> str | None:
         from orchestrator.aws import session as aws
 
-        self.journal.record_stack(
-            run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
-            region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
-        )
+        # The account lets a later sweep judge the stack only where it lives (a stand-in session may lack it).
+        self.journal.record_stack(run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
+                                  region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
+                                  account_id=getattr(self.session, "account_id", None))
         self.journaled = True
         try:
-            self.session.create_stack(self.run.stack_name, **self._stack_args())
+            stack_id = self.session.create_stack(self.run.stack_name, **self._stack_args())
         except aws.AwsError as exc:
             if isinstance(exc, BadInput) or not self._reconcile_create(exc):
                 raise
+            stack_id = self.run.reconciled[-1].get("stack_id")
+        if isinstance(stack_id, str) and stack_id:
+            self.journal.record_stack_id(self.run.run_id, self.run.stack_name, stack_id)
         self.created = True
         self.run.deployments += 1
-        return None
 
     def _reconcile_create(self, exc: Exception) -> bool:
         """After a CreateStack whose answer was lost (timeout, reset; then "already exists" on the retry with the
@@ -184,7 +184,7 @@ class _Runner:
         from orchestrator.aws import session as aws
 
         run, started = self.run, time.monotonic()
-        self.state(f"attempt {number}: deploying")
+        self.state(f"attempt {number}: {'updating' if self.created else 'creating'} the stack")
         try:
             operation, cursor = self._deploy()
         except aws.NoUpdatesToPerform:
@@ -296,14 +296,13 @@ class _Runner:
         return swept
 
     def _watch(self, number: int, operation: str, cursor: str | None) -> Any:
-        from orchestrator.deploy.progress import StackProgress
         from orchestrator.deploy.watcher import EventCollector, watch
 
         run, watch_cfg = self.run, self.options.config.watch
-        with StackProgress(run.stack_name, enabled=self.options.progress or None,
-                           title=f"attempt {number}: {operation}") as view:
+        self.state(f"attempt {number}: watching the {operation}")
+        with self.view.stack(f"attempt {number}: {operation} {run.stack_name}") as table:
             result = watch(
-                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([view.on_event]),
+                self.session, run.stack_name, after_event_id=cursor, on_event=EventCollector([table.on_event]),
                 poll_min=float(watch_cfg.poll_min_s), poll_max=float(watch_cfg.poll_max_s),
                 cancel_event=self.cancel_event,
             )
@@ -342,9 +341,8 @@ def template_body(document: dict) -> str:
     """The body sent to CloudFormation: indented JSON of the long form, compact when indentation alone would
     push it past the 1,000,000-byte limit (a template within the limit is never refused for our formatting)."""
     body = json.dumps(document, indent=1, ensure_ascii=False)
-    if len(body.encode("utf-8")) > TEMPLATE_SIZE_LIMIT:
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    return body
+    fits = len(body.encode("utf-8")) <= TEMPLATE_SIZE_LIMIT
+    return body if fits else json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 def deploy_with_autofix(
@@ -389,12 +387,13 @@ def deploy_with_autofix(
     run = RunState(run_id=run_id, target=options.target, region=options.region, stack_name=stack_name,
                    strategy=options.strategy, source=source, template=source)
     _check_parameters(source, options.parameters)
-    redactor = redact.active_or_new()
-    redactor.add(noecho_values(source.document, options.parameters))
-    with redactor.active(), bound_contextvars(run_id=run_id, stack=stack_name):
+    (redactor := redact.active_or_new()).add(noecho_values(source.document, options.parameters))
+    view = RunView.of(options)
+    options = options.replace(on_state=view.also(options.on_state)) if view.enabled else options
+    with redactor.active(), view, bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
-        _deploy_and_repair(run, options, playbooks)
+        _deploy_and_repair(run, options, playbooks, view)
         return finish(run, out=options.out, report_json=options.report_json,
                       write_template=bool(options.write_template), log=log)
 
@@ -412,7 +411,7 @@ def _forecast(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> 
     log.info("forecast_done", findings=len(result.findings), repaired=len(run.forecast_repairs))
 
 
-def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook]) -> None:
+def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playbook], view: Any) -> None:
     from orchestrator.aws import session as aws
     from orchestrator.aws.journal import Journal
     from orchestrator.aws.targets import open_target, target_for
@@ -420,6 +419,7 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
     retry = aws.RetryPolicy.from_config(options.config)
     state = options.on_state or (lambda text: None)
     runner: _Runner | None = None
+    state("starting the sandbox" if options.target == "embedded" else f"connecting to {options.target}")
     try:
         spec = target_for(options)
         with open_target(spec.kind, spec.region, endpoint_url=spec.endpoint_url, profile=spec.profile,
@@ -429,13 +429,15 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
             # The target is open (an aws target's account guard passed) before the forecast spends any time.
             if options.forecast:
                 _forecast(run, options, playbooks)
+                view.forecast(run.forecast, run.forecast_repairs)
             session = aws.AwsSession(tgt, retry=retry)
             journal = Journal(options.journal_path)
-            runner = _Runner(run, options, session=session, target=tgt, journal=journal, playbooks=playbooks)
+            runner = _Runner(run, options, session=session, target=tgt, journal=journal, playbooks=playbooks,
+                             view=view)
             companions: list[_Runner] = []
             try:
                 _deploy_companions(run, options, playbooks, session=session, target=tgt, journal=journal,
-                                   into=companions)
+                                   into=companions, view=view)
                 state("preparing prerequisites")
                 runner.prepared = prepare(run.source, options.parameters, session=session, target=tgt,
                                           run_id=run.run_id, stack_name=run.stack_name, journal=journal)
@@ -474,7 +476,7 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 if runner.journaled and not runner.created:
                     close_unborn(run, session, runner.journal, log)
                 cleanup(run, session, runner.journal, options.keep_stack, log, runner.created)
-                if tgt.kind == "embedded" and runner.journaled:
+                if getattr(tgt, "kind", options.target) == "embedded" and runner.journaled:
                     # The sandbox, and every stack in it, is discarded with the target: nothing is left to sweep.
                     runner.journal.mark_deleted(run.run_id, run.stack_name, reason="sandbox discarded")
                     run.stack_left = False

@@ -36,7 +36,11 @@ class DeployResult:
 
     @property
     def repairs(self) -> list[dict]:
-        return [repair for attempt in self.attempts for repair in attempt["repairs"]]
+        """Every repair the run made, in order: the forecast's (before the first deployment), then each
+        attempt's. Each is the report's repair object plus "stage": "forecast" or the attempt number."""
+        forecast = [{**plan, "stage": "forecast"} for plan in self.report.get("forecast_repairs", [])]
+        after = [{**repair, "stage": attempt["number"]} for attempt in self.attempts for repair in attempt["repairs"]]
+        return forecast + after
 
 
 def fixed_path(path: Path) -> Path:

@@ -69,8 +69,9 @@ def sandbox_config(options: RunOptions) -> Any:
 
 
 def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbook], *, session: Any,
-                       target: Any, journal: Any, into: list[_Runner]) -> None:
-    """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput."""
+                       target: Any, journal: Any, into: list[_Runner], view: Any = None) -> None:
+    """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput.
+    `view`: the run's terminal view, which shows the companions' deployments too."""
     from orchestrator.deploy.loop import _Runner, _as_template  # the runner drives each companion as it drives the run
 
     runners = into
@@ -82,7 +83,8 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
         declared = source.document.get("Parameters") or {}
         values = {k: v for k, v in options.parameters.items() if k in declared}
         check_parameters(source, values)
-        runner = _Runner(companion, options, session=session, target=target, journal=journal, playbooks=playbooks)
+        runner = _Runner(companion, options, session=session, target=target, journal=journal, playbooks=playbooks,
+                         view=view)
         runners.append(runner)
         with bound_contextvars(stack=stack_name):
             log.info("companion_started", template=str(path))

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.deploy.fidelity import summary as fidelity_summary
-from orchestrator.termsafe import term_safe
 
 REPORT_VERSION = 1
-
 
 def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> dict[str, Any]:
     """The JSON report of DESIGN.md's contract, plus run_id, template, strategy, evidence and refusals."""
@@ -47,7 +45,6 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "with": run.companions,
     }
 
-
 def _privilege_summary(run: Any) -> list[dict[str, Any]]:
     """Every IAM/KMS permission delta of the run's repairs, forecast and post-failure alike."""
     plans = list(run.forecast_repairs) + [r for a in run.attempts for r in a["repairs"]]
@@ -57,68 +54,82 @@ def _privilege_summary(run: Any) -> list[dict[str, Any]]:
         if p.get("privilege")
     ]
 
+def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool = False) -> None:
+    """A short summary for a person: each failure, its playbook, the repair's diff (in full), attempts and time.
 
-def escape(text: Any) -> str:
-    """Text from templates and AWS as the console shows it: no rich markup read from it, no terminal control."""
-    from rich.markup import escape as markup_escape
+    Built from Text, never markup, so a `[...]` in a reason or a diff is printed as written. The console
+    decides the wrapping: soft-wrapped at a terminal's width, never hard-wrapped in a pipe (make_console).
+    forecast_shown: the live view already printed the findings as they were found.
+    """
+    from rich.text import Text
 
-    return markup_escape(term_safe(str(text), keep_newlines=False))
-
-
-def render_summary(report: dict[str, Any], console: Any) -> None:
-    """A short summary for a person: each failure, its playbook, the repair's diff, attempts and time."""
-    from rich.syntax import Syntax
+    from orchestrator.deploy.progress import forecast_lines
+    from orchestrator.termsafe import term_safe as safe
 
     status = report["status"]
     colour = {"succeeded": "green", "interrupted": "yellow"}.get(status, "red")
-    for finding in report["forecast"]:
-        where = f":{finding['line']}" if finding.get("line") else ""
-        console.print(f"[cyan]forecast[/] {escape(finding['logical_id'])}{where} "
-                      f"[bold]{finding['playbook']}[/]: {escape(finding['message'])}")
+    if not forecast_shown:
+        for line in forecast_lines(report["forecast"]):
+            console.print(line)
     for plan in report["forecast_repairs"]:
-        _print_repair(plan, console, Syntax)
+        _print_repair(plan, console)
     for attempt in report["attempts"]:
-        console.print(f"[bold]attempt {attempt['number']}[/] ({attempt['operation']}): "
-                      f"{attempt['stack_status']} in {attempt['duration_s']:.1f}s")
+        console.print(Text.assemble((f"attempt {attempt['number']}", "bold"),
+                                    safe(f" ({attempt['operation']}): {attempt['stack_status']} in {attempt['duration_s']:.1f}s")))
         for failure in attempt["failures"]:
-            inside = f" in {escape(failure['template'])}" if failure.get("template") else ""
-            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({escape(failure['resource_type'])}){inside} "
-                          f"[bold]{failure['playbook']}[/]")
-            console.print(f"    {escape(failure['status_reason'])}", style="dim")
+            inside = f" in {failure['template']}" if failure.get("template") else ""
+            console.print(_indent(Text.assemble(("✗", "red"), safe(f" {failure['logical_id']} ({failure['resource_type']}){inside} "),
+                                                (safe(failure["playbook"]), "bold")), 2))
+            console.print(_indent(Text(safe(failure["status_reason"]), style="dim"), 4))
         for plan in attempt["repairs"]:
-            _print_repair(plan, console, Syntax)
+            _print_repair(plan, console)
     for item in report.get("needs_human", []):
-        console.print(f"[red]needs a person[/] {escape(item['logical_id'])} [bold]{item['class']}[/]: "
-                      f"{escape(item['explanation'])} [link={item['docs']}]{item['docs']}[/link]")
+        console.print(Text.assemble(("needs a person", "red"), safe(f" {item['logical_id']} "), (safe(item["class"]), "bold"),
+                                    safe(f": {item['explanation']} "), (safe(item["docs"]), f"link {item['docs']}")))
     for fixture in report.get("fixtures") or []:
-        console.print(f"[cyan]fixture[/] {escape(fixture['parameter'])} = {escape(str(fixture['value']))} "
-                      f"[dim]({escape(fixture['resource'])})[/]")
+        console.print(Text.assemble(("fixture", "cyan"), safe(f" {fixture['parameter']} = {fixture['value']} "),
+                                    (safe(f"({fixture['resource']})"), "dim")))
     for missing in report.get("prerequisites_missing") or []:
         where = missing.get("property") or f"Resources.{missing['logical_id']}"
-        console.print(f"[red]✗[/] [bold]{missing['class']}[/]: {escape(missing['what'])} ({escape(where)})")
+        console.print(Text.assemble(("✗", "red"), " ", (safe(missing["class"]), "bold"), safe(f": {missing['what']} ({where})")))
     for rejected in report["rejected_repairs"]:
-        console.print(f"[yellow]repair rejected[/] {rejected['repair']}: {escape(rejected['reason'] if 'reason' in rejected else '; '.join(rejected.get('errors', [])))}")
+        why = rejected["reason"] if "reason" in rejected else "; ".join(rejected.get("errors", []))
+        console.print(Text.assemble(("repair rejected", "yellow"), safe(f" {rejected['repair']}: {why}")))
     built = fidelity_summary(report.get("fidelity"))
     word = "green" if status == "succeeded" else status
-    line = (f"[{colour}]{word}[/]{' — ' + escape(built) if built else ''} after {len(report['attempts'])} attempt(s), "
-            f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
+    line = Text.assemble((word, colour), safe(f" — {built}") if built else "",
+                         f" after {len(report['attempts'])} attempt(s), "
+                         f"{report['deployments']} deployment(s), {report['duration_s']:.1f}s")
     if report["stop_reason"] and status != "succeeded":
-        line += f" — {escape(report['stop_reason'])}"
+        line.append(safe(f" — {report['stop_reason']}"))
     console.print(line)
     if report["repaired_template"]:
-        console.print(f"repaired template: {escape(report['repaired_template'])}")
+        console.print(Text(safe(f"repaired template: {report['repaired_template']}")))
     for child in report.get("repaired_children") or []:
-        console.print(f"repaired nested template: {escape(child['template'])} -> {escape(child['repaired_template'])}")
+        console.print(Text(safe(f"repaired nested template: {child['template']} -> {child['repaired_template']}")))
     if report["stack_left"]:
-        console.print(f"[yellow]stack {escape(report['stack_name'])} was left in place[/]")
+        console.print(Text(safe(f"stack {report['stack_name']} was left in place"), style="yellow"))
 
+_DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
-def _print_repair(plan: dict[str, Any], console: Any, syntax: Any) -> None:
-    console.print(f"  [green]repair[/] {plan['repair']} on {escape(', '.join(plan['resources']))}: "
-                  f"{escape(plan['rationale'])}")
-    if plan.get("diff"):
-        console.print(syntax(term_safe(plan["diff"].rstrip("\n")), "diff", theme="ansi_dark", background_color="default"))
+def _print_repair(plan: dict[str, Any], console: Any) -> None:
+    from rich.text import Text
+
+    from orchestrator.termsafe import term_safe as safe
+
+    console.print(_indent(Text.assemble(("repair", "green"),
+                                        safe(f" {plan['repair']} on {', '.join(plan['resources'])}: {plan['rationale']}")), 2))
+    for diff_line in (plan.get("diff") or "").rstrip("\n").splitlines():
+        # Every line in full: wrapped at a terminal's edge, never cut (an ARN or a condition must stay whole).
+        style = next((s for prefix, s in _DIFF_STYLES if diff_line.startswith(prefix)), "")
+        console.print(Text(safe(diff_line), style=style, overflow="fold"))
     privilege = plan.get("privilege")
     if privilege and (privilege.get("added") or privilege.get("removed")):
-        console.print(f"    privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
-                      f"{' (widening)' if privilege.get('widening') else ''}", style="dim")
+        console.print(_indent(Text(f"privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"
+                                   f"{' (widening)' if privilege.get('widening') else ''}", style="dim"), 4))
+
+def _indent(text: Any, spaces: int) -> Any:
+    """Indented, with wrapped lines indented too (a left pad, never a right one: nothing padded in a pipe)."""
+    from rich.padding import Padding
+
+    return Padding(text, (0, 0, 0, spaces), expand=False)

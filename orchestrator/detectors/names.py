@@ -20,6 +20,9 @@ class NameRules(Detector):
         for lid, resource in sorted(ctx.resources.items()):
             if not isinstance(resource, dict):
                 continue
+            props = ctx.props(lid)
+            if not any(p in props for p in (f"{str(resource.get('Type')).split('::')[-1]}Name", "Name")):
+                continue  # no custom name: no schema needed (cfn-lint's are loaded only for a named resource)
             rule = name_rule(str(resource.get("Type")), ctx.region)
             if rule is None or rule.prop not in ctx.props(lid):
                 continue

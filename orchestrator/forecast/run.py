@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import structlog
 
 from orchestrator import detectors
 from orchestrator.errors import BadInput
 from orchestrator.template.intrinsics import PLACEHOLDER_ACCOUNT, partition_for_region
 from orchestrator.model import Finding, RepairPlan, merge_findings
 from orchestrator.options import RunOptions
-
-log = structlog.get_logger(__name__)
 
 
 def _load_playbooks(playbooks: Sequence[Any] | None) -> list[Any]:
@@ -56,7 +51,6 @@ def forecast(
         account_id=account_id or PLACEHOLDER_ACCOUNT,
         parameters=dict(parameters or {}),
     )
-    started = time.perf_counter()
     findings: list[Finding] = []
     seen: set[tuple] = set()
     # Several playbooks may share one detector (the DependsOn cases): it runs once, and each finding
@@ -84,7 +78,6 @@ def forecast(
                 findings.append(finding)
     findings = merge_findings([f for f in (_conditioned(ctx, f) for f in findings) if f is not None])
     findings.sort(key=lambda f: (f.line or 0, f.logical_id, f.playbook, f.message))
-    log.debug("forecast_detectors_done", findings=len(findings), duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return findings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 
@@ -36,14 +37,14 @@ LOGS_CONTEXT_KEY = "kms:encryptioncontext:aws:logs:arn"
 
 @lru_cache(maxsize=1)
 def _catalog() -> dict[str, dict[str, Any]]:
-    # moto ships the AWS managed-policy catalog as a JSON string; reading it as data needs no moto backend.
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    return json.loads(aws_managed_policies_data)
+    # A copy of moto's catalog (tools/gen_managed_policies.py; a test keeps them equal): importing moto for
+    # it would cost the forecast a second and pull in boto3.
+    text = resources.files("orchestrator.data").joinpath("managed_policies.json").read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 def managed_policy_catalog() -> dict[str, dict[str, Any]]:
-    """moto's AWS managed-policy catalog, name -> {Path, Document, DefaultVersionId, CreateDate, ...}; parsed once."""
+    """The AWS managed-policy catalog (moto's), name -> {Path, Document, DefaultVersionId, CreateDate, ...}; parsed once."""
     return _catalog()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from fnmatch import fnmatchcase
 from functools import cache
-from importlib import resources
+import importlib.util
+from pathlib import Path
 from typing import Any, Iterable
 
 from orchestrator.model import PrivilegeDelta
@@ -21,7 +22,11 @@ LOGS_REQUIRED_ACTIONS = ("kms:encrypt*", "kms:decrypt*", "kms:reencrypt*", "kms:
 @cache
 def action_catalog() -> dict[str, tuple[str, ...]]:
     """Service prefix -> its known actions (lower case), from the IAM data cfn-lint ships."""
-    spec = resources.files("cfnlint.data.AdditionalSpecs").joinpath("Policies.json")
+    # Found without importing cfn-lint: its package __init__ loads all of cfn-lint (about a second).
+    found = importlib.util.find_spec("cfnlint")
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError("cfn-lint is not installed: its IAM action data is needed")
+    spec = Path(next(iter(found.submodule_search_locations))) / "data" / "AdditionalSpecs" / "Policies.json"
     data = json.loads(spec.read_text(encoding="utf-8"))
     return {
         service.lower(): tuple(sorted(action.lower() for action in info.get("Actions", {})))

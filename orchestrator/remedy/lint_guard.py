@@ -10,6 +10,7 @@ from functools import lru_cache
 import structlog
 
 from orchestrator.errors import RepairRejected
+from orchestrator.template.cfnlint_seams import check_seams
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,7 @@ class LintError:
 @lru_cache(maxsize=8)
 def _runner(region: str):
     """One cfn-lint Runner (its rule collection) per region: loading the rules costs seconds and memory."""
+    check_seams()  # the runner and its config are cfn-lint internals
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
@@ -47,6 +49,7 @@ _RUNNER_LOCK = threading.Lock()
 
 @lru_cache(maxsize=64)
 def _lint_text(text: str, region: str) -> tuple[LintError, ...]:
+    check_seams()
     from cfnlint.api import lint  # imported lazily: cfn-lint is heavy
 
     runner = _runner(region)

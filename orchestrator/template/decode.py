@@ -8,17 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
-from cfnlint.decode.node import str_node
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from yaml import YAMLError
+from functools import cache
 
 from orchestrator.errors import BadInput
 from orchestrator.template.cfnlint_seams import check_seams
 
-# The decoder subclasses cfn-lint's internals: an incompatible cfn-lint must fail here, by name, not later.
-check_seams()
+# cfn-lint (its decoder pulls in all of cfn-lint: about a second) and ruamel are imported on first use,
+# so that reading a JSON template, or a command that reads none, never pays for them.
 
 # CloudFormation's own limit for a template body uploaded through S3.
 MAX_BYTES = 1_000_000
@@ -115,13 +111,33 @@ def _parse_json(text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DecodeProblem(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
+        return _json_read_as_yaml(text, exc)
     except RecursionError:
         raise DecodeProblem(f"nesting deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         # Python refuses integers of more than 4300 digits; CloudFormation has no use for them either.
         raise DecodeProblem(f"invalid JSON: {str(exc).split(';')[0]}") from None
     return document, _json_lines(text)
+
+
+def _json_read_as_yaml(text: str, error: json.JSONDecodeError) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """JSON that only a YAML parser reads (a trailing comma, a comment): CloudFormation reads templates as
+    YAML, and cfn-lint falls back the same way. When YAML cannot read it either, the JSON error is the one
+    that explains it."""
+    try:
+        document, lines = _parse_yaml(text)
+    except DecodeProblem:
+        raise DecodeProblem(f"invalid JSON: {error.msg} (column {error.colno})", error.lineno) from None
+    # The loader warns once, naming the file; a re-parse of the same text (rendering) stays quiet.
+    marked = LineMap(lines)
+    marked.read_as_yaml = (error.lineno, error.msg)
+    return document, marked
+
+
+class LineMap(dict):
+    """Path -> line, and whether JSON text had to be read as YAML ((line, JSON error) or None)."""
+
+    read_as_yaml: tuple[int, str] | None = None
 
 
 def _json_lines(text: str) -> dict[tuple[str, ...], int]:
@@ -182,37 +198,45 @@ def _json_lines(text: str) -> dict[tuple[str, ...], int]:
 # --- YAML: cfn-lint's decoder (C parser, node marks, duplicate-key check), stricter about tags.
 
 
-class _CfnLoader(cfn_yaml.CfnFullLoader):
+@cache
+def _cfn_loader() -> Any:
     """cfn-lint's loader with unknown tags rejected and timestamps kept as the text written."""
+    # The decoder subclasses cfn-lint's internals: an incompatible cfn-lint fails here, by name, not later.
+    # (At first use, not at import: a JSON template or a command that reads none never imports cfn-lint.)
+    check_seams()
+    from cfnlint.decode import cfn_yaml
+    from cfnlint.decode.node import str_node
 
-    _MERGE_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+    class CfnLoader(cfn_yaml.CfnFullLoader):
+        _MERGE_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 
-    def flatten_mapping(self, node: Any) -> None:
-        # Scanning every mapping twice for "<<" keys is a fifth of the load time; only pay when present.
-        for key_node, _ in node.value:
-            if key_node.tag in self._MERGE_TAGS:
-                cfn_yaml.NodeConstructor.flatten_mapping(self, node)
-                return
+        def flatten_mapping(self, node: Any) -> None:
+            # Scanning every mapping twice for "<<" keys is a fifth of the load time; only pay when present.
+            for key_node, _ in node.value:
+                if key_node.tag in self._MERGE_TAGS:
+                    cfn_yaml.NodeConstructor.flatten_mapping(self, node)
+                    return
 
+    def multi_constructor(loader: Any, suffix: str, node: Any) -> Any:
+        if suffix not in SHORT_FORM_FUNCTIONS:
+            raise DecodeProblem(f"unknown tag !{suffix}", node.start_mark.line + 1)
+        return cfn_yaml.multi_constructor(loader, suffix, node)
 
-def _multi_constructor(loader: Any, suffix: str, node: Any) -> Any:
-    if suffix not in SHORT_FORM_FUNCTIONS:
-        raise DecodeProblem(f"unknown tag !{suffix}", node.start_mark.line + 1)
-    return cfn_yaml.multi_constructor(loader, suffix, node)
+    def timestamp_as_text(loader: Any, node: Any) -> Any:
+        # CloudFormation reads 2012-10-17 as the string it is, never as a date.
+        return str_node(node.value, node.start_mark, node.end_mark)
 
-
-def _timestamp_as_text(loader: Any, node: Any) -> Any:
-    # CloudFormation reads 2012-10-17 as the string it is, never as a date.
-    return str_node(node.value, node.start_mark, node.end_mark)
-
-
-_CfnLoader.add_multi_constructor("!", _multi_constructor)
-_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+    CfnLoader.add_multi_constructor("!", multi_constructor)
+    CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_as_text)
+    return CfnLoader
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
+    from cfnlint.decode import cfn_yaml
+    from yaml import YAMLError
+
     try:
-        loader = _CfnLoader(text, "<template>")
+        loader = _cfn_loader()(text, "<template>")
         try:
             node = loader.get_single_data()
         finally:
@@ -313,6 +337,9 @@ def read_data_yaml(path: str | Path) -> Any:
         raise BadInput("not UTF-8 text", file=name) from None
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror or exc}", file=name) from None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     yaml = YAML(typ="safe", pure=True)
     try:
         return yaml.load(text)

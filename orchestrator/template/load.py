@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 
-from orchestrator.errors import BadInput
+from orchestrator.errors import BadInput, TemplateWarning
 from orchestrator.inputs import STDIN, read_input
 from orchestrator.model import PatchOp
 from orchestrator.template.decode import MAX_BYTES, DecodeProblem, parse_text, validate
@@ -146,6 +146,12 @@ def _build(text: str, fmt: str, *, name: str, path: Path | None) -> Template:
         validate(document, lines)
     except DecodeProblem as exc:
         raise BadInput(exc.message, file=name, line=exc.line) from None
+    fallback = getattr(lines, "read_as_yaml", None)
+    if fallback:
+        import warnings
+
+        warnings.warn(TemplateWarning(f"{name}:{fallback[0]}: not valid JSON ({fallback[1]}); read as YAML, as "
+                                      "CloudFormation and cfn-lint read it"), stacklevel=3)
     return Template(path=path, fmt=fmt, source=text, document=document, name=name, _lines=lines)
 
 
