@@ -265,6 +265,6 @@ def test_a_library_call_draws_nothing_and_leaves_logging_alone(tmp_path, monkeyp
     assert {"run_started", "run_finished"} <= {entry["event"] for entry in logs}
     # The phases a spinner shows, in order, from the forecast on.
     # (The target opens before the forecast: an aws target's account guard runs before any work.)
-    assert phases[:4] == ["starting the sandbox", "forecast", "attempt 1: creating the stack",
-                          "attempt 1: watching the create"]
+    assert phases[:5] == ["starting the sandbox", "forecast", "preparing prerequisites",
+                          "attempt 1: creating the stack", "attempt 1: watching the create"]
     assert phases[-1] == "cleaning up"
