@@ -8,11 +8,11 @@ from typing import Any, Iterable, Mapping
 
 import structlog
 
-__all__ = ["REDACTED", "configure_logging", "get_logger", "is_configured", "noecho_parameters", "redact"]
+__all__ = ["REDACTED", "configure_logging", "current_settings", "get_logger", "is_configured", "noecho_parameters", "redact"]
 
 REDACTED = "****"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-_state = {"configured": False, "json": False}
+_state: dict[str, Any] = {"configured": False, "json": False, "level": "info"}
 
 
 class _StderrLogger:
@@ -55,7 +55,7 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
         # Modules keep module-level loggers; without the cache they follow a later reconfiguration.
         cache_logger_on_first_use=False,
     )
-    _state.update(configured=True, json=json)
+    _state.update(configured=True, json=json, level=level)
 
 
 def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +67,11 @@ def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) ->
 
 def is_configured() -> bool:
     return bool(_state["configured"])
+
+
+def current_settings() -> dict[str, Any] | None:
+    """The arguments of the last configure_logging (None if never called): worker processes repeat them."""
+    return {"json": _state["json"], "level": _state["level"]} if _state["configured"] else None
 
 
 def get_logger(name: str | None = None, **bound: Any) -> Any:

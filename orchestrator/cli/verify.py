@@ -18,6 +18,7 @@ from orchestrator.verify.outputs import summary_line, write_outputs
 from orchestrator.verify.progress import Progress
 from orchestrator.verify.matrix import parse_shard
 from orchestrator.verify.run import CellSettings, plan, verify
+from orchestrator.verify.workers import PoolSettings
 
 log = structlog.get_logger(__name__)
 
@@ -29,6 +30,7 @@ def verify_command(
     matrix: Annotated[Path | None, typer.Option("--matrix", help="Verification matrix (TOML): templates, regions, parameter sets, overrides.")] = None,
     regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's) [us-east-1].")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel [config: verify.workers].")] = None,
+    processes: Annotated[bool | None, typer.Option("--processes/--threads", help="Run cells in worker processes (every core) or threads of this process [config: verify.processes].")] = None,
     shard: Annotated[str | None, typer.Option("--shard", metavar="K/N", help="Run only shard K of N (stable per cell).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     report_md: Annotated[Path | None, typer.Option("--report-md", help="Write the Markdown report here.")] = None,
@@ -51,6 +53,7 @@ def verify_command(
         matrix_path=matrix,
         regions=split_regions(regions),
         workers=workers if workers is not None else settings.verify.workers,
+        processes=processes if processes is not None else settings.verify.processes,
         shard=shard,
         junit=junit,
         report_md=report_md,
@@ -75,6 +78,7 @@ class VerifyRequest:
     matrix_path: Path | None = None
     regions: list[str] | None = None
     workers: int = 4
+    processes: bool = False
     shard: str | None = None
     junit: Path | None = None
     report_md: Path | None = None
@@ -126,8 +130,13 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
         target=target,
     )
     cancel_event = threading.Event()
+    pool = None
+    if request.processes:
+        verify_config = config.verify if config is not None else None
+        pool = PoolSettings(memory_mb=verify_config.worker_memory_mb, cells_per_worker=verify_config.cells_per_worker) \
+            if verify_config is not None else PoolSettings()
     settings = CellSettings(deploy=deploy, out_dir=request.out_dir, target=target, endpoint_url=endpoint_url,
-                            deploy_options=options, cancel_event=cancel_event)
+                            deploy_options=options, cancel_event=cancel_event, pool=pool)
     with Progress(len(vplan.cells), stream=request.stream) as progress:
         run = verify(vplan, workers=workers, progress=progress, settings=settings)
     write_outputs(run, junit=request.junit, report_md=request.report_md, report_json=request.report_json,

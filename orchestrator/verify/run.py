@@ -22,6 +22,7 @@ from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput
 from orchestrator.verify.progress import Progress
 from orchestrator.verify.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
+from orchestrator.verify.workers import PoolSettings, run_in_processes
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,9 @@ class CellSettings:
     endpoint_url: str | None = None
     deploy_options: Mapping[str, Any] | None = None
     cancel_event: threading.Event | None = None
+    # Worker processes (each with its own interpreter and embedded sandbox) when set; threads otherwise.
+    # The deploy function and options then travel to the workers by pickling (a module-level function).
+    pool: PoolSettings | None = None
 
 
 @dataclass
@@ -184,7 +188,8 @@ def run_cells(
     settings: CellSettings | None = None,
     **fields: Any,
 ) -> list[dict[str, Any]]:
-    """Every cell through a bounded thread pool (each deploy waits on the network, so threads suffice).
+    """Every cell through a bounded pool: worker processes when `settings.pool` is set (cells then use
+    every core: moto and the engine hold the GIL), threads otherwise (cheap, enough for real AWS).
 
     `settings` (or its fields as keywords: deploy, out_dir, target, endpoint_url, deploy_options,
     cancel_event) say how each cell deploys. Ctrl-C (or SIGTERM) sets the shared cancel event: running
@@ -199,6 +204,9 @@ def run_cells(
         settings = replace(settings, cancel_event=threading.Event())
     cancel_event = settings.cancel_event
     progress = progress or Progress(len(cells), live=False)
+    if settings.pool is not None:
+        return run_in_processes(cells, settings, workers=workers, progress=progress, pool_settings=settings.pool,
+                                not_run=_not_run)
     # Each cell's record is stored by the thread that ran it, so an interrupt at any instant (even while
     # cells are being queued) loses no finished or running cell.
     results: dict[str, dict[str, Any]] = {}
