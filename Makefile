@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 install: $(STAMP)
 
 ## The main job: deploy-with-autofix of the broken example on the embedded sandbox (no AWS account).
@@ -20,6 +20,10 @@ demo: $(STAMP)
 ## The whole test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+## The inner loop: everything but the end-to-end sandbox runs (marked slow).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -11,12 +11,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import BadInput, ConfigError
 
-__all__ = ["Config", "ENV_PREFIX", "PROJECT_FILE", "default_config_path", "load_config"]
+__all__ = ["Config", "ENV_PREFIX", "PROJECT_FILE", "check_region", "default_config_path", "load_config"]
 
 ENV_PREFIX = "CFN_AUTOFIX_"
 PROJECT_FILE = "cfn-autofix.toml"
+
+# The shape of every AWS region name (us-east-1, us-gov-west-1, us-iso-east-1, ap-southeast-4, ...).
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+def check_region(region: str) -> str:
+    """`region` when it is shaped like an AWS region name; BadInput (exit 2) otherwise.
+
+    The one region check of the tool: every command and the library call it before any work, so a typo
+    never reaches a sandbox start, a forecast or an endpoint that answers with HTML error pages.
+    """
+    if not isinstance(region, str) or not _REGION_RE.match(region):
+        raise BadInput(f"{region!r} is not an AWS region name (like us-east-1)")
+    return region
 
 
 @dataclass
@@ -251,6 +265,11 @@ def _coerce(dotted: str, expected: Any, value: Any, source: str) -> Any:
         value = list(value)
     if dotted in _CHOICES and value not in _CHOICES[dotted]:
         raise bad(f"must be one of {', '.join(_CHOICES[dotted])}, not {value!r}")
+    if dotted == "deploy.region":
+        try:
+            check_region(value)
+        except BadInput as exc:
+            raise bad(f"is wrong: {exc}") from None
     if dotted in _RANGES:
         low, high = _RANGES[dotted]
         if not low <= value <= high:

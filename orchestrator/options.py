@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.errors import BadInput
 
 STRATEGIES = ("keep", "recreate")
@@ -72,6 +72,7 @@ class RunOptions:
         return options
 
     def check(self) -> None:
+        check_region(self.region)
         if self.strategy not in STRATEGIES:
             raise BadInput(f"unknown strategy {self.strategy!r}: use keep or recreate")
         if self.managed_policy_strategy not in MANAGED_POLICY_STRATEGIES:

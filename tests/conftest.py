@@ -8,6 +8,20 @@ import pytest
 
 from orchestrator.sandbox import Sandbox, SandboxConfig
 
+# End-to-end tests run deployments against an embedded sandbox (seconds each): marked `slow`, so that
+# `make test-fast` (-m "not slow") is the inner loop and `make test` still runs them all.
+SANDBOX_FIXTURES = frozenset({"sandbox", "sandbox_session", "sandbox_factory", "served_sandbox"})
+# Modules whose every test deploys on a sandbox it starts itself (deploy_with_autofix, verify, a CLI subprocess).
+E2E_MODULES = frozenset({"test_sandbox_e2e", "test_deploy", "test_faults", "test_interrupt", "test_concurrency",
+                         "test_sandbox_lifecycle", "test_verify_cli", "test_transient_e2e"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        if module in E2E_MODULES or SANDBOX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:

@@ -14,11 +14,15 @@ from orchestrator.config import load_config
 from orchestrator.aws.journal import Journal
 from orchestrator.logs import configure_logging
 from orchestrator.deploy.loop import deploy_with_autofix
+from orchestrator.iam.policy import managed_policy
 from orchestrator.sandbox import FaultConfig, SandboxConfig
+from orchestrator.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBTIER = ROOT / "examples" / "webtier-broken.yaml"
 RETRY_ATTEMPTS = 10
+BAD_ARN = "arn:aws:iam::aws:policy/AWSCodeDeployRole"
+GOOD_ARN = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole"
 
 
 def run_config(tmp_path: Path):
@@ -105,6 +109,13 @@ def test_faults_change_nothing_but_the_retries(case, faults, baseline, sandbox_f
 
     assert live_stacks(sandbox) == [], "no stack left behind"
     assert Journal(tmp_path / "journal.jsonl").pending() == []
-    repaired = (tmp_path / "webtier.fixed.yaml").read_text()
-    assert "service-role/AWSCodeDeployRole" in repaired or "AWSCodeDeployRole" in repaired
+    repaired = load_template(tmp_path / "webtier.fixed.yaml").document
+    assert repaired == result.template.document, "the written fix is the template that went green"
+    # The default (inline) repair: the unattachable ARN is gone and its exact catalog document is inlined.
+    role = repaired["Resources"]["CodeDeployServiceRole"]["Properties"]
+    assert BAD_ARN not in role.get("ManagedPolicyArns", [])
+    assert role["Policies"] == [{"PolicyName": "AWSCodeDeployRole",
+                                 "PolicyDocument": managed_policy(GOOD_ARN)["document"]}]
+    assert load_template(WEBTIER).document["Resources"]["CodeDeployServiceRole"]["Properties"]["ManagedPolicyArns"] == [
+        BAD_ARN], "the input still holds the defect: the check above is about the repair"
     assert json.loads((tmp_path / "report.json").read_text())["status"] == "succeeded"

@@ -90,6 +90,7 @@ def test_inline_substitution_is_exactly_the_catalog_document(case, bad_arn, name
 RENAMED = "arn:aws:iam::aws:policy/service-role/AWSConfigRole"  # retired by AWS; its successor is AWS_ConfigRole
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, allow_widening", [("refused-by-default", False), ("accepted-when-allowed", True)])
 def test_widening_repair_is_refused_unless_allowed_and_the_delta_is_reported(case, allow_widening, tmp_path):
     """fix-arn to a renamed policy would grant the successor's permissions where the template's meant none known."""

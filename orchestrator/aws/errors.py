@@ -12,6 +12,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
+from tenacity import RetryCallState, wait_random_exponential
 
 from orchestrator.config import Config
 from orchestrator.errors import AutofixError, BadInput, Refusal
@@ -114,6 +115,16 @@ class RetryPolicy:
         section = config.retry
         return cls(max_attempts=section.max_attempts, max_wait_s=section.max_wait_s, base_s=section.base_s,
                    cap_s=section.cap_s)
+
+    def wait(self) -> wait_random_exponential:
+        """The tenacity wait strategy of this policy: every backoff in the tool goes through it."""
+        return wait_random_exponential(multiplier=self.base_s, max=self.cap_s)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before try `attempt` + 1 (attempt counts from 1), computed by tenacity."""
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+        state.attempt_number = attempt
+        return float(self.wait()(state))
 
 
 def is_retryable(exc: BaseException) -> bool:

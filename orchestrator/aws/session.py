@@ -27,7 +27,6 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_before_delay,
-    wait_random_exponential,
 )
 
 from orchestrator import __version__
@@ -154,7 +153,7 @@ class AwsSession(TemplateBuckets):
 
         retryer = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts) | stop_before_delay(self.retry.max_wait_s),
-            wait=wait_random_exponential(multiplier=self.retry.base_s, max=self.retry.cap_s),
+            wait=self.retry.wait(),
             retry=retry_if_exception(is_retryable),
             before_sleep=log_retry,
             sleep=self._sleep,

@@ -165,6 +165,9 @@ def open_target(
         yield target
         return
 
+    if not allowed_accounts:
+        # No account could pass the guard: refuse now, before any credential lookup or network call.
+        raise Refusal("refusing to deploy: [aws] allowed_accounts is empty; list the sandbox account ids to allow")
     from orchestrator.aws.session import AwsSession  # the only boto3 boundary
 
     target = Target(

@@ -8,8 +8,10 @@ one stderr line and the exit code.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from orchestrator.config import Config, load_config
+from orchestrator.config import Config, check_region, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
 
@@ -133,7 +135,11 @@ class TargetKind(str, enum.Enum):
 
 
 def split_regions(text: str | None) -> list[str] | None:
-    return [r.strip() for r in text.split(",") if r.strip()] if text else None
+    """--regions R1,R2 as a list, each name checked like every other --region."""
+    regions = [r.strip() for r in text.split(",") if r.strip()] if text else None
+    for region in regions or []:
+        check_region(region)
+    return regions
 
 
 def quiet_console_logs(ctx: typer.Context) -> None:
@@ -144,17 +150,27 @@ def quiet_console_logs(ctx: typer.Context) -> None:
         configure_logging(json=False, level="warning")
 
 
-def sigterm_as_interrupt() -> None:
-    """SIGTERM ends a run like Ctrl-C: stacks deleted, report written, exit 130."""
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a run lasts, SIGTERM ends it like Ctrl-C (stacks deleted, report written, exit 130); the process's
+    previous handlers come back afterwards, so an in-process caller (a test, an embedding tool) keeps its own."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
-    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGTERM, handler)
+        # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield
+    finally:
+        for sig, old in previous.items():
+            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)

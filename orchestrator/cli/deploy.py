@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
 
@@ -80,12 +81,13 @@ def deploy_command(
     from orchestrator.deploy.loop import deploy_with_autofix
     from orchestrator.options import RunOptions
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config()
     quiet_console_logs(ctx)
     parameters = parse_parameters(param, params_file)
     if out is not None and out.is_dir():
         raise BadInput("--out is a directory", file=str(out))
-    sigterm_as_interrupt()
     options = RunOptions.build(
         settings,
         region=region,
@@ -105,6 +107,7 @@ def deploy_command(
         allow_widening=allow_widening,
         managed_policy_strategy=managed_policy_strategy.value if managed_policy_strategy else None,
     )
-    result = deploy_with_autofix(template, options=options)
+    with sigterm_as_interrupt():
+        result = deploy_with_autofix(template, options=options)
     render_summary(result.report, Console(highlight=False))
     raise typer.Exit(result.exit_code)

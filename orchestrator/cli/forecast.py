@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.common import PROG, app, state
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
 
@@ -43,6 +44,8 @@ def forecast_command(
     from orchestrator.catalog.playbooks import load_playbooks
     from orchestrator.template import load_template, write_atomic
 
+    if region is not None:
+        check_region(region)
     settings = state(ctx).config({"deploy.region": region})
     if out is not None and not fix:
         raise BadInput("--out is the path of the repaired template and needs --fix", file=str(out))

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.common import app
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
 
@@ -17,6 +18,7 @@ def sandbox_command(
     region: Annotated[str, typer.Option("--region", help="Region the sandbox answers for.")] = "us-east-1",
 ) -> None:
     """Run the embedded sandbox (moto plus the CloudFormation fidelity rules) in the foreground until Ctrl-C."""
+    check_region(region)
     from orchestrator.sandbox import serve
 
     try:

@@ -47,26 +47,27 @@ def verify_command(
     quiet_console_logs(ctx)
 
     settings = state(ctx).config()
-    sigterm_as_interrupt()
-    code = run_verify_command(
-        templates,
-        matrix_path=matrix,
-        regions=split_regions(regions),
-        workers=workers if workers is not None else settings.verify.workers,
-        processes=processes if processes is not None else settings.verify.processes,
-        shard=shard,
-        junit=junit,
-        report_md=report_md,
-        report_json=report_json,
-        fail_on_repair=fail_on_repair,
-        target=(target.value if target else settings.deploy.target),
-        endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
-        out_dir=out_dir,
-        max_attempts=max_attempts,
-        profile=profile,
-        role_arn=role_arn,
-        config=settings,
-    )
+    chosen_regions = split_regions(regions)
+    with sigterm_as_interrupt():
+        code = run_verify_command(
+            templates,
+            matrix_path=matrix,
+            regions=chosen_regions,
+            workers=workers if workers is not None else settings.verify.workers,
+            processes=processes if processes is not None else settings.verify.processes,
+            shard=shard,
+            junit=junit,
+            report_md=report_md,
+            report_json=report_json,
+            fail_on_repair=fail_on_repair,
+            target=(target.value if target else settings.deploy.target),
+            endpoint_url=endpoint_url or settings.deploy.endpoint_url or None,
+            out_dir=out_dir,
+            max_attempts=max_attempts,
+            profile=profile,
+            role_arn=role_arn,
+            config=settings,
+        )
     raise typer.Exit(code)
 
 

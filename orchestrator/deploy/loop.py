@@ -40,14 +40,9 @@ def _as_template(template: str | Path | Template) -> Template:
     return template_io.load_template(template)
 
 
-def _transient_wait(attempt: int, base: float, cap: float) -> float:
-    import tenacity
-
-    # tenacity computes the backoff so every wait in the tool follows one policy.
-    wait = tenacity.wait_exponential_jitter(initial=base, max=cap)
-    state = tenacity.RetryState(None, None, (), {})
-    state.attempt_number = attempt
-    return float(wait(state))
+def _transient_wait(attempt: int, policy: Any) -> float:
+    """Backoff before redeploying after an all-transient attempt: the aws retry policy, computed by tenacity."""
+    return policy.backoff(attempt)
 
 
 
@@ -68,6 +63,9 @@ class _Runner:
         self.cancel_event = options.cancel_event
         self.state = options.on_state or (lambda text: None)
         self.created = False
+        from orchestrator.aws.session import RetryPolicy
+
+        self.retry = RetryPolicy.from_config(options.config)
 
     # -- deployment operations -------------------------------------------------------------
     def _stack_args(self) -> dict:
@@ -234,8 +232,7 @@ class _Runner:
 
     def _transient_backoff(self) -> None:
         self.transient_tries += 1
-        retry = self.options.config.retry
-        delay = _transient_wait(self.transient_tries, float(retry.base_s), float(retry.cap_s))
+        delay = _transient_wait(self.transient_tries, self.retry)
         log.info("transient_backoff", seconds=round(delay, 2))
         if self.cancel_event is not None:
             if self.cancel_event.wait(delay):
@@ -283,8 +280,6 @@ def deploy_with_autofix(
     with bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
-        if options.forecast:
-            _forecast(run, options, playbooks)
         _deploy_and_repair(run, options, playbooks)
         return finish(run, out=options.out, report_json=options.report_json,
                       write_template=bool(options.write_template), log=log)
@@ -312,7 +307,13 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
     state = options.on_state or (lambda text: None)
     runner: _Runner | None = None
     try:
-        with open_target(target_for(options), retry=retry, sandbox_config=_sandbox_config(options)) as tgt:
+        spec = target_for(options)
+        with open_target(spec.kind, spec.region, endpoint_url=spec.endpoint_url, profile=spec.profile,
+                         role_arn=spec.role_arn, credentials=spec.credentials, allowed_accounts=spec.allowed_accounts,
+                         sandbox_config=_sandbox_config(options), retry=retry) as tgt:
+            # The target is open (an aws target's account guard passed) before the forecast spends any time.
+            if options.forecast:
+                _forecast(run, options, playbooks)
             session = aws.AwsSession(tgt, retry=retry)
             runner = _Runner(run, options, session=session, target=tgt, journal=Journal(options.journal_path),
                              playbooks=playbooks)

@@ -54,6 +54,9 @@ class AppliedRepair:
     playbook: str
     before: Template
     after: Template
+    # The group the plan was made for: a repair may hand off to another (inline -> fix-arn), so plan.repair
+    # is not always the group's id.
+    group: RepairGroup | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = self.plan.to_json()
@@ -114,7 +117,7 @@ def apply_round(
         repair = registry.get(group.repair)
         plan = repair.plan(current, build_graph(current), list(group.failures), dict(group.params))
         if plan.changes_nothing:
-            result.applied.append(AppliedRepair(plan, group.playbook, current, current))
+            result.applied.append(AppliedRepair(plan, group.playbook, current, current, group))
             continue
         if plan.privilege is not None and plan.privilege.widening and not allow_widening:
             result.rejected.append(_rejection(group, plan, "grants more than it replaces (--allow-widening accepts it)"))
@@ -128,10 +131,10 @@ def apply_round(
             result.rejected.append(_rejection(group, plan, "does not fit the template", errors=[str(exc)]))
             log.warning("repair_rejected_patch", repair=group.repair, error=str(exc))
             continue
-        result.applied.append(AppliedRepair(plan, group.playbook, current, after))
+        result.applied.append(AppliedRepair(plan, group.playbook, current, after, group))
         current = after
     if lint and current is not template and check_repair(template, current, region):
-        current = _isolate_lint_failures(template, result, groups, region)
+        current = _isolate_lint_failures(template, result, region)
     result.template = current
     for item in result.applied:
         if item.plan.operations:
@@ -140,12 +143,10 @@ def apply_round(
     return result
 
 
-def _isolate_lint_failures(template: Template, result: RoundResult, groups: Sequence[RepairGroup],
-                           region: str) -> Template:
+def _isolate_lint_failures(template: Template, result: RoundResult, region: str) -> Template:
     """Re-apply the round's plans one by one, dropping each one that introduces cfn-lint errors."""
     from orchestrator.remedy.lint_guard import check_repair
 
-    by_repair = {g.repair: g for g in groups}
     kept: list[AppliedRepair] = []
     current = template
     for item in result.applied:
@@ -155,16 +156,16 @@ def _isolate_lint_failures(template: Template, result: RoundResult, groups: Sequ
         try:
             after = template_io.apply_patch(current, item.plan.operations)
         except Exception as exc:  # a plan made against an earlier state may not fit once a sibling is dropped
-            result.rejected.append(_rejection(by_repair[item.plan.repair], item.plan,
+            result.rejected.append(_rejection(item.group, item.plan,
                                               "no longer applies after another repair was rejected",
                                               errors=[str(exc)]))
             continue
         errors = check_repair(current, after, region)
         if errors:
-            result.rejected.append(_rejection(by_repair[item.plan.repair], item.plan,
+            result.rejected.append(_rejection(item.group, item.plan,
                                               "introduces cfn-lint errors", errors=errors))
             continue
-        kept.append(AppliedRepair(item.plan, item.playbook, current, after))
+        kept.append(AppliedRepair(item.plan, item.playbook, current, after, item.group))
         current = after
     result.applied = kept
     return current

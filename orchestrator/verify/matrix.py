@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config import check_region
 from orchestrator.errors import BadInput
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PARAMETER_SET = "default"
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _TOP_KEYS = {"templates", "regions", "parameter_sets", "max_attempts", "strategy", "forecast"}
 _OVERRIDE_KEYS = {"parameters", "max_attempts", "skip_regions"}
 _STRATEGIES = {"keep", "recreate"}
@@ -105,8 +105,10 @@ def _str_list(value: Any, path: Path | None, key: str) -> list[str]:
 def _regions(value: Any, path: Path | None, key: str) -> list[str]:
     regions = _str_list(value, path, key)
     for region in regions:
-        if not _REGION_RE.match(region):
-            raise _bad(path, key, f"'{region}' is not an AWS region name")
+        try:
+            check_region(region)
+        except BadInput as exc:
+            raise _bad(path, key, str(exc)) from None
     return list(dict.fromkeys(regions))
 
 
