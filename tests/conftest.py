@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
+
+# The sandbox caches its self-test verdict per machine; tests (and the CLIs they start) never touch the
+# user's cache directory.
+os.environ.setdefault("CFN_AUTOFIX_CACHE_DIR", tempfile.mkdtemp(prefix="cfn-autofix-test-cache-"))
 
 from orchestrator.sandbox import Sandbox, SandboxConfig
 

@@ -78,6 +78,34 @@ def test_self_test_and_seams_pass_on_the_pinned_moto() -> None:
     assert patches.installed()
 
 
+def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp_path, monkeypatch) -> None:
+    from orchestrator.sandbox import bootstrap
+
+    monkeypatch.setenv("CFN_AUTOFIX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is True, "an empty cache runs the stack test"
+    assert (tmp_path / "sandbox-self-test.json").is_file()
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is False, "a second process on this machine trusts the cached verdict"
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test(use_cache=False) is True
+    # Another moto version (or seam table, or source) is another key: the verdict no longer applies.
+    key = bootstrap.self_test_key("0.0.0", [])
+    assert not bootstrap.self_test_passed_before(key)
+    (tmp_path / "sandbox-self-test.json").write_text("not json")
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is True, "an unreadable cache is ignored, not trusted"
+
+
+def test_region_lists_are_shared_across_sessions() -> None:
+    import boto3
+
+    first = boto3.Session().get_available_regions("ec2")
+    first.append("mutated-by-the-caller")
+    assert "us-east-1" in boto3.Session().get_available_regions("ec2")
+    assert "mutated-by-the-caller" not in boto3.Session().get_available_regions("ec2")
+
+
 def test_plain_moto_accounts_are_left_unpatched(sandbox: Sandbox) -> None:
     """Accounts no sandbox owns keep moto's own behaviour (what bench/ compares against)."""
     import boto3

@@ -17,7 +17,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
 from moto.core.responses import ActionResult, EmptyResult
 
-from orchestrator.sandbox import engine
+from orchestrator.sandbox import bootstrap, engine
 from orchestrator.sandbox.context import context_for
 
 MOTO_VERSION = "5.2.5"
@@ -388,15 +388,21 @@ def installed() -> bool:
 _self_tested = False
 
 
-def self_test() -> None:
+def self_test(*, use_cache: bool = True) -> bool:
     """Install the seams and prove the rules still work on this moto: a bad managed-policy ARN and a key
     the logs principal may not use fail with AWS's texts, the stack rolls back, nothing is left.
-    Raises SandboxSelfTestError otherwise; runs once per process."""
+    Raises SandboxSelfTestError otherwise. Runs once per process, and once per machine while moto's
+    version, the seam table and the sandbox's sources stay the same (the verdict is cached; the seams
+    themselves are checked on every install). Returns whether the stack test ran."""
     global _self_tested
     install()
     with _INSTALL_LOCK:
         if _self_tested:
-            return
+            return False
+        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', o)}.{a}" for k, o, a, _ in _SEAMS])
+        if use_cache and bootstrap.self_test_passed_before(key):
+            _self_tested = True
+            return False
         from importlib import resources
 
         from orchestrator.sandbox.config import SandboxConfig
@@ -427,6 +433,8 @@ def self_test() -> None:
             unregister(account)
             drop_account_state(account)
         _self_tested = True
+        bootstrap.remember_self_test(key)
+        return True
 
 
 def drop_account_state(account_id: str) -> None:
