@@ -168,3 +168,22 @@ def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbo
 
 def test_emulated_resources_of_unknown_stack_is_empty(sandbox: Sandbox) -> None:
     assert sandbox.emulated_resources("nope") == []
+
+
+def test_kms_key_pairs_are_made_on_first_asymmetric_use(sandbox: Sandbox) -> None:
+    import boto3
+    from moto.kms.models import kms_backends
+
+    kms = boto3.client("kms", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id=sandbox.credentials["aws_access_key_id"],
+                       aws_secret_access_key=sandbox.credentials["aws_secret_access_key"])
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    keys = kms_backends[sandbox.account_id]["us-east-1"].keys
+    assert keys[symmetric].private_key._key is None, "a symmetric key never needs its key pair"
+    signature = kms.sign(KeyId=signing, Message=b"payload", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    assert kms.verify(KeyId=signing, Message=b"payload", Signature=signature,
+                      SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert not kms.verify(KeyId=signing, Message=b"other", Signature=signature,
+                          SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert kms.get_public_key(KeyId=signing)["PublicKey"]

@@ -16,6 +16,7 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
 from moto.core.responses import ActionResult, EmptyResult
+from moto.kms import models as kms_models
 
 from orchestrator.sandbox import bootstrap, engine
 from orchestrator.sandbox.context import context_for
@@ -306,6 +307,34 @@ def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
     raise ValidationError(name, message=f"Resource {logical} does not exist for stack {name}")
 
 
+# ---------------------------------------------------------------------------------------------- KMS key material
+
+
+class _LazyPrivateKey:
+    """A KMS key's asymmetric key pair, generated on its first use (Sign, Verify, GetPublicKey).
+
+    moto generates an RSA-2048 pair for every key, symmetric ones included (~60 ms of CPU each: a template
+    with hundreds of keys spent most of its CreateStack there); almost no key is ever used that way.
+    """
+
+    __slots__ = ("_key_spec", "_key", "_lock")
+
+    def __init__(self, key_spec: str):
+        self._key_spec = key_spec
+        self._key: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._key is None:
+                self._key = _ORIGINALS["kms_private_key"](self._key_spec)
+        return getattr(self._key, name)
+
+
+def _generate_private_key(key_spec: str) -> Any:
+    return _LazyPrivateKey(key_spec)
+
+
 # ---------------------------------------------------------------------------------------------- install
 
 
@@ -321,6 +350,7 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
     ("parse_ssm_parameter", ResourceMap, "parse_ssm_parameter", _parse_ssm_parameter),
     ("clean_json", parsing, "clean_json", _clean_json),
+    ("kms_private_key", kms_models, "generate_private_key", _generate_private_key),
 ]
 
 _installed = False
