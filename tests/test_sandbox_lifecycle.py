@@ -187,3 +187,26 @@ def test_kms_key_pairs_are_made_on_first_asymmetric_use(sandbox: Sandbox) -> Non
     assert not kms.verify(KeyId=signing, Message=b"other", Signature=signature,
                           SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
     assert kms.get_public_key(KeyId=signing)["PublicKey"]
+
+
+def test_stack_events_come_in_pages_of_100_newest_first(sandbox: Sandbox) -> None:
+    import boto3
+
+    resources = {f"Topic{i}": {"Type": "AWS::SNS::Topic"} for i in range(60)}
+    cf = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                      aws_access_key_id=sandbox.credentials["aws_access_key_id"],
+                      aws_secret_access_key=sandbox.credentials["aws_secret_access_key"])
+    cf.create_stack(StackName="paged", TemplateBody=json.dumps({"Resources": resources}))
+    cf.get_waiter("stack_create_complete").wait(StackName="paged", WaiterConfig={"Delay": 1})
+    first = cf.describe_stack_events(StackName="paged")
+    assert len(first["StackEvents"]) == 100 and "NextToken" in first
+    pages = list(cf.get_paginator("describe_stack_events").paginate(StackName="paged"))
+    events = [e for page in pages for e in page["StackEvents"]]
+    assert len(events) > 100
+    assert len({e["EventId"] for e in events}) == len(events), "no event twice across pages"
+    assert sum(e["ResourceStatus"] == "CREATE_COMPLETE" for e in events) == 61, "none missing either"
+    assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == "paged"
+    stamps = [e["Timestamp"] for e in events]
+    assert stamps == sorted(stamps, reverse=True)
+    with pytest.raises(cf.exceptions.ClientError, match="NextToken"):
+        cf.describe_stack_events(StackName="paged", NextToken="nonsense")

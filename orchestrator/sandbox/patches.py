@@ -267,6 +267,28 @@ def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
     return ActionResult({"StackResourceSummaries": rows})
 
 
+EVENTS_PAGE = 100  # DescribeStackEvents' page size on AWS
+
+
+def _describe_stack_events(self: CloudFormationResponse) -> ActionResult:
+    """Pages of 100 events, newest first, as AWS answers (moto sends every event in one page): a reader that
+    stops at the last event it has seen then costs what is new, not the stack's whole history per poll.
+    The token is a position counted from the oldest event, so events added between two pages shift nothing."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["describe_stack_events"](self)
+    events = self.cloudformation_backend.describe_stack_events(self._get_param("StackName"))
+    token = self._get_param("NextToken")
+    if token is not None and not (str(token).isdigit() and 0 < int(token) <= len(events)):
+        raise ValidationError(message="Invalid NextToken")
+    end = int(token) if token is not None else len(events)
+    start = max(0, end - EVENTS_PAGE)
+    result: dict[str, Any] = {"StackEvents": events[start:end][::-1]}
+    if start > 0:
+        result["NextToken"] = str(start)
+    return ActionResult(result)
+
+
 def _describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
     ctx = context_for(self.current_account)
     if ctx is None:
@@ -344,6 +366,7 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("delete_stack", CloudFormationResponse, "delete_stack", _delete_stack),
     ("execute_change_set", CloudFormationResponse, "execute_change_set", _execute_change_set),
     ("list_stack_resources", CloudFormationResponse, "list_stack_resources", _list_stack_resources),
+    ("describe_stack_events", CloudFormationResponse, "describe_stack_events", _describe_stack_events),
     ("describe_stack_resources", CloudFormationResponse, "describe_stack_resources", _describe_stack_resources),
     ("describe_stack_resource", CloudFormationResponse, "describe_stack_resource", _describe_stack_resource),
     ("getitem", ResourceMap, "__getitem__", _getitem),
