@@ -134,17 +134,19 @@ def measure(size: int, sandbox: bool) -> dict:
     row: dict = {"size": len(document["Resources"])}
 
     def timed(stage: str, fn):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         value = fn()
         row[stage] = round(time.perf_counter() - started, 3)
+        row[f"{stage}_cpu"] = round(time.process_time() - cpu, 3)
         return value
 
     template = timed("load", lambda: loads_template(text, fmt="yaml"))
     graph = timed("graph", lambda: build_graph(template))
     findings = timed("forecast", lambda: forecast(template, graph=graph))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = forecast_and_fix(template)
     row["repair"] = round(max(0.0, time.perf_counter() - started - row["forecast"]), 3)
+    row["repair_cpu"] = round(max(0.0, time.process_time() - cpu - row["forecast_cpu"]), 3)
     row["findings"] = len(findings)
     row["repairs"] = len(result.applied)
     if sandbox:
@@ -165,7 +167,7 @@ def _sandbox_stages(body: str, row: dict) -> None:
                           aws_access_key_id=box.credentials["aws_access_key_id"],
                           aws_secret_access_key=box.credentials["aws_secret_access_key"],
                           config=Config(retries={"max_attempts": 1}, read_timeout=3600))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         cf.create_stack(StackName="scale", TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
         status = ""
         while True:
@@ -174,11 +176,13 @@ def _sandbox_stages(body: str, row: dict) -> None:
                 break
             time.sleep(0.05)
         row["create"] = round(time.perf_counter() - started, 3)
+        row["create_cpu"] = round(time.process_time() - cpu, 3)
         row["status"] = status
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         events = [e for page in cf.get_paginator("describe_stack_events").paginate(StackName="scale")
                   for e in page["StackEvents"]]
         row["events"] = round(time.perf_counter() - started, 3)
+        row["events_cpu"] = round(time.process_time() - cpu, 3)
         row["event_count"] = len(events)
 
 
@@ -216,15 +220,18 @@ def main() -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     stages = [s for s in STAGES if any(s in r for r in rows)]
-    print(f"\nscale benchmark (seconds per stage; {os.cpu_count()} CPUs)")
-    columns = ["size", *stages, "findings", "repairs", "status", "load_1m"]
-    print(" | ".join(columns))
-    for row in rows:
-        print(" | ".join(str(row.get(c, "-")) for c in columns))
     low = 500 if any(r["size"] >= 500 for r in rows) else rows[0]["size"]
-    fitted = {s: exponent(rows, s, low) for s in stages}
-    print(f"exponent {low}..{rows[-1]['size']}: " + ", ".join(
-        f"{s} {k:.2f}" if k is not None else f"{s} -" for s, k in fitted.items()))
+    fitted: dict[str, float | None] = {}
+    for kind, suffix in (("wall", ""), ("CPU (what a quiet machine takes)", "_cpu")):
+        print(f"\nscale benchmark, {kind} seconds per stage ({os.cpu_count()} CPUs)")
+        columns = ["size", *[s + suffix for s in stages], "findings", "repairs", "status", "load_1m"]
+        print(" | ".join(columns))
+        for row in rows:
+            print(" | ".join(str(row.get(c, "-")) for c in columns))
+        exps = {s + suffix: exponent(rows, s + suffix, low) for s in stages}
+        fitted.update(exps)
+        print(f"exponent {low}..{rows[-1]['size']}: " + ", ".join(
+            f"{s} {k:.2f}" if k is not None else f"{s} -" for s, k in exps.items()))
     if args.json_out:
         args.json_out.write_text(json.dumps({"rows": rows, "exponents": fitted}, indent=2) + "\n")
     return 0

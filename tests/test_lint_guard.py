@@ -104,3 +104,11 @@ def test_a_change_that_breaks_an_untouched_referrer_is_caught():
     after = apply_patch(before, [PatchOp("remove", "/Resources/Bucket3")])
     errors = check_repair(before, after, "us-east-1")
     assert errors and all("Bucket3" in line for line in errors), errors
+
+
+def test_a_dependson_into_the_rest_of_a_big_template_is_judged_with_its_target():
+    before = loads_template(_many_buckets(40), fmt="yaml")
+    good = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "Bucket30")])
+    assert check_repair(before, good, "us-east-1") == [], "the DependsOn target is linted with the change"
+    bad = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "NoSuchResource")])
+    assert any("E3005" in line for line in check_repair(before, bad, "us-east-1"))

@@ -91,6 +91,7 @@ def _focus(before, after) -> tuple[str, str] | None:
     """
     import json
 
+    from orchestrator.template import refs
     from orchestrator.template.refs import refs_in
 
     old_doc, new_doc = before.document, after.document
@@ -107,7 +108,7 @@ def _focus(before, after) -> tuple[str, str] | None:
     keep = set(changed)
     for resources in (old_res, new_res):
         for lid, body in resources.items():
-            targets = refs_in(body, resources)
+            targets = refs_in(body, resources) | {d for d in refs.depends_on(body) if d in resources}
             if lid in changed:
                 keep |= targets
             elif targets & changed:

@@ -275,11 +275,21 @@ def _delete_resources(stack: Stack, rt: StackRuntime, clock: Clock, logical_ids:
                       t: float, definitions: dict[str, dict]) -> float:
     """Delete in reverse dependency order: a resource goes once everything depending on it is gone."""
     remaining = set(logical_ids)
+    # How many resources still to delete depend on each one: a wave is those nobody left depends on
+    # (counted once and kept up to date, not rescanned per wave: linear in the stack's size).
+    dependents = dict.fromkeys(remaining, 0)
+    for other in remaining:
+        for dep in graph_deps.get(other, ()):
+            if dep in dependents and dep != other:
+                dependents[dep] += 1
     while remaining:
-        wave = sorted(lid for lid in remaining
-                      if not any(lid in graph_deps.get(other, ()) for other in remaining if other != lid))
+        wave = sorted(lid for lid in remaining if dependents[lid] == 0)
         if not wave:  # a cycle cannot be created, but never loop forever on bad state
             wave = sorted(remaining)
+        for lid in wave:
+            for dep in graph_deps.get(lid, ()):
+                if dep in dependents and dep != lid:
+                    dependents[dep] -= 1
         for lid in wave:
             state = rt.resources[lid]
             resource_event(stack, rt, clock, t, lid, state.resource_type, "DELETE_IN_PROGRESS")

@@ -67,6 +67,8 @@ class TemplateGraph:
 
     resources: dict[str, dict]
     deps: dict[str, set[str]] = field(default_factory=dict)
+    # Per-template facts the rules read for every resource (the gateway attachments), computed once.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, resources: dict[str, dict]) -> "TemplateGraph":
@@ -260,7 +262,9 @@ def default_key_policy(check: Check) -> None:
 
 def _attachments(graph: TemplateGraph) -> list[tuple[str, str, str | None]]:
     """(attachment, internet gateway, vpc) logical ids of every IGW VPCGatewayAttachment in the template."""
-    found = []
+    if "attachments" in graph.memo:
+        return graph.memo["attachments"]
+    found = graph.memo["attachments"] = []
     for logical_id, definition in graph.resources.items():
         if definition.get("Type") != "AWS::EC2::VPCGatewayAttachment":
             continue
