@@ -265,4 +265,9 @@ def verify(
     )
     # A run cut short says so at the top, not only through its cells' statuses.
     run["interrupted"] = bool(settings.cancel_event.is_set())
+    peaks = [r["worker"]["max_rss_mb"] for r in records if isinstance(r.get("worker"), dict)]
+    if peaks:
+        # The bound on each worker's memory is verify.worker_memory_mb; this is what the largest one used.
+        run["worker_max_rss_mb"] = max(peaks)
+        log.info("verify_workers_memory", worker_max_rss_mb=max(peaks), workers=len({r["worker"]["pid"] for r in records if r.get("worker")}))
     return run
