@@ -46,7 +46,7 @@ def startup(runs: int) -> dict[str, list[list[float]]]:
     """Stage times of a cold start in fresh processes: the first with an empty self-test cache, the rest cached."""
     samples: dict[str, list[list[float]]] = {}
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "CFN_AUTOFIX_CACHE_DIR": cache}
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
         for run in range(runs + 1):
             done = subprocess.run([sys.executable, "-c", _STARTUP_PROBE], env=env, capture_output=True, text=True,
                                   check=True)

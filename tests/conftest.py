@@ -10,7 +10,7 @@ import pytest
 
 # The sandbox caches its self-test verdict per machine; tests (and the CLIs they start) never touch the
 # user's cache directory.
-os.environ.setdefault("CFN_AUTOFIX_CACHE_DIR", tempfile.mkdtemp(prefix="cfn-autofix-test-cache-"))
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cfn-autofix-test-cache-")
 
 from orchestrator.sandbox import Sandbox, SandboxConfig
 

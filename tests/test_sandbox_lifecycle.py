@@ -81,10 +81,10 @@ def test_self_test_and_seams_pass_on_the_pinned_moto() -> None:
 def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp_path, monkeypatch) -> None:
     from orchestrator.sandbox import bootstrap
 
-    monkeypatch.setenv("CFN_AUTOFIX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(patches, "_self_tested", False)
     assert patches.self_test() is True, "an empty cache runs the stack test"
-    assert (tmp_path / "sandbox-self-test.json").is_file()
+    assert (tmp_path / "cfn-autofix" / "sandbox-self-test.json").is_file()
     monkeypatch.setattr(patches, "_self_tested", False)
     assert patches.self_test() is False, "a second process on this machine trusts the cached verdict"
     monkeypatch.setattr(patches, "_self_tested", False)
@@ -92,7 +92,7 @@ def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp
     # Another moto version (or seam table, or source) is another key: the verdict no longer applies.
     key = bootstrap.self_test_key("0.0.0", [])
     assert not bootstrap.self_test_passed_before(key)
-    (tmp_path / "sandbox-self-test.json").write_text("not json")
+    (tmp_path / "cfn-autofix" / "sandbox-self-test.json").write_text("not json")
     monkeypatch.setattr(patches, "_self_tested", False)
     assert patches.self_test() is True, "an unreadable cache is ignored, not trusted"
 

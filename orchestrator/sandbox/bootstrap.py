@@ -64,10 +64,7 @@ def share_region_lists() -> None:
 
 
 def cache_dir() -> Path:
-    """CFN_AUTOFIX_CACHE_DIR, else $XDG_CACHE_HOME/cfn-autofix, else ~/.cache/cfn-autofix."""
-    explicit = os.environ.get("CFN_AUTOFIX_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
+    """$XDG_CACHE_HOME/cfn-autofix, else ~/.cache/cfn-autofix."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "cfn-autofix"
 

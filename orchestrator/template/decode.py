@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import cfn_yaml
-from cfnlint.decode.node import str_node
+from cfnlint.decode.node import dict_node, str_node
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+import yaml
 from yaml import YAMLError
 
 from orchestrator.errors import BadInput
@@ -170,6 +171,27 @@ class _CfnLoader(cfn_yaml.CfnFullLoader):
                 return
 
 
+    def construct_yaml_map(self, node: Any) -> Any:
+        """cfn-lint's mapping constructor, without its duplicate-key scan when the keys are distinct scalars.
+
+        cfn-lint compares each key with every key before it (quadratic: most of the load time of a template
+        with thousands of resources). One set tells whether a mapping can have a duplicate at all; only
+        then (or with merge keys, or keys that are not plain scalars) does cfn-lint's own check run, so a
+        duplicate is reported exactly as cfn-lint reports it.
+        """
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag in self._MERGE_TAGS or key_node.value in seen:
+                return cfn_yaml.NodeConstructor.construct_yaml_map(self, node)
+            seen.add(key_node.value)
+        for key_node, value_node in node.value:
+            if self.construct_object(key_node, False) is None:
+                return cfn_yaml.NodeConstructor.construct_yaml_map(self, node)  # raises its null-key error
+            self.construct_object(value_node, False)
+        (obj,) = yaml.constructor.SafeConstructor.construct_yaml_map(self, node)
+        return dict_node(obj, node.start_mark, node.end_mark, getattr(node, "using_merge", False))
+
+
 def _multi_constructor(loader: Any, suffix: str, node: Any) -> Any:
     if suffix not in SHORT_FORM_FUNCTIONS:
         raise DecodeProblem(f"unknown tag !{suffix}", node.start_mark.line + 1)
@@ -182,6 +204,7 @@ def _timestamp_as_text(loader: Any, node: Any) -> Any:
 
 
 _CfnLoader.add_multi_constructor("!", _multi_constructor)
+_CfnLoader.add_constructor("tag:yaml.org,2002:map", _CfnLoader.construct_yaml_map)
 _CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
