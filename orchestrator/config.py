@@ -52,6 +52,7 @@ class AwsConfig:
     profile: str = ""
     role_arn: str = ""
     allowed_accounts: list[str] = field(default_factory=list)
+    emulator_endpoints: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RetryConfig:
 class SandboxSection:
     race_probability: float = 1.0
     seed: int = 0
+    faults: str = ""
 
 
 @dataclass

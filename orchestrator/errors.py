@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+from orchestrator.termsafe import term_safe
 
 
 class AutofixError(Exception):
@@ -27,15 +28,8 @@ class BadInput(AutofixError):
         where = ""
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        return _printable(f"{where}{self.message}".replace("\n", " "))
-
-
-# Control characters and Unicode line separators from template names would break the one-line promise.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _printable(text: str) -> str:
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
+        # Names from templates may hold control characters: the one line stays one line and inert.
+        return term_safe(f"{where}{self.message}".replace("\n", " "), keep_newlines=False)
 
 
 class ConfigError(BadInput):

@@ -1,16 +1,18 @@
-"""structlog set-up: readable on a terminal, JSON lines otherwise, always on stderr; NoEcho redaction."""
+"""structlog set-up: readable on a terminal, JSON lines otherwise, always on stderr; every line through the redactor."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import structlog
 
-__all__ = ["REDACTED", "configure_logging", "current_settings", "get_logger", "is_configured", "noecho_parameters", "redact"]
+from orchestrator import redact
+from orchestrator.redact import REDACTED, noecho_parameters
 
-REDACTED = "****"
+__all__ = ["REDACTED", "configure_logging", "current_settings", "get_logger", "is_configured", "noecho_parameters"]
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _state: dict[str, Any] = {"configured": False, "json": False, "level": "info"}
 
@@ -48,6 +50,7 @@ def configure_logging(json: bool | None = None, level: str = "info") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info if json else structlog.dev.set_exc_info,
             *([] if json else [_console_safe_stack]),
+            _redact_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -80,22 +83,9 @@ def get_logger(name: str | None = None, **bound: Any) -> Any:
     return structlog.get_logger(name).bind(**bound)
 
 
-def redact(mapping: Mapping[str, Any], noecho_names: Iterable[str]) -> dict[str, Any]:
-    """A copy of mapping (e.g. stack parameters) with the values of NoEcho names replaced by ****."""
-    hidden = set(noecho_names)
-    return {key: (REDACTED if key in hidden else value) for key, value in mapping.items()}
-
-
-def noecho_parameters(document: Mapping[str, Any]) -> set[str]:
-    """Names of the template's parameters declared NoEcho: true (or "true")."""
-    params = document.get("Parameters") if isinstance(document, Mapping) else None
-    if not isinstance(params, Mapping):
-        return set()
-    return {
-        name
-        for name, body in params.items()
-        if isinstance(body, Mapping) and str(body.get("NoEcho", "")).lower() == "true"
-    }
+def _redact_event(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # Last before rendering: every field of every line passes the active run's redactor.
+    return redact.current().value(event_dict)
 
 
 def _stderr_is_tty() -> bool:

@@ -212,6 +212,16 @@ class Finding:
     fixable: bool = True
     severity: str = "error"  # "error" | "warning"
     details: dict[str, Any] = field(default_factory=dict)
+    # Every edge or policy that contributes to this one (resource, class) finding: each a Finding of its own.
+    contributing: list["Finding"] = field(default_factory=list)
+
+    def parts(self) -> list["Finding"]:
+        """The contributing findings (itself when nothing was merged into it)."""
+        return list(self.contributing) or [self]
+
+    def failures(self) -> list[Failure]:
+        """One failure per fixable contributing finding: what the repairs plan from."""
+        return [part.to_failure() for part in self.parts() if part.fixable]
 
     def to_failure(self) -> Failure:
         return Failure(
@@ -232,4 +242,31 @@ class Finding:
             "line": self.line,
             "fixable": self.fixable,
             "severity": self.severity,
+            **({"contributing": [
+                {"message": p.message, "line": p.line, "fixable": p.fixable, "severity": p.severity}
+                for p in self.contributing]} if self.contributing else {}),
         }
+
+
+def merge_findings(findings: list[Finding]) -> list[Finding]:
+    """One finding per (resource, class): findings of one playbook on one resource become one, listing
+    each contributing finding; it is an error when any part is, fixable when any part is."""
+    grouped: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault((finding.playbook, finding.logical_id), []).append(finding)
+    merged = []
+    for (playbook, lid), parts in grouped.items():
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        flat = [p for part in parts for p in part.parts()]
+        lead = next((p for p in flat if p.severity == "error"), flat[0])
+        lines = [p.line for p in flat if p.line]
+        merged.append(Finding(
+            playbook=playbook, logical_id=lid, resource_type=lead.resource_type,
+            message=f"{lead.message} [+{len(flat) - 1} more: " + "; ".join(p.message for p in flat if p is not lead) + "]",
+            line=min(lines) if lines else None, fixable=any(p.fixable for p in flat),
+            severity="error" if any(p.severity == "error" for p in flat) else "warning",
+            details=dict(lead.details), contributing=flat,
+        ))
+    return merged

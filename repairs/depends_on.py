@@ -6,6 +6,7 @@ import re
 
 import networkx as nx
 
+from orchestrator.iam.policy import grants
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.repairs.base import Repair, as_list, physical_map, props, resources_of, set_depends_on
 from orchestrator.template.ordering import ordering_gaps
@@ -88,8 +89,10 @@ class AddDependsOn(Repair):
         physical = physical_map(failures)
         notes: list[str] = []
         unordered: dict[str, set[str]] = {}
-        for gap in ordering_gaps(template.document, graph):
-            unordered.setdefault(gap.consumer, set()).add(gap.needed)
+        # Only certain gaps extend the class: a gap whose conditions are unknown or differ is never repaired.
+        for gap in ordering_gaps(template.document, graph, grants=grants):
+            if gap.certain:
+                unordered.setdefault(gap.consumer, set()).add(gap.needed)
 
         pairs: set[tuple[str, str]] = set()
         targets: set[str] = set()

@@ -6,7 +6,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 
+import boto3
+import boto3.session
 import pytest
+from botocore.stub import Stubber
 
 # The sandbox caches its self-test verdict per machine; tests (and the CLIs they start) never touch the
 # user's cache directory.
@@ -68,3 +71,44 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for box in started:
         box.stop()
+
+
+# Canaries of the account-guard tests: keys that must never be logged and an account outside every allow-list.
+CANARY_SECRET_KEY = "CANARYsecretKEYthatMustNeverBeLogged0001"
+FOREIGN_ACCOUNT = "222222222222"
+
+
+@pytest.fixture
+def clean_aws_env(monkeypatch, tmp_path):
+    """Canary keys in the environment, no profile files, no instance metadata: nothing can reach real AWS."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIACANARYKEYID00001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CANARY_SECRET_KEY)
+
+
+@pytest.fixture
+def recorded_calls(monkeypatch):
+    """Every API call any boto3 client makes, as (service, operation); STS answers with account FOREIGN_ACCOUNT."""
+    calls: list[tuple[str, str]] = []
+    real_client = boto3.session.Session.client
+
+    def client(self, service_name, *args, **kwargs):
+        made = real_client(self, service_name, *args, **kwargs)
+        made.meta.events.register(
+            "before-call.*.*", lambda model, **_: calls.append((service_name, model.name)), unique_id="record"
+        )
+        if service_name == "sts":
+            stubber = Stubber(made)
+            stubber.add_response("get_caller_identity", {"Account": FOREIGN_ACCOUNT, "Arn": f"arn:aws:iam::{FOREIGN_ACCOUNT}:user/x",
+                                                         "UserId": "AIDACANARY"})
+            stubber.activate()
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    return calls

@@ -47,7 +47,7 @@ CASES = [
     ("empty-resources", "emptyres.yaml", "Resources: {}\n", "at least one resource", 1),
     ("resource-without-type", "notype.yaml", "Resources:\n  A:\n    Type: AWS::SNS::Topic\n  B:\n    Properties: {}\n",
      "resource 'B' has no Type", 4),
-    ("too-large", "huge.yaml", OK_RESOURCE + "    Metadata:\n      Blob: " + "x" * 1_000_001 + "\n", "over the 1000000-byte limit", None),
+    ("too-large", "huge.yaml", OK_RESOURCE + "    Metadata:\n      Blob: " + "x" * 1_000_001 + "\n", "over the 1,000,000-byte limit", None),
     ("alias-bomb", "bomb.yaml", BILLION_LAUGHS, "alias", None),
     ("absurd-nesting", "deep.yaml", deep_yaml(5000), "nesting", 4),
     ("nesting-over-our-bound", "deep150.yaml", deep_yaml(150), "nesting deeper than 100 levels", 4),

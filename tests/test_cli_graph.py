@@ -12,7 +12,8 @@ import structlog
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.logs import configure_logging, get_logger, noecho_parameters, redact
+from orchestrator.logs import configure_logging, get_logger, noecho_parameters
+from orchestrator.redact import Redactor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"
 
@@ -107,4 +108,4 @@ def test_redact_noecho_values():
                                "Token": {"Type": "String", "NoEcho": "true"}}}
     names = noecho_parameters(document)
     assert names == {"DbPassword", "Token"}
-    assert redact({"DbPassword": "hunter2", "Env": "dev"}, names) == {"DbPassword": "****", "Env": "dev"}
+    assert Redactor(["hunter2"]).value({"DbPassword": "hunter2", "Env": "dev"}) == {"DbPassword": "****", "Env": "dev"}

@@ -116,8 +116,8 @@ def test_aws_target_with_no_allowed_account_is_refused_before_the_forecast(no_aw
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary")
     result = CliRunner().invoke(app, ["deploy", str(MANAGED_POLICY), "--target", "aws"])
     assert result.exit_code == 3, (result.output, result.exception)
-    assert stderr_lines(result) == ["cfn-autofix: refused: refusing to deploy: [aws] allowed_accounts is empty; "
-                                    "list the sandbox account ids to allow"]
+    assert stderr_lines(result) == ["cfn-autofix: refused: refusing to deploy: [aws] allowed_accounts is empty, so "
+                                    "nothing may be written to real AWS; list the sandbox account ids"]
 
 
 def test_aws_target_without_credentials_is_refused_before_the_forecast(no_aws_credentials):

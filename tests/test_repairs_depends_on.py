@@ -63,10 +63,10 @@ def test_whole_class_and_existing_form_kept():
     res = repaired.resources
     assert res["PublicRoute"]["DependsOn"] == "GatewayAttachment"  # absent -> string
     assert res["EdgeRoute"]["DependsOn"] == ["PublicSubnet", "GatewayAttachment"]  # string -> list of both
-    assert plan.resources == ["EdgeRoute", "NatEip", "PublicRoute"]
-    # the NAT gateway waits through GetAtt NatEip.AllocationId once the EIP waits: nothing added to it
-    assert "DependsOn" not in res["NatGateway"]
-    assert any(n.startswith("NatGateway already waits for GatewayAttachment") for n in plan.notes)
+    # CreateNatGateway checks the internet gateway; allocating the unassociated EIP checks nothing.
+    assert plan.resources == ["EdgeRoute", "NatGateway", "PublicRoute"]
+    assert res["NatGateway"]["DependsOn"] == "GatewayAttachment"
+    assert "DependsOn" not in res["NatEip"]
 
 
 def test_list_form_is_appended():

@@ -69,7 +69,6 @@ def stubbed_sts_session(account: str) -> tuple[AwsSession, Stubber]:
         ("allowed", "111122223333", ["111122223333"], False),
         ("allowed-among-several", "111122223333", ["999999999999", "111122223333"], False),
         ("not-in-list", "123456789012", ["111122223333"], True),
-        ("empty-list", "123456789012", [], True),
     ],
 )
 def test_sandbox_guard_with_stubbed_sts(case, account, allowed, refused):
@@ -81,6 +80,13 @@ def test_sandbox_guard_with_stubbed_sts(case, account, allowed, refused):
         else:
             assert check_sandbox_account(session, allowed) == account
         stubber.assert_no_pending_responses()
+
+
+def test_guard_with_an_empty_allow_list_refuses_without_asking_sts():
+    session, stubber = stubbed_sts_session("123456789012")
+    with stubber, pytest.raises(Refusal, match="refusing to deploy: \\[aws\\] allowed_accounts is empty"):
+        check_sandbox_account(session, [])
+    assert stubber._queue, "the identity answer must stay unused"
 
 
 def test_guard_refusal_message_is_exact():

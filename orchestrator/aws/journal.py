@@ -10,6 +10,8 @@ from pathlib import Path
 
 import structlog
 
+from orchestrator import redact
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_JOURNAL = Path("~/.cfn-autofix/journal.jsonl")
@@ -40,6 +42,7 @@ class Journal:
         self.path = Path(path if path is not None else DEFAULT_JOURNAL).expanduser()
 
     def _append(self, record: dict) -> None:
+        record = redact.current().value(record)
         line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
         created = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,9 +80,11 @@ class Journal:
         self._append({"op": "create", **asdict(entry)})
         return entry
 
-    def mark_deleted(self, run_id: str, stack_name: str) -> None:
-        """Record that a stack's deletion was confirmed (or that it never came to exist)."""
-        self._append({"op": "deleted", "run_id": run_id, "stack_name": stack_name, "recorded_at": _now()})
+    def mark_deleted(self, run_id: str, stack_name: str, *, reason: str = "deleted") -> None:
+        """Close a stack's entry: its deletion was confirmed, it never came to exist ("never created"), or the
+        sandbox that held it was discarded ("sandbox discarded")."""
+        self._append({"op": "deleted", "run_id": run_id, "stack_name": stack_name, "recorded_at": _now(),
+                      "reason": reason})
 
     def read(self) -> list[dict]:
         """Every well-formed record, in file order."""

@@ -29,7 +29,8 @@ from tenacity import (
     stop_before_delay,
 )
 
-from orchestrator import __version__
+from orchestrator import __version__, redact
+from orchestrator.redact import REDACTED, Redactor
 from orchestrator.errors import Refusal
 from orchestrator.aws.buckets import TemplateBuckets
 from orchestrator.model import StackEvent, StackStatus
@@ -56,7 +57,6 @@ T = TypeVar("T")
 RUN_ID_TAG = "cfn-autofix:run-id"
 # CreateStack/UpdateStack/ValidateTemplate accept at most this many bytes inline; beyond it the body goes via S3.
 TEMPLATE_BODY_LIMIT = 51_200
-REDACTED = "****"
 
 def redact_parameters(parameters: Mapping[str, Any] | None, noecho: Iterable[str] = ()) -> dict[str, Any]:
     """Parameters as they may be logged: NoEcho values replaced by ****."""
@@ -64,18 +64,11 @@ def redact_parameters(parameters: Mapping[str, Any] | None, noecho: Iterable[str
     return {key: (REDACTED if key in hidden else value) for key, value in (parameters or {}).items()}
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for value in secrets:
-        if value:
-            text = text.replace(value, REDACTED)
-    return text
-
-
 def _is_url(template: str) -> bool:
     return template.startswith(("https://", "http://")) and "\n" not in template and " " not in template
 
 
-def _event_from(raw: Mapping[str, Any], secrets: Iterable[str] = ()) -> StackEvent:
+def _event_from(raw: Mapping[str, Any], redactor: Redactor) -> StackEvent:
     return StackEvent(
         event_id=str(raw["EventId"]),
         stack_name=str(raw.get("StackName", "")),
@@ -83,8 +76,8 @@ def _event_from(raw: Mapping[str, Any], secrets: Iterable[str] = ()) -> StackEve
         resource_type=str(raw.get("ResourceType", "")),
         status=str(raw.get("ResourceStatus", "")),
         # A NoEcho value can come back inside a failure reason or a physical id (a name built from it).
-        reason=_scrub(str(raw.get("ResourceStatusReason") or ""), secrets),
-        physical_id=_scrub(str(raw.get("PhysicalResourceId") or ""), secrets),
+        reason=redactor.text(str(raw.get("ResourceStatusReason") or "")),
+        physical_id=redactor.text(str(raw.get("PhysicalResourceId") or "")),
         timestamp=raw.get("Timestamp"),
     )
 
@@ -105,7 +98,7 @@ class AwsSession(TemplateBuckets):
         self._clients: dict[str, Any] = {}
         self._identity: dict[str, str] | None = None
         # Values of NoEcho parameters sent with this session: scrubbed from every event, answer and error text.
-        self._secrets: set[str] = set()
+        self.redactor = redact.active_or_new()
         creds = dict(target.credentials or {})
         try:
             # Explicit keys (sandbox, endpoint, assumed role) win over a profile.
@@ -139,7 +132,8 @@ class AwsSession(TemplateBuckets):
             return self._clients[service]
 
     def _retrying(self, operation: str, fn: Callable[[], T], *, secrets: Iterable[str] = ()) -> T:
-        secret_values = [s for s in {*secrets, *self._secrets} if s]
+        self.redactor.add(secrets)
+        scrub = self.redactor.text
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -147,7 +141,7 @@ class AwsSession(TemplateBuckets):
                 "aws_retry",
                 operation=operation,
                 attempt=state.attempt_number,
-                error=_scrub(error_summary(exc), secret_values) if exc else "",
+                error=scrub(error_summary(exc)) if exc else "",
                 wait_s=round(state.next_action.sleep, 3) if state.next_action else 0.0,
             )
 
@@ -162,7 +156,7 @@ class AwsSession(TemplateBuckets):
         try:
             return retryer(fn)
         except ClientError as exc:
-            raise self._translate(operation, exc, secret_values) from exc
+            raise self._translate(operation, exc) from exc
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise AwsCredentialsMissing(
                 f"no AWS credentials found for {operation} (set a profile, environment keys or a role)",
@@ -171,13 +165,13 @@ class AwsSession(TemplateBuckets):
             ) from exc
         except CONNECTION_ERRORS as exc:
             raise AwsError(
-                f"{operation}: cannot reach the endpoint after retries ({_scrub(str(exc), secret_values)})",
+                f"{operation}: cannot reach the endpoint after retries ({scrub(str(exc))})",
                 operation=operation,
                 code=type(exc).__name__,
                 retryable=True,
             ) from exc
         except BotoCoreError as exc:
-            raise AwsError(f"{operation}: {_scrub(str(exc), secret_values)}", operation=operation, code=type(exc).__name__) from exc
+            raise AwsError(f"{operation}: {scrub(str(exc))}", operation=operation, code=type(exc).__name__) from exc
         except ResponseParserError as exc:
             raise AwsError(
                 f"{operation}: the endpoint kept answering with something that is not an API response",
@@ -186,10 +180,10 @@ class AwsSession(TemplateBuckets):
                 retryable=True,
             ) from exc
 
-    def _translate(self, operation: str, exc: ClientError, secrets: Iterable[str]) -> AwsError:
+    def _translate(self, operation: str, exc: ClientError) -> AwsError:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        message = _scrub(str(error.get("Message", "")), secrets)
+        message = self.redactor.text(str(error.get("Message", "")))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) or None
         kwargs = {"operation": operation, "code": code, "status_code": status}
         if is_retryable(exc):
@@ -338,7 +332,6 @@ class AwsSession(TemplateBuckets):
             via_s3="TemplateURL" in args,
         )
         secrets = [str(v) for k, v in (parameters or {}).items() if k in noecho]
-        self._secrets.update(v for v in secrets if v)
         return str(self._call("cloudformation", operation, secrets=secrets, **args)["StackId"])
 
     def describe_stack(self, name: str) -> dict[str, Any] | None:
@@ -351,9 +344,9 @@ class AwsSession(TemplateBuckets):
         if not stacks:
             return None
         stack = dict(stacks[0])
-        if self._secrets:
-            stack["StackStatusReason"] = _scrub(str(stack.get("StackStatusReason") or ""), self._secrets)
-            stack["Outputs"] = [{**o, "OutputValue": _scrub(str(o.get("OutputValue", "")), self._secrets)}
+        if self.redactor:
+            stack["StackStatusReason"] = self.redactor.text(str(stack.get("StackStatusReason") or ""))
+            stack["Outputs"] = [{**o, "OutputValue": self.redactor.text(str(o.get("OutputValue", "")))}
                                 for o in stack.get("Outputs") or []]
         return stack
 
@@ -422,7 +415,7 @@ class AwsSession(TemplateBuckets):
         raw_events, cursor_seen = self._retrying("DescribeStackEvents", read)
         if not cursor_seen:
             log.warning("event_cursor_not_found", stack=name, after_event_id=after_event_id)
-        return [_event_from(raw, self._secrets) for raw in reversed(raw_events)]
+        return [_event_from(raw, self.redactor) for raw in reversed(raw_events)]
 
     iter_stack_events = iter_new_events  # the name used in docs/CONTRACTS.md
 

@@ -116,11 +116,14 @@ def find_candidates(
                 items[entry.stack_name].sources.append("journal")
             continue
         recorded = _parse_time(entry.recorded_at)
-        if recorded is not None and recorded >= cutoff:
-            continue  # a run that may still be going on
-        stack = session.describe_stack(entry.stack_name)
         item = SweepItem(region=region, stack_name=entry.stack_name, run_id=entry.run_id, status="", created=recorded)
         item.sources.append("journal")
+        if recorded is not None and recorded >= cutoff:
+            # Found and shown, never touched: its run may still be going on.
+            item.action, item.detail = "skipped", _young(recorded, now, older_than)
+            items[entry.stack_name] = item
+            continue
+        stack = session.describe_stack(entry.stack_name)
         if stack is None:
             item.action, item.status, item.detail = "gone", "DELETE_COMPLETE", "no such stack; journal entry closed"
         else:
@@ -133,9 +136,14 @@ def find_candidates(
             elif item.status == "DELETE_COMPLETE":
                 item.action, item.detail = "gone", "already deleted; journal entry closed"
             elif item.created is not None and item.created >= cutoff:
-                continue
+                item.action, item.detail = "skipped", _young(item.created, now, older_than)
         items[entry.stack_name] = item
     return sorted(items.values(), key=lambda i: (i.created or now, i.stack_name))
+
+
+def _young(when: datetime, now: datetime, older_than: timedelta) -> str:
+    minutes = max(0, int((now - when).total_seconds() // 60))
+    return f"pending, {minutes} min old: younger than --older-than {older_than}, its run may still be going on"
 
 
 def stack_buckets(session: Any, stack_name: str) -> list[str]:
@@ -202,6 +210,7 @@ class SweepRequest:
     credentials: dict | None = None
     wait_timeout: float = 1800.0
     now: datetime | None = None
+    emulator_endpoints: tuple[str, ...] = ()
 
 
 def sweep_region(session: Any, *, region: str, **fields: Any) -> list[SweepItem]:
@@ -226,23 +235,47 @@ def sweep(*, regions: list[str], **fields: Any) -> list[SweepItem]:
 
     The keywords are SweepRequest's fields (target, older_than, endpoint_url, yes, journal, profile,
     role_arn, allowed_accounts, credentials, wait_timeout)."""
+    from orchestrator.aws.guard import Guard
     from orchestrator.aws.session import AwsSession
     from orchestrator.aws.targets import Target, open_target
 
-    request = SweepRequest(**{**fields, "allowed_accounts": tuple(fields.get("allowed_accounts") or ())})
+    request = SweepRequest(**{**fields, "allowed_accounts": tuple(fields.get("allowed_accounts") or ()),
+                              "emulator_endpoints": tuple(fields.get("emulator_endpoints") or ())})
     if request.target == "embedded":
         raise BadInput(
             "sweep needs a target that outlives a run: --target endpoint --endpoint-url URL, or --target aws "
             "(an embedded sandbox is discarded with its run)"
         )
-    items: list[SweepItem] = []
+    guard = Guard(action="sweep", allowed_accounts=tuple(str(a) for a in request.allowed_accounts),
+                  emulator_endpoints=request.emulator_endpoints)
+    items: list[SweepItem] = _embedded_entries(request.journal, request.older_than, request.yes)
     for region in regions:
         spec = Target(kind=request.target, region=region, endpoint_url=request.endpoint_url, profile=request.profile,
                       role_arn=request.role_arn, credentials=request.credentials,
                       allowed_accounts=request.allowed_accounts)
-        with open_target(spec) as opened:
+        with open_target(spec, guard=guard) as opened:
             session = AwsSession(opened)
             items += sweep_region(session, region=region, **{**vars(request), "endpoint_url": opened.endpoint_url})
+    return items
+
+
+def _embedded_entries(journal: Journal | None, older_than: timedelta, yes: bool) -> list[SweepItem]:
+    """Pending entries of embedded runs: their sandbox ended with the run, so there is nothing to delete;
+    they are closed (with --yes) once older than --older-than, like every other entry."""
+    if journal is None:
+        return []
+    cutoff = datetime.now(timezone.utc) - older_than
+    items = []
+    for entry in journal.pending():
+        recorded = _parse_time(entry.recorded_at)
+        if entry.target != "embedded" or recorded is None or recorded >= cutoff:
+            continue
+        item = SweepItem(region=entry.region, stack_name=entry.stack_name, run_id=entry.run_id,
+                         status="DELETE_COMPLETE", created=recorded, sources=["journal"], action="gone",
+                         detail="its embedded sandbox ended with its run; journal entry closed")
+        if yes:
+            journal.mark_deleted(entry.run_id, entry.stack_name, reason="sandbox discarded")
+        items.append(item)
     return items
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import structlog
 
-from orchestrator.errors import BadInput, Refusal
+from orchestrator.aws.guard import Guard, guard_target
+from orchestrator.errors import BadInput
 
 log = structlog.get_logger(__name__)
 
@@ -79,24 +80,12 @@ def _clean_credentials(credentials: Mapping[str, Any] | None) -> dict[str, str] 
     return {key: str(credentials[key]) for key in _CREDENTIAL_KEYS if credentials.get(key)}
 
 
-def check_sandbox_account(session: Any, allowed_accounts: Sequence[str]) -> str:
+def check_sandbox_account(session: Any, allowed_accounts: Sequence[str], action: str = "deploy") -> str:
     """Ask STS who we are and refuse unless that account is an allowed sandbox; returns the account id.
 
-    Called before any write, so a wrong profile can never touch an account that holds something of value.
+    Kept for callers of the old name: the guard itself lives in orchestrator.aws.guard.
     """
-    from orchestrator.aws.session import AwsCredentialsMissing  # aws.py is the boto3 boundary; import it only when needed
-
-    try:
-        identity = session.caller_identity()
-    except AwsCredentialsMissing as exc:
-        raise Refusal(f"refusing to deploy: no usable AWS credentials ({exc.message})") from exc
-    account = str(identity["Account"])
-    allowed = [str(a) for a in allowed_accounts]
-    if account not in allowed:
-        shown = "[" + ", ".join(allowed) + "]" if allowed else "[] (empty)"
-        raise Refusal(f"refusing to deploy: account {account} is not in [aws] allowed_accounts {shown}")
-    log.info("sandbox_account_allowed", account_id=account)
-    return account
+    return Guard(action=action, allowed_accounts=tuple(str(a) for a in allowed_accounts)).check(session)
 
 
 @contextmanager
@@ -107,6 +96,7 @@ def open_target(
     sandbox_config: Any = None,
     retry: Any = None,
     session_name: str = "cfn-autofix",
+    guard: Guard | None = None,
     **fields: Any,
 ) -> Iterator[Target]:
     """Open a deployment target for the duration of a `with` block.
@@ -117,6 +107,9 @@ def open_target(
     - endpoint: talks to `endpoint_url` with the given credentials, dummy ones if none;
     - aws: uses `profile` and/or assumes `role_arn`, then refuses (errors.Refusal) unless the
       caller's account is in `allowed_accounts`. Nothing is written before that check.
+
+    An endpoint that is not a loopback address (nor declared an emulator in `guard`) is treated as AWS:
+    the same guard runs for it. `guard` defaults to Guard("deploy", allowed_accounts).
     """
     spec = fields.pop("kind", spec)  # the kind may come by keyword, as in Target(kind=...)
     if isinstance(spec, str):
@@ -124,6 +117,7 @@ def open_target(
         spec = Target(kind=spec, region=region, **fields)
     kind, region, endpoint_url = spec.kind, spec.region, spec.endpoint_url
     profile, role_arn, credentials, allowed_accounts = spec.profile, spec.role_arn, spec.credentials, spec.allowed_accounts
+    guard = guard or Guard(action="deploy", allowed_accounts=tuple(str(a) for a in allowed_accounts))
     if kind not in TARGET_KINDS:
         raise BadInput(f"unknown target {kind!r}; expected one of {', '.join(TARGET_KINDS)}")
     if kind == "embedded":
@@ -151,6 +145,8 @@ def open_target(
             raise BadInput("target 'endpoint' needs an endpoint URL (--endpoint-url)")
         if not re.match(r"^https?://", endpoint_url):
             raise BadInput(f"endpoint URL {endpoint_url!r} must start with http:// or https://")
+        if guard.applies("endpoint", endpoint_url):
+            guard.refuse_without_network("endpoint", endpoint_url)
         target = Target(
             kind="endpoint",
             region=region,
@@ -160,14 +156,14 @@ def open_target(
             # dummy keys only when nothing else is given.
             credentials=_clean_credentials(credentials)
             or (None if profile or _env_credentials() else dict(DUMMY_CREDENTIALS)),
+            allowed_accounts=guard.allowed_accounts,
         )
+        target.account_id = guard_target(target, guard, retry=retry)
         log.info("target_opened", target="endpoint", region=region, endpoint_url=target.endpoint_url)
         yield target
         return
 
-    if not allowed_accounts:
-        # No account could pass the guard: refuse now, before any credential lookup or network call.
-        raise Refusal("refusing to deploy: [aws] allowed_accounts is empty; list the sandbox account ids to allow")
+    guard.refuse_without_network("aws", endpoint_url)
     from orchestrator.aws.session import AwsSession  # the only boto3 boundary
 
     target = Target(
@@ -177,12 +173,12 @@ def open_target(
         profile=profile,
         role_arn=role_arn,
         credentials=_clean_credentials(credentials),
-        allowed_accounts=tuple(str(a) for a in allowed_accounts),
+        allowed_accounts=guard.allowed_accounts,
     )
     if role_arn:
         # Explicit assumed-role keys take precedence over the profile they were obtained with.
         target = replace(target, credentials=AwsSession(target, retry=retry).assume_role(role_arn, session_name))
-    target.account_id = check_sandbox_account(AwsSession(target, retry=retry), target.allowed_accounts)
+    target.account_id = guard_target(target, guard, retry=retry)
     log.info("target_opened", target="aws", region=region, account_id=target.account_id)
     yield target
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from orchestrator import redact
+from orchestrator.termsafe import term_safe
 from orchestrator.config import Config, check_region, load_config
 from orchestrator.errors import AutofixError, BadInput, Interrupted, Refusal
 from orchestrator.logs import configure_logging
@@ -39,14 +41,16 @@ class _AutofixGroup(TyperGroup):
     """Maps AutofixError to its exit code with one stderr line, never a traceback (also under CliRunner)."""
 
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AutofixError as exc:
-            typer.echo(error_line(exc), err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo(f"{PROG}: interrupted", err=True)
-            raise typer.Exit(Interrupted.exit_code) from None
+        # One redactor per invocation: the run adds its NoEcho values, every sink (error lines too) uses it.
+        with redact.Redactor().active() as redactor:
+            try:
+                return super().invoke(ctx)
+            except AutofixError as exc:
+                typer.echo(redactor.text(error_line(exc)), err=True)
+                raise typer.Exit(exc.exit_code) from None
+            except KeyboardInterrupt:
+                typer.echo(f"{PROG}: interrupted", err=True)
+                raise typer.Exit(Interrupted.exit_code) from None
 
 
 app = typer.Typer(
@@ -86,8 +90,10 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def emit(text: str, out: Path | None) -> None:
-    """Write a command's output to --out (atomically) or to stdout."""
+    """Write a command's output to --out (atomically) or to stdout, through the redactor."""
+    text = redact.current().text(text)
     if out is None:
+        text = term_safe(text)  # a terminal, or a pipe to one: no control characters from the template
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -134,6 +140,49 @@ class TargetKind(str, enum.Enum):
     endpoint = "endpoint"
 
 
+EmulatorOption = Annotated[
+    bool,
+    typer.Option("--emulator", help="Declare --endpoint-url an AWS emulator holding no real account (skips the "
+                 "account guard); loopback URLs need no declaration [config: aws.emulator_endpoints]."),
+]
+
+
+FaultsOption = Annotated[
+    str | None,
+    typer.Option("--faults", metavar="SPEC", help="Rehearse a flaky day: API faults the embedded sandbox injects, "
+                 "e.g. throttle=0.3,5xx=0.05,resets=2,lost=1,seed=7 (ops=A|B limits them) [config: sandbox.faults]."),
+]
+
+
+def faults_override(faults: str | None, target: str | None) -> dict[str, Any]:
+    """The config override for --faults, checked now: bad syntax, or a target that is not the embedded sandbox."""
+    if faults is None:
+        return {}
+    from orchestrator.sandbox.config import FaultConfig
+
+    try:
+        FaultConfig.parse(faults)
+    except ValueError as exc:
+        raise BadInput(f"--faults: {exc}") from None
+    if target not in (None, "embedded"):
+        raise BadInput("--faults are injected by the embedded sandbox; for an endpoint, serve one with "
+                       "`cfn-autofix sandbox --faults ...`")
+    return {"sandbox.faults": faults}
+
+
+def config_with_emulator(ctx: typer.Context, emulator: bool, endpoint_url: str | None,
+                         overrides: dict[str, Any] | None = None) -> Config:
+    """The command's config (with `overrides`); with --emulator, the endpoint URL added to aws.emulator_endpoints."""
+    overrides = dict(overrides or {})
+    settings = state(ctx).config(overrides)
+    if not emulator:
+        return settings
+    url = endpoint_url or settings.deploy.endpoint_url
+    if not url:
+        raise BadInput("--emulator declares the --endpoint-url an emulator, and no endpoint URL is given")
+    return state(ctx).config({**overrides, "aws.emulator_endpoints": [*settings.aws.emulator_endpoints, url]})
+
+
 def split_regions(text: str | None) -> list[str] | None:
     """--regions R1,R2 as a list, each name checked like every other --region."""
     regions = [r.strip() for r in text.split(",") if r.strip()] if text else None
@@ -174,3 +223,31 @@ def sigterm_as_interrupt() -> Iterator[None]:
         for sig, old in previous.items():
             # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[str, str]:
+    """--param K=V pairs over a parameters file (JSON object, or the AWS CLI's ParameterKey/ParameterValue list)."""
+    import json
+
+    values: dict[str, str] = {}
+    if params_file is not None:
+        from orchestrator.inputs import DATA_LIMIT, read_text_input
+
+        text = read_text_input(params_file, max_bytes=DATA_LIMIT, what="parameters file")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"invalid JSON: {exc.msg}", file=str(params_file), line=exc.lineno) from None
+        if isinstance(data, dict) and all(isinstance(v, (str, int, float, bool)) for v in data.values()):
+            values.update({str(k): str(v) for k, v in data.items()})
+        elif isinstance(data, list) and all(isinstance(i, dict) and "ParameterKey" in i for i in data):
+            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
+        else:
+            raise BadInput("expected {\"Name\": \"value\"} or [{\"ParameterKey\", \"ParameterValue\"}]",
+                           file=str(params_file))
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--param {pair!r}: expected KEY=VALUE")
+        values[key] = value
+    return values

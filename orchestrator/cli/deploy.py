@@ -9,9 +9,20 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, state
+from orchestrator.cli.common import (
+    EmulatorOption,
+    FaultsOption,
+    TargetKind,
+    app,
+    config_with_emulator,
+    faults_override,
+    parse_parameters,
+    quiet_console_logs,
+    sigterm_as_interrupt,
+)
 from orchestrator.config import check_region
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class Strategy(str, enum.Enum):
@@ -24,35 +35,6 @@ class ManagedPolicyStrategy(str, enum.Enum):
     fix_arn = "fix-arn"
 
 
-def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[str, str]:
-    """--param K=V pairs over a parameters file (JSON object, or the AWS CLI's ParameterKey/ParameterValue list)."""
-    import json
-
-    values: dict[str, str] = {}
-    if params_file is not None:
-        try:
-            data = json.loads(params_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise BadInput("parameters file not found", file=str(params_file)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read parameters file: {exc}", file=str(params_file)) from None
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"invalid JSON: {exc.msg}", file=str(params_file), line=exc.lineno) from None
-        if isinstance(data, dict) and all(isinstance(v, (str, int, float, bool)) for v in data.values()):
-            values.update({str(k): str(v) for k, v in data.items()})
-        elif isinstance(data, list) and all(isinstance(i, dict) and "ParameterKey" in i for i in data):
-            values.update({str(i["ParameterKey"]): str(i.get("ParameterValue", "")) for i in data})
-        else:
-            raise BadInput("expected {\"Name\": \"value\"} or [{\"ParameterKey\", \"ParameterValue\"}]",
-                           file=str(params_file))
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise BadInput(f"--param {pair!r}: expected KEY=VALUE")
-        values[key] = value
-    return values
-
-
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
@@ -60,6 +42,8 @@ def deploy_command(
     region: Annotated[str | None, typer.Option("--region", "-r", help="Region to deploy to [config: deploy.region].")] = None,
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
+    faults: FaultsOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget [default 5].")] = None,
@@ -83,11 +67,11 @@ def deploy_command(
 
     if region is not None:
         check_region(region)
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url,
+                                    faults_override(faults, target.value if target else None))
     quiet_console_logs(ctx)
+    check_outputs([template, params_file], {"--out": out, "--report-json": report_json})
     parameters = parse_parameters(param, params_file)
-    if out is not None and out.is_dir():
-        raise BadInput("--out is a directory", file=str(out))
     options = RunOptions.build(
         settings,
         region=region,

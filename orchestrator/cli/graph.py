@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from orchestrator import redact
 from orchestrator.cli.common import app, emit, state
 from orchestrator.errors import BadInput
+from orchestrator.paths import check_outputs
 
 
 class GraphFormat(str, enum.Enum):
@@ -35,7 +37,10 @@ def graph_command(
     from orchestrator.template import load_template
 
     state(ctx)
-    graph = build_graph(load_template(template))
+    check_outputs([template], {"--out": out})
+    tpl = load_template(template)
+    redact.current().add(redact.noecho_values(tpl.document))
+    graph = build_graph(tpl)
     marked = list(highlight or [])
     missing = [node for node in marked if node not in graph.g]
     if missing:

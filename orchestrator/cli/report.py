@@ -51,14 +51,13 @@ def run_merge_command(
     stream: Any = None,
 ) -> int:
     """`cfn-autofix report merge`: shard JSON results -> the outputs of a single run; returns the exit code."""
+    from orchestrator.inputs import DATA_LIMIT, read_text_input
+    from orchestrator.paths import check_outputs
+
+    check_outputs(files, {"--report-json": report_json, "--junit": junit, "--report-md": report_md})
     runs = []
     for path in files:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInput("shard result not found", file=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInput(f"cannot read shard result: {exc}", file=path) from None
+        text = read_text_input(path, max_bytes=DATA_LIMIT, what="shard result")
         runs.append((str(path), reports.load_run(str(path), text)))
     run = reports.merge_runs(runs)
     write_outputs(run, junit=junit, report_md=report_md, report_json=report_json, playbook_dirs=playbook_dirs)

@@ -9,7 +9,7 @@ import typer
 
 from orchestrator.aws.journal import Journal
 from orchestrator.aws.sweep import SweepItem, exit_code, parse_age, sweep
-from orchestrator.cli.common import TargetKind, app, split_regions, state
+from orchestrator.cli.common import EmulatorOption, TargetKind, app, config_with_emulator, split_regions
 
 
 @app.command("sweep")
@@ -17,6 +17,7 @@ def sweep_command(
     ctx: typer.Context,
     target: Annotated[TargetKind | None, typer.Option("--target", help="endpoint or aws (an embedded sandbox dies with its run).")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
     regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions to sweep [config: deploy.region].")] = None,
     older_than: Annotated[str, typer.Option("--older-than", help="Only stacks created longer ago than this (30m, 6h, 2d).")] = "6h",
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only print what would be deleted.")] = False,
@@ -24,8 +25,10 @@ def sweep_command(
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
 ) -> None:
-    """Delete stacks this tool left behind (its tag, older than --older-than, or pending in the journal); dry run by default."""
-    settings = state(ctx).config()
+    """Delete stacks this tool left behind: tagged ones older than --older-than, and those of journal entries still
+    pending once the entry is older than --older-than (younger pending entries are listed as skipped: their run may
+    still be going on). Entries of embedded runs are closed. Dry run by default."""
+    settings = config_with_emulator(ctx, emulator, endpoint_url)
     code = run_sweep_command(
         target=target.value if target else settings.deploy.target,
         regions=split_regions(regions) or [settings.deploy.region],
@@ -36,6 +39,7 @@ def sweep_command(
         profile=profile or settings.aws.profile or None,
         role_arn=role_arn or settings.aws.role_arn or None,
         allowed_accounts=settings.aws.allowed_accounts,
+        emulator_endpoints=settings.aws.emulator_endpoints,
     )
     raise typer.Exit(code)
 
@@ -46,6 +50,9 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from orchestrator.termsafe import term_safe
 
     console = Console(file=stream or sys.stdout, width=160 if not (stream or sys.stdout).isatty() else None)
     if not items:
@@ -55,7 +62,7 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
     for column in ("region", "stack", "run id", "created", "status", "found by", "action", "detail"):
         table.add_column(column)
     for item in items:
-        table.add_row(
+        cells = (
             item.region,
             item.stack_name,
             item.run_id or "",
@@ -65,6 +72,8 @@ def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> No
             item.action,
             item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else ""),
         )
+        # Names and details come from the account: shown as plain, inert text.
+        table.add_row(*(Text(term_safe(cell, keep_newlines=False)) for cell in cells))
     console.print(table)
 
 

@@ -11,8 +11,20 @@ from typing import Annotated, Any
 import structlog
 import typer
 
-from orchestrator.cli.common import TargetKind, app, quiet_console_logs, sigterm_as_interrupt, split_regions, state
+from orchestrator import redact
+from orchestrator.cli.common import (
+    EmulatorOption,
+    FaultsOption,
+    TargetKind,
+    app,
+    config_with_emulator,
+    faults_override,
+    quiet_console_logs,
+    sigterm_as_interrupt,
+    split_regions,
+)
 from orchestrator.errors import BadInput, Interrupted
+from orchestrator.paths import check_outputs
 from orchestrator.verify import reports
 from orchestrator.verify.outputs import summary_line, write_outputs
 from orchestrator.verify.progress import Progress
@@ -38,6 +50,8 @@ def verify_command(
     fail_on_repair: Annotated[bool, typer.Option("--fail-on-repair", help="Exit 1 also when a cell needed a template repair.")] = False,
     target: Annotated[TargetKind | None, typer.Option("--target", help="embedded sandbox per cell (default), aws, or endpoint.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="AWS-compatible endpoint (with --target endpoint).")] = None,
+    emulator: EmulatorOption = False,
+    faults: FaultsOption = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile (with --target aws).")] = None,
     role_arn: Annotated[str | None, typer.Option("--role-arn", help="Role to assume (with --target aws).")] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, help="Deployment budget per cell (over the matrix's).")] = None,
@@ -46,7 +60,8 @@ def verify_command(
     """Verify templates x regions x parameter sets, each cell in its own sandbox; write JUnit, Markdown and JSON."""
     quiet_console_logs(ctx)
 
-    settings = state(ctx).config()
+    settings = config_with_emulator(ctx, emulator, endpoint_url,
+                                    faults_override(faults, target.value if target else None))
     chosen_regions = split_regions(regions)
     with sigterm_as_interrupt():
         code = run_verify_command(
@@ -117,6 +132,9 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
         shard=parse_shard(request.shard) if request.shard else None,
         max_attempts=request.max_attempts,
     )
+    check_outputs([request.matrix_path, *{cell.template for cell in vplan.all_cells}],
+                  {"--report-json": request.report_json, "--junit": request.junit, "--report-md": request.report_md})
+    _verify_guard(target, endpoint_url, vplan, request.profile, request.role_arn, config)
     deploy = request.deploy
     if deploy is None:
         from orchestrator.deploy.loop import deploy_with_autofix as deploy
@@ -138,11 +156,31 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
             if verify_config is not None else PoolSettings()
     settings = CellSettings(deploy=deploy, out_dir=request.out_dir, target=target, endpoint_url=endpoint_url,
                             deploy_options=options, cancel_event=cancel_event, pool=pool)
-    with Progress(len(vplan.cells), stream=request.stream) as progress:
-        run = verify(vplan, workers=workers, progress=progress, settings=settings)
-    write_outputs(run, junit=request.junit, report_md=request.report_md, report_json=request.report_json,
-                  playbook_dirs=playbook_dirs)
+    # One redactor for the run: each cell adds its NoEcho values, and every report is written through it.
+    with redact.active_or_new().active():
+        with Progress(len(vplan.cells), stream=request.stream) as progress:
+            run = verify(vplan, workers=workers, progress=progress, settings=settings)
+        write_outputs(run, junit=request.junit, report_md=request.report_md, report_json=request.report_json,
+                      playbook_dirs=playbook_dirs)
     print(summary_line(run), file=request.stream or sys.stdout)
     if cancel_event.is_set():
         raise Interrupted("verify stopped; the reports cover the cells that ran")
     return reports.exit_code(run, fail_on_repair=request.fail_on_repair)
+
+
+def _verify_guard(target: str, endpoint_url: str | None, vplan: Any, profile: str | None, role_arn: str | None,
+                  config: Any) -> None:
+    """The account guard once, before any cell: a refusal ends verify with exit 3, not as N failed cells."""
+    from orchestrator.aws.guard import Guard
+
+    guard = Guard.from_config(config, "verify")
+    if not guard.applies(target, endpoint_url):
+        return
+    guard.refuse_without_network(target, endpoint_url)
+    from orchestrator.aws.targets import open_target
+
+    aws = getattr(config, "aws", None)
+    region = vplan.cells[0].region if vplan.cells else "us-east-1"
+    with open_target(target, region, endpoint_url=endpoint_url, profile=profile or getattr(aws, "profile", "") or None,
+                     role_arn=role_arn or getattr(aws, "role_arn", "") or None, guard=guard):
+        pass

@@ -14,9 +14,21 @@ from orchestrator import template as template_io
 from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
 from orchestrator.deploy.diagnosis import diagnose
-from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, event_json, finish, fixed_path
-from orchestrator.errors import BadInput
-from orchestrator.logs import noecho_parameters
+from orchestrator.deploy.outcome import (
+    DeployResult,
+    RunState,
+    cleanup,
+    close_unborn,
+    event_json,
+    finish,
+    fixed_path,
+)
+from orchestrator.errors import BadInput, ConfigError
+from orchestrator import redact
+from orchestrator.aws.guard import Guard
+from orchestrator.paths import check_outputs
+from orchestrator.template.decode import MAX_BYTES as TEMPLATE_SIZE_LIMIT
+from orchestrator.redact import noecho_parameters, noecho_values
 from orchestrator.model import Failure, FailureKind, StackStatus
 from orchestrator.options import RunOptions
 from orchestrator.remedy.apply import apply_round, group_failures
@@ -63,6 +75,7 @@ class _Runner:
         self.cancel_event = options.cancel_event
         self.state = options.on_state or (lambda text: None)
         self.created = False
+        self.journaled = False
         from orchestrator.aws.session import RetryPolicy
 
         self.retry = RetryPolicy.from_config(options.config)
@@ -78,7 +91,7 @@ class _Runner:
         return {
             # JSON of the long form: the same document whatever the input's format. UTF-8, not \u escapes:
             # a YAML reader (moto's) turns an escaped surrogate pair (an emoji) into two invalid characters.
-            "template": json.dumps(document, indent=1, ensure_ascii=False),
+            "template": template_body(document),
             "parameters": parameters or None,
             "capabilities": required_capabilities(document),
             "tags": {RUN_ID_TAG: self.run.run_id},
@@ -87,14 +100,41 @@ class _Runner:
         }
 
     def _create(self) -> str | None:
+        from orchestrator.aws import session as aws
+
         self.journal.record_stack(
             run_id=self.run.run_id, stack_name=self.run.stack_name, target=self.run.target,
             region=self.run.region, endpoint_url=getattr(self.target, "endpoint_url", None),
         )
-        self.session.create_stack(self.run.stack_name, **self._stack_args())
+        self.journaled = True
+        try:
+            self.session.create_stack(self.run.stack_name, **self._stack_args())
+        except aws.AwsError as exc:
+            if isinstance(exc, BadInput) or not self._reconcile_create(exc):
+                raise
         self.created = True
         self.run.deployments += 1
         return None
+
+    def _reconcile_create(self, exc: Exception) -> bool:
+        """After a CreateStack whose answer was lost (timeout, reset; then "already exists" on the retry with the
+        same ClientRequestToken), look the stack up by name and run-id tag; True when it is this run's."""
+        from orchestrator.aws.session import RUN_ID_TAG
+
+        try:
+            stack = self.session.describe_stack(self.run.stack_name)
+        except Exception as lookup:  # the endpoint is still unreachable: keep the first error
+            log.warning("create_reconcile_failed", error=str(lookup))
+            return False
+        tags = {str(t.get("Key")): str(t.get("Value")) for t in (stack or {}).get("Tags") or []}
+        ours = stack is not None and tags.get(RUN_ID_TAG) == self.run.run_id
+        self.run.reconciled.append({
+            "operation": "CreateStack", "error": str(exc),
+            "found": (stack or {}).get("StackStatus") if ours else None,
+            "stack_id": (stack or {}).get("StackId") if ours else None,
+        })
+        log.warning("create_reconciled", error=str(exc), stack_exists=ours)
+        return ours
 
     def _delete_and_wait(self) -> None:
         stack = self.session.describe_stack(self.run.stack_name)
@@ -241,6 +281,15 @@ class _Runner:
             time.sleep(delay)
 
 
+def template_body(document: dict) -> str:
+    """The body sent to CloudFormation: indented JSON of the long form, compact when indentation alone would
+    push it past the 1,000,000-byte limit (a template within the limit is never refused for our formatting)."""
+    body = json.dumps(document, indent=1, ensure_ascii=False)
+    if len(body.encode("utf-8")) > TEMPLATE_SIZE_LIMIT:
+        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return body
+
+
 def deploy_with_autofix(
     template: str | Path | Template,
     *,
@@ -269,6 +318,12 @@ def deploy_with_autofix(
         options = options.replace(**{k: v for k, v in overrides.items() if v is not None})
         options.check()
     source = _as_template(template)
+    repaired_out = Path(options.out) if options.out is not None else (fixed_path(source.path) if source.path else None)
+    check_outputs([source.path], {"--out (the repaired template)": repaired_out if options.write_template else None,
+                                  "--report-json": options.report_json})
+    guard = Guard.from_config(options.config, "deploy")
+    if guard.applies(options.target, options.endpoint_url):
+        guard.refuse_without_network(options.target, options.endpoint_url)  # before any work
     build_graph(source)  # a dangling reference or a cycle is bad input before anything is deployed
     playbooks = load_playbooks(options.config.playbooks.extra_dirs)
     run_id = options.run_id or new_run_id()
@@ -277,7 +332,9 @@ def deploy_with_autofix(
     run = RunState(run_id=run_id, target=options.target, region=options.region, stack_name=stack_name,
                    strategy=options.strategy, source=source, template=source)
     _check_parameters(source, options.parameters)
-    with bound_contextvars(run_id=run_id, stack=stack_name):
+    redactor = redact.active_or_new()
+    redactor.add(noecho_values(source.document, options.parameters))
+    with redactor.active(), bound_contextvars(run_id=run_id, stack=stack_name):
         log.info("run_started", template=str(source.path or "<string>"), target=options.target,
                  region=options.region, strategy=options.strategy, max_attempts=options.max_attempts)
         _deploy_and_repair(run, options, playbooks)
@@ -310,7 +367,8 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
         spec = target_for(options)
         with open_target(spec.kind, spec.region, endpoint_url=spec.endpoint_url, profile=spec.profile,
                          role_arn=spec.role_arn, credentials=spec.credentials, allowed_accounts=spec.allowed_accounts,
-                         sandbox_config=_sandbox_config(options), retry=retry) as tgt:
+                         sandbox_config=_sandbox_config(options), retry=retry,
+                         guard=Guard.from_config(options.config, "deploy")) as tgt:
             # The target is open (an aws target's account guard passed) before the forecast spends any time.
             if options.forecast:
                 _forecast(run, options, playbooks)
@@ -338,10 +396,21 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                     except Exception as exc:  # the report is still written without the list
                         log.warning("emulated_list_failed", error=str(exc))
                 state("cleaning up")
+                if runner.journaled and not runner.created:
+                    close_unborn(run, session, runner.journal, log)
                 cleanup(run, session, runner.journal, options.keep_stack, log, runner.created)
+                if tgt.kind == "embedded" and runner.journaled:
+                    # The sandbox, and every stack in it, is discarded with the target: nothing is left to sweep.
+                    runner.journal.mark_deleted(run.run_id, run.stack_name, reason="sandbox discarded")
+                    run.stack_left = False
     except KeyboardInterrupt:
         run.status = "interrupted"
         run.stop_reason = "interrupted"
+
+
+def _as_text(value: Any) -> str:
+    """A parameter value as CloudFormation sees it (a YAML boolean is the string true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _check_parameters(source: Template, params: dict[str, str]) -> None:
@@ -353,9 +422,20 @@ def _check_parameters(source: Template, params: dict[str, str]) -> None:
     if unknown:
         raise BadInput(f"parameter {unknown[0]!r} is not declared by the template", file=source.path)
     for name, spec in declared.items():
-        if isinstance(spec, dict) and "Default" not in spec and name not in params:
+        if not isinstance(spec, dict):
+            continue
+        if "Default" not in spec and name not in params:
             raise BadInput(f"parameter {name} has no Default and no value: pass --param {name}=VALUE",
                            file=source.path, line=source.line_of(("Parameters", name)))
+        allowed = spec.get("AllowedValues")
+        if isinstance(allowed, list):
+            value = params[name] if name in params else _as_text(spec.get("Default"))
+            listed = str(spec.get("Type", "")).startswith("List<") or spec.get("Type") == "CommaDelimitedList"
+            items = [v.strip() for v in value.split(",")] if listed else [value]
+            if any(item not in {_as_text(a) for a in allowed} for item in items):
+                # CloudFormation's own text, which (rightly, for NoEcho) never repeats the value.
+                raise BadInput(f"Parameter '{name}' must be one of AllowedValues", file=source.path,
+                               line=source.line_of(("Parameters", name)))
 
 
 
@@ -363,7 +443,12 @@ def _check_parameters(source: Template, params: dict[str, str]) -> None:
 def _sandbox_config(options: RunOptions) -> Any:
     if options.sandbox_config is not None:
         return options.sandbox_config
-    from orchestrator.sandbox import SandboxConfig
+    from orchestrator.sandbox import FaultConfig, SandboxConfig
 
     section = options.config.sandbox
-    return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed))
+    try:
+        faults = FaultConfig.parse(section.faults)
+    except ValueError as exc:
+        source = options.config.sources.get("sandbox.faults", "default")
+        raise ConfigError(f"config key 'sandbox.faults': {exc} ({source})") from None
+    return SandboxConfig(race_probability=float(section.race_probability), seed=int(section.seed), faults=faults)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import BadInput
+from orchestrator import redact
 from orchestrator.template import Template, write_atomic
 
 
@@ -67,6 +67,8 @@ class RunState:
     stack_deleted: bool = False
     stack_left: bool = False
     physical_ids: dict[str, str] = field(default_factory=dict)
+    # Requests whose outcome the client could not see (a timeout, a reset), and what a look-up then found.
+    reconciled: list[dict] = field(default_factory=list)
 
 
 def event_json(event: Any) -> dict:
@@ -75,6 +77,22 @@ def event_json(event: Any) -> dict:
         "status": event.status, "reason": event.reason, "physical_id": event.physical_id,
         "timestamp": event.timestamp.isoformat() if event.timestamp else None,
     }
+
+
+def close_unborn(run: RunState, session: Any, journal: Any, log: Any) -> None:
+    """A create that failed: close its journal entry when the stack demonstrably does not exist; when
+    that cannot be confirmed, the report says the stack may be left and the entry stays for sweep."""
+    try:
+        exists = session.describe_stack(run.stack_name) is not None
+    except Exception as exc:  # the endpoint is down: what exists is unknown, so sweep must look later
+        run.stack_left = True
+        log.warning("stack_existence_unknown", error=str(exc), hint="cfn-autofix sweep looks again")
+        return
+    if exists:
+        run.stack_left = True
+        log.warning("stack_left_after_failed_create", hint="cfn-autofix sweep removes it")
+    else:
+        journal.mark_deleted(run.run_id, run.stack_name, reason="never created")
 
 
 def cleanup(run: RunState, session: Any, journal: Any, keep_stack: bool, log: Any, created: bool) -> None:
@@ -114,14 +132,11 @@ def finish(run: RunState, *, out: str | Path | None, report_json: str | Path | N
         elif run.source.path is not None:
             repaired_path = fixed_path(run.source.path)
         if repaired_path is not None:
-            if run.source.path is not None and repaired_path.resolve() == run.source.path.resolve():
-                raise BadInput("the output path is the input template; the input is never modified",
-                               file=repaired_path)
             repaired_path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(repaired_path, run.template.dumps())
             log.info("repaired_template_written", path=str(repaired_path))
     duration = round(time.monotonic() - run.started, 3)
-    report = build_report(run, repaired_path=repaired_path, duration_s=duration)
+    report = redact.current().value(build_report(run, repaired_path=repaired_path, duration_s=duration))
     if report_json is not None:
         path = Path(report_json)
         path.parent.mkdir(parents=True, exist_ok=True)

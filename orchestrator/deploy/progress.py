@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.termsafe import term_safe
 from orchestrator.model import StackEvent
 
 _MAX_REASON = 90
@@ -96,7 +97,7 @@ class StackProgress:
             stack_status = self.stack_status
         elapsed = time.monotonic() - self._started
         header = Text.assemble(
-            (self.title or self.stack_name, "bold"),
+            (term_safe(self.title or self.stack_name), "bold"),
             "  ",
             (stack_status or "waiting for events", status_style(stack_status)),
             f"  {elapsed:,.0f}s",
@@ -109,12 +110,13 @@ class StackProgress:
         table.add_column("Reason", overflow="fold")
         for logical_id, row in rows:
             reason = row.reason if len(row.reason) <= _MAX_REASON else row.reason[: _MAX_REASON - 1] + "…"
+            # Text, not str: no rich markup is read from AWS's words; term_safe: no terminal control either.
             table.add_row(
-                logical_id,
-                row.resource_type,
-                Text(row.status, style=status_style(row.status)),
+                Text(term_safe(logical_id, keep_newlines=False)),
+                Text(term_safe(row.resource_type, keep_newlines=False)),
+                Text(term_safe(row.status), style=status_style(row.status)),
                 f"{row.last_change - row.first_seen:,.0f}s",
-                reason,
+                Text(term_safe(reason, keep_newlines=False)),
             )
         counts = {"complete": 0, "in progress": 0, "failed": 0}
         for _, row in rows:

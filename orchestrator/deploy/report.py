@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from orchestrator.termsafe import term_safe
+
 REPORT_VERSION = 1
 
 
@@ -33,6 +35,7 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "emulated_resources": run.emulated,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
+        "reconciled": run.reconciled,
     }
 
 
@@ -46,9 +49,15 @@ def _privilege_summary(run: Any) -> list[dict[str, Any]]:
     ]
 
 
+def escape(text: Any) -> str:
+    """Text from templates and AWS as the console shows it: no rich markup read from it, no terminal control."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(term_safe(str(text), keep_newlines=False))
+
+
 def render_summary(report: dict[str, Any], console: Any) -> None:
     """A short summary for a person: each failure, its playbook, the repair's diff, attempts and time."""
-    from rich.markup import escape
     from rich.syntax import Syntax
 
     status = report["status"]
@@ -63,7 +72,7 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
         console.print(f"[bold]attempt {attempt['number']}[/] ({attempt['operation']}): "
                       f"{attempt['stack_status']} in {attempt['duration_s']:.1f}s")
         for failure in attempt["failures"]:
-            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({failure['resource_type']}) "
+            console.print(f"  [red]✗[/] {escape(failure['logical_id'])} ({escape(failure['resource_type'])}) "
                           f"[bold]{failure['playbook']}[/]")
             console.print(f"    {escape(failure['status_reason'])}", style="dim")
         for plan in attempt["repairs"]:
@@ -85,12 +94,10 @@ def render_summary(report: dict[str, Any], console: Any) -> None:
 
 
 def _print_repair(plan: dict[str, Any], console: Any, syntax: Any) -> None:
-    from rich.markup import escape
-
     console.print(f"  [green]repair[/] {plan['repair']} on {escape(', '.join(plan['resources']))}: "
                   f"{escape(plan['rationale'])}")
     if plan.get("diff"):
-        console.print(syntax(plan["diff"].rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+        console.print(syntax(term_safe(plan["diff"].rstrip("\n")), "diff", theme="ansi_dark", background_color="default"))
     privilege = plan.get("privilege")
     if privilege and (privilege.get("added") or privilege.get("removed")):
         console.print(f"    privileges: +{len(privilege['added'])} / -{len(privilege['removed'])}"

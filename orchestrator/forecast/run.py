@@ -12,7 +12,7 @@ import structlog
 from orchestrator import detectors
 from orchestrator.errors import BadInput
 from orchestrator.template.intrinsics import PLACEHOLDER_ACCOUNT, partition_for_region
-from orchestrator.model import Finding, RepairPlan
+from orchestrator.model import Finding, RepairPlan, merge_findings
 from orchestrator.options import RunOptions
 
 log = structlog.get_logger(__name__)
@@ -82,9 +82,25 @@ def forecast(
             if key not in seen:
                 seen.add(key)
                 findings.append(finding)
+    findings = merge_findings([f for f in (_conditioned(ctx, f) for f in findings) if f is not None])
     findings.sort(key=lambda f: (f.line or 0, f.logical_id, f.playbook, f.message))
     log.debug("forecast_detectors_done", findings=len(findings), duration_ms=round((time.perf_counter() - started) * 1000, 1))
     return findings
+
+
+def _conditioned(ctx: detectors.DetectorContext, finding: Finding) -> Finding | None:
+    """No finding on a resource whose condition is false for the parameters; at most a warning, never
+    repaired, on one whose condition is unknown without parameter values."""
+    state = ctx.resolver.resource_condition(finding.logical_id)
+    if state is False:
+        return None
+    if state is None and (finding.severity != "warning" or finding.fixable):
+        condition = (ctx.resources.get(finding.logical_id) or {}).get("Condition")
+        finding.severity, finding.fixable = "warning", False
+        finding.message += f" (condition {condition} is unknown without parameter values: pass --param or --params-file; not repaired)"
+        for part in finding.contributing:
+            part.severity, part.fixable = "warning", False
+    return finding
 
 
 @dataclass
@@ -131,7 +147,7 @@ def forecast_and_fix(
     books = {book.id: book for book in books_list}
     findings = forecast(template, region=region, partition=target.get("partition"), playbooks=books_list,
                         account_id=target.get("account_id"), parameters=target.get("parameters"))
-    fixable = [finding.to_failure() for finding in findings if finding.fixable]
+    fixable = [failure for finding in findings for failure in finding.failures()]
     groups = group_failures(fixable, books, target.get("repair_params") or {})
     if not groups:
         return ForecastResult(template, findings)

@@ -99,7 +99,12 @@ def to_sarif(
                             ],
                         }
                     ],
-                    "properties": {"resourceType": finding.resource_type, "fixable": finding.fixable},
+                    "properties": {
+                        "resourceType": finding.resource_type,
+                        "fixable": finding.fixable,
+                        # One result per (resource, class): every contributing edge or policy is listed.
+                        **({"contributing": [p.message for p in finding.contributing]} if finding.contributing else {}),
+                    },
                 }
             )
     return {

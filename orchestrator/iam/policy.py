@@ -214,3 +214,24 @@ def logs_can_use_key(
 # Privilege sets and deltas live in orchestrator.iam.privilege (one implementation, with wildcard expansion);
 # re-exported here for callers that reach for the policy module.
 from orchestrator.iam.privilege import privilege_delta, privilege_set  # noqa: E402,F401
+
+
+def allows_action(document: dict | str | None, action: str) -> bool:
+    """Whether a policy document has an Allow statement for `action` (wildcards and NotAction read as IAM
+    reads them; the statement's Resource is not narrowed here: a grant on any resource counts)."""
+    return any(
+        s.get("Effect") == "Allow" and _action_matches(s, action) for s in _statements(document)
+    )
+
+
+def managed_policy_allows(arn: str, action: str) -> bool:
+    """Whether the AWS managed policy at `arn` (moto's catalog) allows `action`."""
+    found = managed_policy(arn) if isinstance(arn, str) else None
+    return bool(found) and allows_action(found["document"], action)
+
+
+def grants(policy: Any, action: str) -> bool:
+    """Whether `policy` allows `action`: a policy document (dict or JSON text) or an AWS managed policy ARN."""
+    if isinstance(policy, str) and policy.startswith("arn:"):
+        return managed_policy_allows(policy, action)
+    return allows_action(policy, action)

@@ -41,6 +41,7 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(config.seed)
         self._resets_left = config.connection_resets
+        self._lost_left = config.lost_responses
         self._lock = threading.Lock()
         self.injected: list[tuple[str, str]] = []  # (operation, fault) in order, for tests and reports
 
@@ -52,6 +53,9 @@ class FaultInjector:
             if self._resets_left > 0:
                 self._resets_left -= 1
                 fault = "reset"
+            elif self._lost_left > 0:
+                self._lost_left -= 1
+                fault = "lost"
             else:
                 draw = self._rng.random()
                 if draw < config.throttle_rate:
@@ -84,6 +88,14 @@ class FaultMiddleware:
         fault = self.injector.decide(operation)
         if fault is None:
             return self.app(environ, start_response)
+        if fault == "lost":
+            # The server carries the request out; only its answer is lost on the way back.
+            answer = self.app(environ, lambda *args, **kwargs: None)
+            b"".join(answer)
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+            fault = "reset"
         if fault == "reset":
             sock = environ.get("werkzeug.socket")
             if isinstance(sock, socket.socket):

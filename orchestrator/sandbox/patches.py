@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import moto
 from moto.cloudformation import parsing
 from moto.core.base_backend import BackendDict
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.core.common_models import BaseModel
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
@@ -224,6 +226,8 @@ def _delete_stack(self: CloudFormationResponse) -> EmptyResult:
         stack = _find_active(backend, self._get_param("StackName"))
         if stack is not None:
             engine.delete(stack, ctx, backend)
+        for stack_id in list(backend.deleted_stacks)[: max(0, len(backend.deleted_stacks) - DELETED_STACKS_KEPT)]:
+            backend.deleted_stacks.pop(stack_id, None)
     return EmptyResult()
 
 
@@ -252,6 +256,33 @@ def _execute_change_set(self: CloudFormationResponse) -> EmptyResult:
             engine.update(stack, ctx, change_set.template, change_set.parameters, backend=backend,
                           disable_rollback=disable or None)
     return EmptyResult()
+
+
+# ---------------------------------------------------------------------------------------------- concurrency, memory
+
+# Deleted stacks stay answerable by id as on AWS, but only the newest: moto keeps every one forever.
+DELETED_STACKS_KEPT = 200
+# moto records every model it ever made for its dashboard (/moto-api/data.json): off unless that is served.
+_tracking = {"servers": 0}
+
+
+def track_instances(enabled: bool) -> None:
+    """A sandbox serving /moto-api starts (True) or stops (False): models are recorded while any one runs."""
+    with _INSTALL_LOCK:
+        _tracking["servers"] = max(0, _tracking["servers"] + (1 if enabled else -1))
+
+
+def _model_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    instance = object.__new__(cls)
+    if _tracking["servers"]:
+        cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+    return instance
+
+
+def _describe_stacks(self: Any, name_or_stack_id: str) -> list[Stack]:
+    """moto's search of the live dicts races concurrent creates/deletes (an HTTP 500): search an atomic copy."""
+    snapshot = SimpleNamespace(stacks=dict(self.stacks), deleted_stacks=dict(self.deleted_stacks))
+    return _ORIGINALS["describe_stacks"](snapshot, name_or_stack_id)
 
 
 def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
@@ -365,6 +396,8 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("update_stack", CloudFormationResponse, "update_stack", _update_stack),
     ("delete_stack", CloudFormationResponse, "delete_stack", _delete_stack),
     ("execute_change_set", CloudFormationResponse, "execute_change_set", _execute_change_set),
+    ("describe_stacks", CloudFormationBackend, "describe_stacks", _describe_stacks),
+    ("model_new", BaseModel, "__new__", staticmethod(_model_new)),
     ("list_stack_resources", CloudFormationResponse, "list_stack_resources", _list_stack_resources),
     ("describe_stack_events", CloudFormationResponse, "describe_stack_events", _describe_stack_events),
     ("describe_stack_resources", CloudFormationResponse, "describe_stack_resources", _describe_stack_resources),
@@ -502,19 +535,8 @@ def drop_account_state(account_id: str) -> None:
                     account_backend.reset()
                 finally:
                     dict.pop(backend_dict, account_id, None)
-        _forget_tracked_instances(account_id)
+        # moto's instance registry needs no pruning: the model_new seam keeps it empty (no --admin-api).
         _clear_method_caches()
-
-
-def _owner_account(instance: object) -> str | None:
-    """The account a moto model belongs to: its own account_id, or that of the backend it points at."""
-    owner = getattr(instance, "account_id", None)
-    if isinstance(owner, str):
-        return owner
-    for name, value in vars(instance).items() if hasattr(instance, "__dict__") else ():
-        if name.endswith("backend") and isinstance(getattr(value, "account_id", None), str):
-            return value.account_id
-    return None
 
 
 def _clear_method_caches() -> None:
@@ -536,14 +558,3 @@ def _clear_method_caches() -> None:
                     seen.add(id(value))
                     value.cache_clear()
 
-
-def _forget_tracked_instances(account_id: str) -> None:
-    """moto keeps every model instance in its class's `instances_tracked` (for its dashboard) forever;
-    without this, each stopped sandbox would leave its models (EC2's AMI catalogue alone: ~8 MB) behind."""
-    from moto.core.model_instances import model_data
-
-    for models in model_data.values():
-        for cls in models.values():
-            tracked = getattr(cls, "instances_tracked", None)
-            if tracked:
-                tracked[:] = [inst for inst in tracked if _owner_account(inst) != account_id]

@@ -25,6 +25,25 @@ _ACCOUNT_RNG = random.SystemRandom()
 _SECRET_PLACEHOLDER = "sandbox"  # moto does not verify signatures; any secret works with the key id
 
 
+ADMIN_PREFIX = "/moto-api"
+
+
+class _AdminApiGate:
+    """Answers 403 for moto's admin endpoints (/moto-api/*: a dump of all state, NoEcho values included, and a
+    reset) unless they were asked for; every other request passes through."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "") or ""
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            body = b"the moto admin API is off in this sandbox (start it with --admin-api to turn it on)\n"
+            start_response("403 Forbidden", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
+
+
 class _QuietRequestHandler(MotoRequestHandler):
     """moto's handler without a stdout line per request (the CLI owns the terminal)."""
 
@@ -48,8 +67,9 @@ class Sandbox:
     """
 
     def __init__(self, *, region: str = "us-east-1", host: str = "127.0.0.1", port: int = 0,
-                 config: SandboxConfig | None = None):
+                 config: SandboxConfig | None = None, admin_api: bool = False):
         self.region = region
+        self.admin_api = admin_api
         self.host = host
         self.port = port
         self.config = config or SandboxConfig()
@@ -73,6 +93,8 @@ class Sandbox:
             context.register(self._ctx)
             self._issue_credentials()
             app: Any = DomainDispatcherApplication(create_backend_app)
+            if not self.admin_api:
+                app = _AdminApiGate(app)
             if self.config.faults.any_api_faults:
                 self.faults = FaultInjector(self.config.faults)
                 app = FaultMiddleware(app, self.faults)
@@ -86,7 +108,10 @@ class Sandbox:
                 self._ctx = None
                 raise OSError(errno.EADDRINUSE, f"cannot listen on {self.host}:{self.port}") from exc
             self.port = self._server.server_address[1]
-            self.endpoint_url = f"http://{self.host}:{self.port}"
+            if self.admin_api:
+                patches.track_instances(True)  # the dashboard lists every model moto made, while it is served
+            shown = f"[{self.host}]" if ":" in self.host else self.host
+            self.endpoint_url = f"http://{shown}:{self.port}"
             self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True)
             self._thread.start()
             log.info("sandbox_started", endpoint_url=self.endpoint_url, account_id=self.account_id, region=self.region)
@@ -99,6 +124,8 @@ class Sandbox:
             if server is not None:
                 server.shutdown()
                 server.server_close()
+                if self.admin_api:
+                    patches.track_instances(False)
             if thread is not None:
                 thread.join(timeout=10)
             if self._ctx is not None:
@@ -164,10 +191,15 @@ class Sandbox:
         }
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> None:
-    """Run a sandbox in the foreground until Ctrl-C (or SIGTERM), printing how to reach it."""
+def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1", *, admin_api: bool = False,
+          config: SandboxConfig | None = None) -> None:
+    """Run a sandbox in the foreground until Ctrl-C (or SIGTERM), printing how to reach it.
+
+    Binding beyond loopback is the caller's decision (the CLI asks for --allow-remote): the server has no
+    authentication, so anyone who can reach the port can read and change its state.
+    """
     stop = threading.Event()
-    sandbox = Sandbox(region=region, host=host, port=port)
+    sandbox = Sandbox(region=region, host=host, port=port, admin_api=admin_api, config=config)
     sandbox.start()
     context.serve_all_accounts(region, sandbox.config)
     creds = sandbox.credentials
@@ -177,6 +209,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> 
     print(f"  export AWS_ACCESS_KEY_ID={creds['aws_access_key_id']}")
     print(f"  export AWS_SECRET_ACCESS_KEY={creds['aws_secret_access_key']}")
     print(f"  export AWS_DEFAULT_REGION={region}")
+    if sandbox.config.faults.any_api_faults:
+        print(f"  injecting API faults: {sandbox.config.faults}")
+    if admin_api:
+        print(f"  moto admin API on: {sandbox.endpoint_url}{ADMIN_PREFIX}/ (state dump and reset, unauthenticated)")
     print("Press Ctrl-C to stop.", flush=True)
     previous = previous_int = None
     if threading.current_thread() is threading.main_thread():

@@ -57,6 +57,30 @@ def parse_text(text: str, fmt: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     return _parse_json(text) if fmt == "json" else _parse_yaml(text)
 
 
+# CloudFormation's quotas and its rule for names in these sections (ASCII letters and digits), with its texts.
+SECTION_LIMITS = {"Parameters": (200, "Parameter"), "Resources": (500, "Resource"), "Outputs": (200, "Output")}
+MAX_NAME = 255
+_NAME = re.compile(r"[A-Za-z0-9]+")
+
+
+def _check_names(document: dict, lines: dict[tuple[str, ...], int]) -> None:
+    for section, (limit, singular) in SECTION_LIMITS.items():
+        body = document.get(section)
+        if not isinstance(body, dict):
+            continue
+        line = lines.get((section,))
+        if len(body) > limit:
+            raise DecodeProblem(f"Template format error: Number of {section.lower()}, {len(body)}, is greater than "
+                                f"maximum allowed, {limit}", line)
+        for name in body:
+            where = lines.get((section, name), line) if isinstance(name, str) else line
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise DecodeProblem(f"Template format error: {singular} name {name} is non alphanumeric.", where)
+            if len(name) > MAX_NAME:
+                raise DecodeProblem(f"Template format error: {singular} name {name[:32]}... is {len(name)} characters "
+                                    f"long; CloudFormation allows at most {MAX_NAME}", where)
+
+
 def validate(document: Any, lines: dict[tuple[str, ...], int]) -> None:
     if document is None:
         raise DecodeProblem("the template is empty, not a mapping with a Resources section")
@@ -68,6 +92,7 @@ def validate(document: Any, lines: dict[tuple[str, ...], int]) -> None:
     line = lines.get(("Resources",))
     if not isinstance(resources, dict) or not resources:
         raise DecodeProblem("Resources must be a mapping with at least one resource", line)
+    _check_names(document, lines)
     for logical_id, body in resources.items():
         rline = lines.get(("Resources", logical_id), line)
         if not isinstance(body, dict):

@@ -3,7 +3,8 @@
 Forecast detectors and repairs evaluate templates with `PlaceholderValues` (pseudo parameters fixed for
 one target, stable stand-ins for what only a deployment knows), so both see the same names: an unnamed
 log group is `<stack>-<logical id>-GENERATED` for each of them. A caller that knows real values (the
-sandbox, a failure's ARNs) supplies its own `ValueSource`.
+sandbox, a failure's ARNs) supplies its own `ValueSource`. Conditions (and Fn::If) are three-valued:
+decided only from given parameters, Defaults and the target, never from a stand-in; else unknown (None).
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ class Resolver:
         self.parameters = parameters if isinstance(parameters, dict) else {}
         self.values = values
         self._resolving: set[tuple[str, str]] = set()
+        conditions = self.document.get("Conditions")
+        self.conditions = conditions if isinstance(conditions, dict) else {}
+        self._decided: dict[str, bool | None] = {}
+        self._strict = 0  # > 0 while deciding a condition: placeholders decide nothing
 
     def resolve(self, node: Any) -> Any:
         """The value of node; Unresolvable when any part of it is only known at deploy time."""
@@ -230,6 +235,68 @@ class Resolver:
             raise Unresolvable(f"Fn::GetAtt of unknown resource {lid}")
         return self.values.getatt(lid, self.resources[lid], attr, self)
 
+    # -- conditions: three-valued (True, False, None = unknown without the deployment's values) ---
+    def condition_state(self, name: str) -> bool | None:
+        """A named condition's value, or None when it depends on something not known statically."""
+        if name in self._decided:
+            return self._decided[name]
+        if name not in self.conditions:
+            raise Unresolvable(f"unknown condition {name}")
+        self._decided[name] = None  # a cycle (which CloudFormation rejects) stays unknown
+        self._decided[name] = self._truth(self.conditions[name])
+        return self._decided[name]
+
+    def resource_condition(self, lid: str) -> bool | None:
+        """Whether resource `lid` is created: True without a Condition, else its condition's value."""
+        name = (self.resources.get(lid) or {}).get("Condition")
+        if not isinstance(name, str):
+            return True
+        try:
+            return self.condition_state(name)
+        except Unresolvable:
+            return None
+
+    def _truth(self, node: Any) -> bool | None:
+        if isinstance(node, bool):
+            return node
+        if isinstance(node, str) and node.lower() in ("true", "false"):
+            return node.lower() == "true"
+        if not isinstance(node, dict) or len(node) != 1:
+            return None
+        key, value = next(iter(node.items()))
+        try:
+            if key == "Condition" and isinstance(value, str):
+                return self.condition_state(value)
+            if key == "Fn::Equals" and isinstance(value, list) and len(value) == 2:
+                self._strict += 1
+                try:
+                    left, right = (self.resolve(v) for v in value)
+                finally:
+                    self._strict -= 1
+                if isinstance(left, (list, dict)) or isinstance(right, (list, dict)):
+                    return left == right
+                return _scalar_text(left) == _scalar_text(right)
+        except Unresolvable:
+            return None
+        if key in ("Fn::And", "Fn::Or") and isinstance(value, list) and value:
+            results = [self._truth(v) for v in value]
+            decisive = key == "Fn::Or"  # Or is decided by one True, And by one False, even beside unknowns
+            if decisive in results:
+                return decisive
+            return None if None in results else not decisive
+        if key == "Fn::Not" and isinstance(value, list) and len(value) == 1:
+            inner = self._truth(value[0])
+            return None if inner is None else not inner
+        return None
+
+    def _if(self, value: Any, node: Any) -> Any:
+        if not isinstance(value, list) or len(value) != 3 or not isinstance(value[0], str):
+            raise Unresolvable("malformed Fn::If")
+        decided = self.condition_state(value[0])
+        if decided is None:
+            raise Unresolvable(f"condition {value[0]} is only known at deploy time")
+        return self._resolve(value[1] if decided else value[2])
+
     # -- the evaluator ---------------------------------------------------------------------------
     def _resolve(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -255,13 +322,27 @@ class Resolver:
         if not isinstance(name, str):
             raise Unresolvable("Ref to a computed name")
         if name in PSEUDO_PARAMETERS:
+            if self._strict and not self._pseudo_known(name):
+                raise Unresolvable(f"{name} is only known at deploy time")
             return self.values.pseudo(name)
         if name in self.parameters:
             spec = self.parameters[name]
+            given = getattr(self.values, "parameters", None)
+            if self._strict and isinstance(given, dict) and name not in given and (
+                    not isinstance(spec, dict) or spec.get("Default") is None):
+                raise Unresolvable(f"parameter {name} has no value and no Default")
             return self.values.parameter(name, spec if isinstance(spec, dict) else {})
         if name in self.resources:
             return self.physical_id(name)
         return self.values.unknown(name)
+
+    def _pseudo_known(self, name: str) -> bool:
+        """Whether a pseudo parameter's value is the deployment's own, not a stand-in (a condition may use it)."""
+        if name in ("AWS::StackName", "AWS::StackId"):
+            return not isinstance(self.values, PlaceholderValues)
+        if name == "AWS::AccountId":
+            return getattr(self.values, "account_id", None) not in (None, PLACEHOLDER_ACCOUNT)
+        return True
 
     def _getatt(self, value: Any, node: Any) -> Any:
         parts = getatt_parts(value)
@@ -346,7 +427,15 @@ _FUNCTIONS = {
     "Fn::FindInMap": Resolver._find_in_map,
     "Fn::GetAZs": Resolver._get_azs,
     "Fn::Base64": Resolver._base64,
+    "Fn::If": Resolver._if,
 }
+
+
+def _scalar_text(value: Any) -> str:
+    """A scalar as CloudFormation compares it in Fn::Equals: parameters are strings; YAML booleans read as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def static_resolver(document: dict, **target: Any) -> Resolver:

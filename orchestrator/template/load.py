@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 
 from orchestrator.errors import BadInput
+from orchestrator.inputs import STDIN, read_input
 from orchestrator.model import PatchOp
 from orchestrator.template.decode import MAX_BYTES, DecodeProblem, parse_text, validate
 from orchestrator.template.jsonpatch import PatchError, apply_op, diff_ops, same_document, split_pointer
@@ -104,24 +105,14 @@ class Template:
 
 
 def load_template(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Template:
-    """Read a template file; any problem is a BadInput naming the file and, where known, the line."""
+    """Read a template file (or "-": stdin); any problem is a BadInput naming the file and, where known, the line.
+
+    Only a regular file is read, and never more than max_bytes of it (CloudFormation's own limit by default).
+    """
+    stdin = str(path) == STDIN
     p = Path(path)
-    name = str(path)
-    try:
-        if not p.exists():
-            raise BadInput("template file not found", file=name)
-        if p.is_dir():
-            raise BadInput("is a directory, not a template file", file=name)
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise BadInput(
-                f"template is {size} bytes, over the {max_bytes}-byte limit CloudFormation accepts", file=name
-            )
-        data = p.read_bytes()
-    except PermissionError:
-        raise BadInput("permission denied reading the template", file=name) from None
-    except OSError as exc:
-        raise BadInput(f"cannot read the template: {exc.strerror or exc}", file=name) from None
+    name = "<stdin>" if stdin else str(path)
+    data = read_input(path, max_bytes=max_bytes, what="template file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -129,8 +120,8 @@ def load_template(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Template:
         raise BadInput(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", file=name, line=line
         ) from None
-    fmt = _format_for(p.suffix.lower(), text)
-    return _build(text, fmt, name=name, path=p)
+    fmt = _format_for("" if stdin else p.suffix.lower(), text)
+    return _build(text, fmt, name=name, path=None if stdin else p)
 
 
 def loads_template(

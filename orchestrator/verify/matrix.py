@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.config import check_region
 from orchestrator.errors import BadInput
+from orchestrator.inputs import DATA_LIMIT, read_text_input
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PARAMETER_SET = "default"
@@ -218,12 +219,7 @@ def parse_matrix(data: dict[str, Any], *, path: Path | None = None, base_dir: Pa
 
 def load_matrix(path: str | Path) -> Matrix:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput("matrix file not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read matrix file: {exc}", file=path) from None
+    text = read_text_input(path, max_bytes=DATA_LIMIT, what="matrix file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

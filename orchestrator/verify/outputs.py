@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from orchestrator import redact
 from orchestrator.errors import AutofixError
 from orchestrator.template.graph import DependencyGraph, build_graph
 from orchestrator.verify import markdown, reports
@@ -87,7 +88,7 @@ def write_outputs(
         )
     for path, render in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, render())
+        write_atomic(path, redact.current().text(render()))
         log.info("verify_report_written", path=str(path))
 
 

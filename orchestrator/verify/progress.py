@@ -115,6 +115,9 @@ class Progress:
 
     def _render(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
+
+        from orchestrator.termsafe import term_safe
 
         with self._lock:
             running = sorted(self.running.items())
@@ -126,7 +129,8 @@ class Progress:
         table.add_column("time", justify="right")
         now = time.monotonic()
         for cell_id, (text, since) in running:
-            table.add_row(cell_id, text, f"{now - since:.0f} s")
+            table.add_row(Text(term_safe(cell_id, keep_newlines=False)), Text(term_safe(text, keep_newlines=False)),
+                          f"{now - since:.0f} s")
         return table
 
 

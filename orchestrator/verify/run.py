@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import signal
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import structlog
 import structlog.contextvars
 
+from orchestrator import redact
 from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput
 from orchestrator.verify.progress import Progress
@@ -116,7 +118,7 @@ def run_cell(cell: Cell, settings: CellSettings, on_state: Callable[[str, str], 
         _run_cell_body(cell, record, settings, state)
     record["duration_s"] = round(time.monotonic() - started, 3)
     record["outcome"] = reports.classify(record)
-    return record
+    return redact.current().value(record)
 
 
 def _run_cell_body(cell: Cell, record: dict[str, Any], settings: CellSettings, state: Callable[[str], None]) -> None:
@@ -129,6 +131,8 @@ def _run_cell_body(cell: Cell, record: dict[str, Any], settings: CellSettings, s
         # A matrix-wide parameter set may name parameters this template does not declare; CloudFormation
         # rejects unknown parameters, so each cell passes only what its template declares.
         parameters = {k: v for k, v in cell.parameters.items() if k in declared}
+        # Before anything can fail: the cell's record lists its parameters, NoEcho ones included.
+        redact.current().add(redact.noecho_values(template.document, parameters))
         record["ignored_parameters"] = sorted(set(cell.parameters) - set(parameters))
         state("deploying")
         result = settings.deploy(
@@ -224,7 +228,8 @@ def run_cells(
     try:
         with _signals_to_main_thread():
             for cell in cells:
-                pending.add(pool.submit(one, cell))
+                # Each cell runs in a copy of this context: the run's redactor (and its log context) goes along.
+                pending.add(pool.submit(contextvars.copy_context().run, one, cell))
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from orchestrator import redact
 from orchestrator.verify.matrix import Cell
 from orchestrator.verify.progress import Progress, state_text
 
@@ -101,8 +102,11 @@ def _run_in_worker(cell: Cell, settings: Any) -> dict[str, Any] | None:
     if cancel.is_set():
         return None
     events.put(("started", cell.id, ""))
-    record = run_cell(cell, replace(settings, cancel_event=cancel),
-                      on_state=lambda cell_id, text: events.put(("state", cell_id, text)))
+    # The cell's own redactor: its NoEcho values are hidden in its logs and in the record it sends back
+    # (the parent never learns them, so the record must leave this process redacted).
+    with redact.Redactor().active():
+        record = run_cell(cell, replace(settings, cancel_event=cancel),
+                          on_state=lambda cell_id, text: events.put(("state", cell_id, text)))
     record["worker"] = {"pid": os.getpid(), "max_rss_mb": _max_rss_mb()}
     return record
 

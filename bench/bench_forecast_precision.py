@@ -1,0 +1,175 @@
+"""Benchmark: forecast precision and recall per failure class over the real-template corpus.
+
+Every manifest entry (tests/corpora/templates/manifest.json) is forecast with the parameters the
+manifest records (the ones a real deployment uses) in the manifest's region. Each error-severity
+finding is judged against the recorded expectation: a true positive when the entry is expected to fail
+with the finding's class, a false positive otherwise. Where a bench_corpus results JSON is given
+(--sandbox PATH, e.g. bench/results/corpus-before.json), the sandbox's outcome for the template is
+shown beside each finding as a second opinion; the manifest's expectation decides.
+Recall per class: of the entries expected to fail with a class, those the forecast reports with it.
+Warnings (findings whose condition is unknown, or advisories) are not predictions of a failure: they
+are counted and listed, not judged. A finding of another class on an entry expected to fail is
+"unjudged": the expectation records only the deployment's first failure.
+
+Usage: python bench/bench_forecast_precision.py [--only ID] [--subset fast] [--sandbox PATH] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "corpora"))
+import corpus_files  # noqa: E402  (the manifest is committed; the template files are located, never committed)
+
+
+def failure_class(playbook: str) -> str:
+    """The corpus failure class (issue 13 ids) of a playbook's findings: the DependsOn playbooks share one."""
+    return "missing-depends-on" if playbook.startswith("missing-depends-on") else playbook
+
+
+def forecast_entry(entry: dict, path: Path, region: str) -> dict:
+    import structlog
+
+    from orchestrator.errors import AutofixError
+    from orchestrator.forecast.run import forecast
+    from orchestrator.template import load_template
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    started = time.perf_counter()
+    try:
+        template = load_template(path)
+        findings = forecast(template, region=region, parameters=dict(entry.get("parameters") or {}))
+    except AutofixError as exc:
+        return {"id": entry["id"], "error": str(exc).splitlines()[0][:200], "findings": [], "seconds": 0.0}
+    rows = [
+        {"class": failure_class(f.playbook), "playbook": f.playbook, "resource": f.logical_id,
+         "severity": getattr(f, "severity", "error") or "error", "message": f.message}
+        for f in findings
+    ]
+    return {"id": entry["id"], "findings": rows, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict]) -> dict:
+    tp: Counter = Counter()
+    fp: Counter = Counter()
+    warnings: Counter = Counter()
+    unjudged: Counter = Counter()
+    expected_by_class: dict[str, set[str]] = defaultdict(set)
+    found_by_class: dict[str, set[str]] = defaultdict(set)
+    judged: list[dict] = []
+    for entry in entries:
+        exp = entry["expected"]
+        if exp.get("outcome") == "failure":
+            expected_by_class[exp["class"]].add(entry["id"])
+        for f in results[entry["id"]]["findings"]:
+            if f["severity"] != "error":
+                warnings[f["class"]] += 1
+                judged.append({**f, "id": entry["id"], "verdict": "warning"})
+                continue
+            box = sandbox.get(entry["id"], {})
+            found_by_class[f["class"]].add(entry["id"])
+            if exp.get("outcome") == "failure" and exp.get("class") != f["class"]:
+                # The expectation records the deployment's first failure only: another class on a template
+                # that fails anyway can be neither confirmed nor refuted by it.
+                unjudged[f["class"]] += 1
+                judged.append({**f, "id": entry["id"], "verdict": "unjudged",
+                               "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
+                continue
+            ok = exp.get("outcome") == "failure"
+            (tp if ok else fp)[f["class"]] += 1
+            judged.append({**f, "id": entry["id"], "verdict": "TP" if ok else "FP",
+                           "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
+    classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings))
+    per_class = {}
+    for cls in classes:
+        n_found = tp[cls] + fp[cls] + unjudged[cls]
+        expected = expected_by_class.get(cls, set())
+        per_class[cls] = {
+            "findings": n_found, "tp": tp[cls], "fp": fp[cls], "warnings": warnings[cls], "unjudged": unjudged[cls],
+            "precision": round(tp[cls] / (tp[cls] + fp[cls]), 3) if tp[cls] + fp[cls] else None,
+            "expected_failures": len(expected),
+            "recalled": len(expected & found_by_class.get(cls, set())),
+            "recall": round(len(expected & found_by_class.get(cls, set())) / len(expected), 3) if expected else None,
+        }
+    total = sum(tp.values()) + sum(fp.values()) + sum(unjudged.values())
+    return {"per_class": per_class, "judged": judged,
+            "overall": {"findings": total, "tp": sum(tp.values()), "fp": sum(fp.values()), "unjudged": sum(unjudged.values()),
+                        "warnings": sum(warnings.values()),
+                        "precision": round(sum(tp.values()) / (sum(tp.values()) + sum(fp.values())), 3) if sum(tp.values()) + sum(fp.values()) else None}}
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def print_report(summary: dict, results: dict[str, dict], detector_classes: set[str]) -> None:
+    print("per-finding judgement (error findings against the manifest's expected outcome; sandbox = bench_corpus outcome)")
+    for row in summary["judged"]:
+        box = f"  [sandbox: {row.get('sandbox')} {','.join(row.get('sandbox_classes') or [])}]" if row.get("sandbox") else ""
+        print(f"  {row['verdict']:<8}{row['id']:<34}{row['class']:<24}{row['resource']}{box}")
+        print(f"          {row['message'][:160]}")
+    errors = [r for r in results.values() if r.get("error")]
+    for r in errors:
+        print(f"  not forecast: {r['id']}: {r['error']}")
+    print()
+    head = f"{'class':<32}{'findings':>9}{'TP':>5}{'FP':>5}{'unj':>5}{'warn':>6}{'precision':>11}{'expected':>10}{'recalled':>10}{'recall':>8}"
+    print(head)
+    print("-" * len(head))
+    for cls, row in summary["per_class"].items():
+        note = "" if cls in detector_classes else "  (no detector for this class)"
+        print(f"{cls:<32}{row['findings']:>9}{row['tp']:>5}{row['fp']:>5}{row['unjudged']:>5}{row['warnings']:>6}{_fmt(row['precision']):>11}"
+              f"{row['expected_failures']:>10}{row['recalled']:>10}{_fmt(row['recall']):>8}{note}")
+    o = summary["overall"]
+    print("-" * len(head))
+    print(f"{'all classes':<32}{o['findings']:>9}{o['tp']:>5}{o['fp']:>5}{o['unjudged']:>5}{o['warnings']:>6}{_fmt(o['precision']):>11}")
+
+
+def detector_classes() -> set[str]:
+    from orchestrator.catalog.playbooks import load_playbooks
+
+    return {failure_class(b.id) for b in load_playbooks() if getattr(b, "forecast", None)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="only this manifest id (repeatable)")
+    parser.add_argument("--subset", help="a named subset of the manifest (e.g. fast)")
+    parser.add_argument("--sandbox", type=Path, help="bench_corpus results JSON: the sandbox's outcome per template")
+    parser.add_argument("--json", type=Path, help="write the judgement to this file")
+    args = parser.parse_args()
+    manifest = corpus_files.manifest()
+    entries = manifest["templates"]
+    if args.subset:
+        wanted = set(manifest.get("subsets", {}).get(args.subset) or [])
+        if not wanted:
+            sys.exit(f"unknown subset {args.subset!r}")
+        entries = [e for e in entries if e["id"] in wanted]
+    if args.only:
+        entries = [e for e in entries if e["id"] in set(args.only)]
+    found = corpus_files.available(entries)
+    if len(found) < len(entries):
+        sys.exit(f"{len(entries) - len(found)} corpus template(s) not found; materialize them first: "
+                 "python tests/corpora/corpus_files.py --mirror-root DIR (see its docstring)")
+    sandbox: dict[str, dict] = {}
+    if args.sandbox:
+        data = json.loads(args.sandbox.read_text())
+        sandbox = {row["id"]: row.get("measured", {}) for row in data.get("rows", [])}
+    region = manifest.get("region", "us-east-1")
+    results = {entry["id"]: forecast_entry(entry, path, region) for entry, path in found}
+    summary = judge([e for e, _ in found], results, sandbox)
+    print(f"forecast precision over {len(found)} corpus templates (region {region})")
+    print_report(summary, results, detector_classes())
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
