@@ -17,7 +17,7 @@ _LOCK = threading.Lock()
 _shared = False
 
 # The files whose behaviour the self-test proves: a change to any of them invalidates a cached verdict.
-_PROVEN_SOURCES = ("patches.py", "engine.py", "rules.py", "models.py", "emulated.py", "context.py")
+_PROVEN_SOURCES = ("patches.py", "engine.py", "rules.py", "models.py", "emulated.py", "context.py", "accounts.py", "keys.py")
 
 
 def share_region_lists() -> None:

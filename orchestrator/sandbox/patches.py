@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 from types import SimpleNamespace
@@ -21,6 +20,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.kms import models as kms_models
 
 from orchestrator.sandbox import bootstrap, engine
+from orchestrator.sandbox.accounts import drop_account_state
+from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
 
 MOTO_VERSION = "5.2.5"
@@ -363,31 +364,6 @@ def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
 # ---------------------------------------------------------------------------------------------- KMS key material
 
 
-class _LazyPrivateKey:
-    """A KMS key's asymmetric key pair, generated on its first use (Sign, Verify, GetPublicKey).
-
-    moto generates an RSA-2048 pair for every key, symmetric ones included (~60 ms of CPU each: a template
-    with hundreds of keys spent most of its CreateStack there); almost no key is ever used that way.
-    """
-
-    __slots__ = ("_key_spec", "_key", "_lock")
-
-    def __init__(self, key_spec: str):
-        self._key_spec = key_spec
-        self._key: Any = None
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        with self._lock:
-            if self._key is None:
-                self._key = _ORIGINALS["kms_private_key"](self._key_spec)
-        return getattr(self._key, name)
-
-
-def _generate_private_key(key_spec: str) -> Any:
-    return _LazyPrivateKey(key_spec)
-
-
 # ---------------------------------------------------------------------------------------------- install
 
 
@@ -406,7 +382,7 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
     ("parse_ssm_parameter", ResourceMap, "parse_ssm_parameter", _parse_ssm_parameter),
     ("clean_json", parsing, "clean_json", _clean_json),
-    ("kms_private_key", kms_models, "generate_private_key", _generate_private_key),
+    ("kms_private_key", kms_models, "generate_private_key", lazy_private_key),
 ]
 
 _installed = False
@@ -521,40 +497,3 @@ def self_test(*, use_cache: bool = True) -> bool:
         _self_tested = True
         bootstrap.remember_self_test(key)
         return True
-
-
-def drop_account_state(account_id: str) -> None:
-    """Forget everything moto holds for one account, in every service, leaving other accounts alone."""
-    from moto.core.base_backend import backend_lock
-
-    with backend_lock:
-        for backend_dict in list(BackendDict._instances):
-            if account_id in dict.keys(backend_dict):
-                account_backend = dict.__getitem__(backend_dict, account_id)
-                try:
-                    account_backend.reset()
-                finally:
-                    dict.pop(backend_dict, account_id, None)
-        # moto's instance registry needs no pruning: the model_new seam keeps it empty (no --admin-api).
-        _clear_method_caches()
-
-
-def _clear_method_caches() -> None:
-    """moto memoises some methods with functools caches keyed on `self` (AccountSpecificBackend's
-    _generate_regions, Subnet's IP iterator, ...): those entries would keep a dropped account's backends
-    and models alive, so every method cache of moto's model and backend classes is emptied."""
-    from moto.core.base_backend import AccountSpecificBackend
-    from moto.core.model_instances import model_data
-
-    classes: set[type] = {AccountSpecificBackend}
-    classes.update(bd.backend for bd in BackendDict._instances)
-    for models in model_data.values():
-        classes.update(models.values())
-    seen: set[int] = set()
-    for cls in classes:
-        for klass in cls.__mro__:
-            for value in vars(klass).values():
-                if isinstance(value, functools._lru_cache_wrapper) and id(value) not in seen:
-                    seen.add(id(value))
-                    value.cache_clear()
-
