@@ -1,27 +1,30 @@
-"""Benchmark of `verify` on the embedded sandbox: 20 templates x 2 regions, with 1 and with 4 workers.
+"""Benchmark of `verify` on the embedded sandbox: the same 8-cell matrix with 1, 2, 4 and nproc workers.
 
-Prints wall time, cells per second and peak memory (ru_maxrss of a fresh process per configuration;
-with --tracemalloc also the peak of Python allocations, which slows the run about twofold, so the
-wall times of such a run are not comparable). Run: .venv/bin/python bench/bench_verify.py
+Each configuration runs in a fresh process (`cfn-autofix verify`'s code path: run_verify_command), in
+worker processes (`--processes`, the default) and, with --threads, also as threads of one process (the
+behaviour before worker processes). Prints wall time, speed-up over 1 worker, the peak memory of the
+parent and of the largest worker, and the machine's load average (a loaded machine cannot show speed-up).
+Run: .venv/bin/python bench/bench_verify.py [--workers 1,2,4,N] [--threads] [--json-out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
-TEMPLATES = 20
+TEMPLATES = 4
 REGIONS = ["us-east-1", "eu-west-1"]
 
-# Small templates of types moto models, plus one with a managed-policy ARN at the wrong path every
-# fifth template, so that the benchmark includes the diagnose-repair-redeploy path.
+# Small templates of types moto models, plus one with a managed-policy ARN at the wrong path, so that the
+# benchmark includes the diagnose-repair-redeploy path.
 _PLAIN = """AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   Env:
@@ -42,6 +45,16 @@ Resources:
     Type: AWS::Logs::LogGroup
     Properties:
       RetentionInDays: 7
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}
+            Action: "kms:*"
+            Resource: "*"
 Outputs:
   QueueUrl:
     Value: !Ref Queue
@@ -68,79 +81,84 @@ Resources:
 def write_matrix(folder: Path) -> Path:
     (folder / "templates").mkdir(parents=True, exist_ok=True)
     for index in range(TEMPLATES):
-        text = _BROKEN if index % 5 == 4 else _PLAIN
+        text = _BROKEN if index % 2 == 1 else _PLAIN
         (folder / "templates" / f"t{index:02d}.yaml").write_text(text)
     matrix = folder / "matrix.toml"
     matrix.write_text(f'regions = {json.dumps(REGIONS)}\ntemplates = ["templates/*.yaml"]\n')
     return matrix
 
 
-def run_once(workers: int, *, trace: bool = False) -> dict:
-    """One configuration in this (fresh) process."""
-    from orchestrator.verify import reports
+def run_once(workers: int, processes: bool) -> dict:
+    """One configuration in this (fresh) process, through the command's code path."""
+    from orchestrator.cli.verify import run_verify_command
+    from orchestrator.config import load_config
     from orchestrator.logs import configure_logging
-    from orchestrator.deploy.loop import deploy_with_autofix
-    from orchestrator.verify.run import plan, verify
 
     configure_logging(json=True, level="error")
     with tempfile.TemporaryDirectory() as tmp:
         matrix = write_matrix(Path(tmp))
-        vplan = plan(matrix_path=matrix)
-        if trace:
-            tracemalloc.start()
+        report = Path(tmp) / "verify.json"
         started = time.perf_counter()
-        run = verify(vplan, deploy=deploy_with_autofix, workers=workers, out_dir=Path(tmp) / "out")
+        code = run_verify_command(None, matrix_path=matrix, workers=workers, processes=processes,
+                                  out_dir=Path(tmp) / "out", report_json=report, config=load_config(env={}),
+                                  stream=io.StringIO())
         wall = time.perf_counter() - started
-        traced_peak = tracemalloc.get_traced_memory()[1] if trace else 0
-        tracemalloc.stop()
+        run = json.loads(report.read_text())
     summary = run["summary"]
+    workers_rss = [cell.get("worker", {}).get("max_rss_mb", 0) for cell in run["cells"]]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
+        "mode": "processes" if processes else "threads",
         "workers": workers,
         "cells": summary["cells"],
         "wall_s": round(wall, 2),
-        "cells_per_s": round(summary["cells"] / wall, 2),
         "green": summary["green_first_try"],
         "repaired": summary["green_after_repair"],
-        "failed": summary["failed"],
-        "errors": summary["errors"],
-        "deployments": summary["deployments"],
-        "exit_code": reports.exit_code(run),
-        "traced_peak_mb": round(traced_peak / 2**20, 1) if trace else "-",
-        # Linux reports ru_maxrss in KiB.
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "failed": summary["failed"] + summary["errors"],
+        "exit_code": code,
+        "parent_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker_rss_mb": max(workers_rss) if any(workers_rss) else "-",
+        "cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime, 1),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", type=int, help="run a single configuration with this many workers (internal)")
-    parser.add_argument("--workers", default="1,4", help="comma-separated worker counts to compare")
-    parser.add_argument("--tracemalloc", action="store_true", help="also measure the peak of Python allocations")
+    parser.add_argument("--mode", default="processes", choices=["processes", "threads"], help=argparse.SUPPRESS)
+    parser.add_argument("--workers", default=f"1,2,4,{os.cpu_count()}", help="comma-separated worker counts")
+    parser.add_argument("--threads", action="store_true", help="also run every count as threads of one process")
+    parser.add_argument("--json-out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one, trace=args.tracemalloc)))
+        print(json.dumps(run_once(args.one, args.mode == "processes")))
         return 0
+    counts = list(dict.fromkeys(int(w) for w in args.workers.split(",")))
+    modes = ["processes", "threads"] if args.threads else ["processes"]
     rows = []
-    for workers in [int(w) for w in args.workers.split(",")]:
-        # A fresh process per configuration, so that peak memory is that configuration's own.
-        done = subprocess.run(
-            [sys.executable, __file__, "--one", str(workers), *(["--tracemalloc"] if args.tracemalloc else [])],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            print(done.stderr, file=sys.stderr)
-            return 1
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"verify benchmark: {TEMPLATES} templates x {len(REGIONS)} regions on the embedded sandbox")
-    header = ["workers", "cells", "wall_s", "cells_per_s", "green", "repaired", "failed", "errors", "deployments",
-              "traced_peak_mb", "max_rss_mb"]
+    for mode in modes:
+        for workers in counts:
+            load = os.getloadavg()[0]
+            # A fresh process per configuration, so that peak memory is that configuration's own.
+            done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return 1
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row["load_1m"] = round(load, 1)
+            rows.append(row)
+    print(f"verify benchmark: {TEMPLATES} templates x {len(REGIONS)} regions = {TEMPLATES * len(REGIONS)} cells, "
+          f"embedded sandbox, {os.cpu_count()} CPUs")
+    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "green", "repaired", "failed",
+              "parent_rss_mb", "worker_rss_mb", "load_1m"]
     print(" | ".join(header))
     for row in rows:
+        base = next(r for r in rows if r["mode"] == row["mode"] and r["workers"] == counts[0])
+        row["speedup"] = f"{base['wall_s'] / row['wall_s']:.2f}x"
         print(" | ".join(str(row[h]) for h in header))
-    if len(rows) >= 2:
-        print(f"speed-up {rows[-1]['workers']} vs {rows[0]['workers']} worker(s): {rows[0]['wall_s'] / rows[-1]['wall_s']:.2f}x")
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 

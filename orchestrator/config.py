@@ -95,6 +95,9 @@ class LogConfig:
 @dataclass
 class VerifyConfig:
     workers: int = 4
+    processes: bool = True
+    worker_memory_mb: int = 4096
+    cells_per_worker: int = 20
 
 
 @dataclass
@@ -135,6 +138,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "retry.max_attempts": (1, 100),
     "sandbox.race_probability": (0.0, 1.0),
     "verify.workers": (1, 256),
+    "verify.worker_memory_mb": (0, 1_048_576),
+    "verify.cells_per_worker": (0, 1_000_000),
     "watch.poll_min_s": (0.0, 3600.0),
     "watch.poll_max_s": (0.0, 3600.0),
     "retry.max_wait_s": (0.0, 86400.0),

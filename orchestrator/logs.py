@@ -12,10 +12,10 @@ import structlog
 from orchestrator import redact
 from orchestrator.redact import REDACTED, noecho_parameters
 
-__all__ = ["REDACTED", "configure_logging", "get_logger", "is_configured", "noecho_parameters"]
+__all__ = ["REDACTED", "configure_logging", "current_settings", "get_logger", "is_configured", "noecho_parameters"]
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-_state = {"configured": False, "json": False}
+_state: dict[str, Any] = {"configured": False, "json": False, "level": "info"}
 
 
 class _StderrLogger:
@@ -63,7 +63,7 @@ def configure_logging(json: bool | None = None, level: str = "info", colors: boo
         # Modules keep module-level loggers; without the cache they follow a later reconfiguration.
         cache_logger_on_first_use=False,
     )
-    _state.update(configured=True, json=json)
+    _state.update(configured=True, json=json, level=level, colors=_use_colors(colors))
 
 
 def _console_safe_stack(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +81,13 @@ def _use_colors(colors: bool | None) -> bool:
 
 def is_configured() -> bool:
     return bool(_state["configured"])
+
+
+def current_settings() -> dict[str, Any] | None:
+    """The arguments of the last configure_logging (None if never called): worker processes repeat them."""
+    if not _state["configured"]:
+        return None
+    return {"json": _state["json"], "level": _state["level"], "colors": _state.get("colors")}
 
 
 def get_logger(name: str | None = None, **bound: Any) -> Any:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 
 import boto3
 import boto3.session
 import pytest
 from botocore.stub import Stubber
+
+# The sandbox caches its self-test verdict per machine; tests (and the CLIs they start) never touch the
+# user's cache directory.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cfn-autofix-test-cache-")
 
 from orchestrator.sandbox import Sandbox, SandboxConfig
 

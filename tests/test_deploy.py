@@ -180,7 +180,8 @@ def test_strategies_update_in_place_or_recreate(case, strategy, operation, tmp_p
     cfn = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
     stack = cfn.describe_stacks(StackName=result.stack_name)["Stacks"][0]
     assert stack["StackStatus"] in ("UPDATE_COMPLETE", "CREATE_COMPLETE")
-    events = cfn.describe_stack_events(StackName=stack["StackId"])["StackEvents"]
+    events = [e for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack["StackId"])
+              for e in page["StackEvents"]]
     created: dict[str, int] = {}
     for event in events:
         if event["ResourceStatus"] == "CREATE_COMPLETE" and event["ResourceType"] != "AWS::CloudFormation::Stack":

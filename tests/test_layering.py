@@ -35,7 +35,9 @@ ENTRY_MODULES = {"orchestrator", "orchestrator.__main__"}
 # runner only in the lint guard. moto: the sandbox, and the managed-policy catalog moto ships (iam.policy).
 CONFINED = {
     "boto3": ("orchestrator.aws",),
-    "botocore": ("orchestrator.aws",),
+    # The sandbox's bootstrap shares the region lists moto's import-time scans ask botocore for (a seam on
+    # moto's own use of botocore, like the moto seams; it never makes an AWS call).
+    "botocore": ("orchestrator.aws", "orchestrator.sandbox.bootstrap"),
     "yaml": ("orchestrator.template",),
     "ruamel": ("orchestrator.template",),
     "cfnlint": ("orchestrator.template", "orchestrator.remedy.lint_guard"),

@@ -77,3 +77,38 @@ def test_forecast_and_fix_rejects_a_repair_that_lint_refuses():
     assert [r["repair"] for r in rejected] == ["add-depends-on"]
     assert all("E3005" in line and "NoSuchResource" in line for line in rejected[0]["errors"])
     assert len(rejected[0]["errors"]) == len({f.logical_id for f in findings if f.fixable})
+
+
+def _many_buckets(count: int) -> str:
+    lines = ['AWSTemplateFormatVersion: "2010-09-09"', "Resources:"]
+    for index in range(count):
+        lines += [f"  Bucket{index}:", "    Type: AWS::S3::Bucket"]
+    lines += ["  Reader:", "    Type: AWS::SNS::Topic", "    Properties:", "      TopicName: !GetAtt Bucket3.Arn"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_big_template_is_linted_around_the_change_with_the_template_lines():
+    from orchestrator.remedy import lint_guard
+
+    before = loads_template(_many_buckets(40) + "      Bogus: 1\n", fmt="yaml")
+    after = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/Properties", {"NoSuchProperty": True})])
+    assert lint_guard._focus(before, after) is not None, "a one-resource change is linted as a neighbourhood"
+    errors = check_repair(before, after, "us-east-1")
+    assert len(errors) == 1 and "NoSuchProperty" in errors[0], "the old error elsewhere is not blamed"
+    assert errors[0].startswith(f"line {after.line_of(['Resources', 'Bucket7', 'Properties', 'NoSuchProperty'])}: ")
+
+
+def test_a_change_that_breaks_an_untouched_referrer_is_caught():
+    before = loads_template(_many_buckets(40), fmt="yaml")
+    # The untouched Reader still reads Bucket3.Arn: its new error lies outside the change and must be found.
+    after = apply_patch(before, [PatchOp("remove", "/Resources/Bucket3")])
+    errors = check_repair(before, after, "us-east-1")
+    assert errors and all("Bucket3" in line for line in errors), errors
+
+
+def test_a_dependson_into_the_rest_of_a_big_template_is_judged_with_its_target():
+    before = loads_template(_many_buckets(40), fmt="yaml")
+    good = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "Bucket30")])
+    assert check_repair(before, good, "us-east-1") == [], "the DependsOn target is linted with the change"
+    bad = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "NoSuchResource")])
+    assert any("E3005" in line for line in check_repair(before, bad, "us-east-1"))

@@ -98,7 +98,8 @@ def test_fixed_web_tier_reaches_create_complete(sandbox: Sandbox) -> None:
 
 def test_events_show_waves_newest_first(sandbox: Sandbox) -> None:
     create(sandbox, "web", body("web_tier"))
-    newest_first = sandbox_client(sandbox, "cloudformation").describe_stack_events(StackName="web")["StackEvents"]
+    pages = sandbox_client(sandbox, "cloudformation").get_paginator("describe_stack_events").paginate(StackName="web")
+    newest_first = [e for page in pages for e in page["StackEvents"]]
     stamps = [e["Timestamp"] for e in newest_first]
     assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == len(stamps)
     assert newest_first[0]["ResourceStatus"] == "CREATE_COMPLETE" and newest_first[0]["LogicalResourceId"] == "web"

@@ -78,6 +78,34 @@ def test_self_test_and_seams_pass_on_the_pinned_moto() -> None:
     assert patches.installed()
 
 
+def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp_path, monkeypatch) -> None:
+    from orchestrator.sandbox import bootstrap
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is True, "an empty cache runs the stack test"
+    assert (tmp_path / "cfn-autofix" / "sandbox-self-test.json").is_file()
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is False, "a second process on this machine trusts the cached verdict"
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test(use_cache=False) is True
+    # Another moto version (or seam table, or source) is another key: the verdict no longer applies.
+    key = bootstrap.self_test_key("0.0.0", [])
+    assert not bootstrap.self_test_passed_before(key)
+    (tmp_path / "cfn-autofix" / "sandbox-self-test.json").write_text("not json")
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert patches.self_test() is True, "an unreadable cache is ignored, not trusted"
+
+
+def test_region_lists_are_shared_across_sessions() -> None:
+    import boto3
+
+    first = boto3.Session().get_available_regions("ec2")
+    first.append("mutated-by-the-caller")
+    assert "us-east-1" in boto3.Session().get_available_regions("ec2")
+    assert "mutated-by-the-caller" not in boto3.Session().get_available_regions("ec2")
+
+
 def test_plain_moto_accounts_are_left_unpatched(sandbox: Sandbox) -> None:
     """Accounts no sandbox owns keep moto's own behaviour (what bench/ compares against)."""
     import boto3
@@ -140,3 +168,45 @@ def test_update_with_rollback_enabled_rolls_back_what_it_created(sandbox: Sandbo
 
 def test_emulated_resources_of_unknown_stack_is_empty(sandbox: Sandbox) -> None:
     assert sandbox.emulated_resources("nope") == []
+
+
+def test_kms_key_pairs_are_made_on_first_asymmetric_use(sandbox: Sandbox) -> None:
+    import boto3
+    from moto.kms.models import kms_backends
+
+    kms = boto3.client("kms", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id=sandbox.credentials["aws_access_key_id"],
+                       aws_secret_access_key=sandbox.credentials["aws_secret_access_key"])
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    keys = kms_backends[sandbox.account_id]["us-east-1"].keys
+    assert keys[symmetric].private_key._key is None, "a symmetric key never needs its key pair"
+    signature = kms.sign(KeyId=signing, Message=b"payload", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    assert kms.verify(KeyId=signing, Message=b"payload", Signature=signature,
+                      SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert not kms.verify(KeyId=signing, Message=b"other", Signature=signature,
+                          SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert kms.get_public_key(KeyId=signing)["PublicKey"]
+
+
+def test_stack_events_come_in_pages_of_100_newest_first(sandbox: Sandbox) -> None:
+    import boto3
+
+    resources = {f"Topic{i}": {"Type": "AWS::SNS::Topic"} for i in range(60)}
+    cf = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                      aws_access_key_id=sandbox.credentials["aws_access_key_id"],
+                      aws_secret_access_key=sandbox.credentials["aws_secret_access_key"])
+    cf.create_stack(StackName="paged", TemplateBody=json.dumps({"Resources": resources}))
+    cf.get_waiter("stack_create_complete").wait(StackName="paged", WaiterConfig={"Delay": 1})
+    first = cf.describe_stack_events(StackName="paged")
+    assert len(first["StackEvents"]) == 100 and "NextToken" in first
+    pages = list(cf.get_paginator("describe_stack_events").paginate(StackName="paged"))
+    events = [e for page in pages for e in page["StackEvents"]]
+    assert len(events) > 100
+    assert len({e["EventId"] for e in events}) == len(events), "no event twice across pages"
+    assert sum(e["ResourceStatus"] == "CREATE_COMPLETE" for e in events) == 61, "none missing either"
+    assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == "paged"
+    stamps = [e["Timestamp"] for e in events]
+    assert stamps == sorted(stamps, reverse=True)
+    with pytest.raises(cf.exceptions.ClientError, match="NextToken"):
+        cf.describe_stack_events(StackName="paged", NextToken="nonsense")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -52,6 +53,11 @@ def test_verify_shards_merge_to_the_single_run(project):
         "templates/legacy/deployer.json|eu-west-1|default": "repaired",
         "templates/legacy/deployer.json|us-east-1|default": "repaired",
     }
+    # Cells ran in worker processes (the default), at most --workers of them, each reporting its peak memory.
+    pids = {c["worker"]["pid"] for c in run["cells"]}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 4
+    assert all(c["worker"]["max_rss_mb"] > 0 for c in run["cells"])
+    assert run["worker_max_rss_mb"] == max(c["worker"]["max_rss_mb"] for c in run["cells"])
     # Each cell ran in its own sandbox account and wrote its own repaired template.
     fixed = sorted(p.relative_to(out / "fixed").as_posix() for p in (out / "fixed").rglob("*.fixed.json"))
     assert len(fixed) == 2 and fixed[0] != fixed[1]
@@ -68,6 +74,14 @@ def test_verify_shards_merge_to_the_single_run(project):
     )
     assert again.exit_code == 1
     assert "1 cell(s), 0 green at first try, 1 green after repair" in again.stdout
+    # The same cell as a thread of this process gives the same verdict.
+    threads = invoke(
+        "verify", str(project / "templates" / "legacy" / "deployer.json"), "--regions", "us-east-1", "--threads",
+        "--out-dir", str(out / "f3"), "--report-json", str(out / "threads.json"),
+    )
+    assert threads.exit_code == 0, threads.output
+    assert "1 cell(s), 0 green at first try, 1 green after repair" in threads.stdout
+    assert "worker" not in json.loads((out / "threads.json").read_text())["cells"][0]
 
     shard_files = []
     for k in (1, 2):

@@ -35,6 +35,7 @@ def verify_command(
     from_taskcat: Annotated[Path | None, typer.Option("--from-taskcat", help="Run the tests of a .taskcat.yml (template, regions, parameters; $[taskcat_*] values work).")] = None,
     regions: Annotated[str | None, typer.Option("--regions", metavar="R1,R2", help="Regions (replace the matrix's).", show_default="the matrix's, else us-east-1")] = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", help="Cells run in parallel.", show_default=config_default("verify.workers"))] = None,
+    processes: Annotated[bool | None, typer.Option("--processes/--threads", help="Run cells in worker processes (every core) or threads of this process.", show_default=config_default("verify.processes"))] = None,
     shard: Annotated[str | None, typer.Option("--shard", metavar="K/N", help="Run only shard K of N (stable per cell).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     report_md: Annotated[Path | None, typer.Option("--report-md", help="Write the Markdown report here.")] = None,
@@ -62,6 +63,7 @@ def verify_command(
             taskcat_path=from_taskcat,
             regions=chosen_regions,
             workers=workers if workers is not None else settings.verify.workers,
+            processes=processes if processes is not None else settings.verify.processes,
             shard=shard,
             junit=junit,
             report_md=report_md,
@@ -87,6 +89,7 @@ class VerifyRequest:
     taskcat_path: Path | None = None
     regions: list[str] | None = None
     workers: int = 4
+    processes: bool = False
     shard: str | None = None
     junit: Path | None = None
     report_md: Path | None = None
@@ -116,6 +119,7 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
     from orchestrator.verify.outputs import summary_line, write_outputs
     from orchestrator.verify.progress import Progress
     from orchestrator.verify.run import CellSettings, plan, verify
+    from orchestrator.verify.workers import PoolSettings
 
     log = structlog.get_logger(__name__)
     request = VerifyRequest(**fields)
@@ -152,8 +156,13 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
         target=target,
     )
     cancel_event = threading.Event()
+    pool = None
+    if request.processes:
+        verify_config = config.verify if config is not None else None
+        pool = PoolSettings(memory_mb=verify_config.worker_memory_mb, cells_per_worker=verify_config.cells_per_worker) \
+            if verify_config is not None else PoolSettings()
     settings = CellSettings(deploy=deploy, out_dir=request.out_dir, target=target, endpoint_url=endpoint_url,
-                            deploy_options=options, cancel_event=cancel_event)
+                            deploy_options=options, cancel_event=cancel_event, pool=pool)
     # One redactor for the run: each cell adds its NoEcho values, and every report is written through it.
     with redact.active_or_new().active():
         with Progress(len(vplan.cells), stream=request.stream) as progress:

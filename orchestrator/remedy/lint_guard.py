@@ -83,11 +83,64 @@ def lint_errors(template, region: str = "us-east-1") -> list[LintError]:
     return list(_lint_text(template.dumps(), region))
 
 
+def _focus(before, after) -> tuple[str, str] | None:
+    """The two templates cut down to what a repair can have affected, as JSON texts; None to lint them whole.
+
+    A repair edits resources. Besides the edited resources, cfn-lint's verdict on them depends on what they
+    reference and what references them (Ref, GetAtt, Sub, DependsOn), and on the other sections, which are
+    kept whole. Linting that neighbourhood costs what the round changed instead of the whole template
+    twice per round (most of a big deploy's time). Errors of the cut-down text that both sides share
+    (a reference into the cut) are not new and cancel out in the comparison.
+    """
+    import json
+
+    from orchestrator.template import refs
+    from orchestrator.template.refs import refs_in
+
+    old_doc, new_doc = before.document, after.document
+    if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
+        return None
+    old_res, new_res = old_doc.get("Resources"), new_doc.get("Resources")
+    if not isinstance(old_res, dict) or not isinstance(new_res, dict):
+        return None
+    if {k: v for k, v in old_doc.items() if k != "Resources"} != {k: v for k, v in new_doc.items() if k != "Resources"}:
+        return None
+    changed = {lid for lid in old_res.keys() | new_res.keys() if old_res.get(lid) != new_res.get(lid)}
+    if not changed:
+        return None
+    keep = set(changed)
+    for resources in (old_res, new_res):
+        for lid, body in resources.items():
+            targets = refs_in(body, resources) | {d for d in refs.depends_on(body) if d in resources}
+            if lid in changed:
+                keep |= targets
+            elif targets & changed:
+                keep.add(lid)
+    if len(keep) * 2 > len(new_res):
+        return None  # most of the template: the cut saves nothing
+
+    def cut(doc: dict, resources: dict) -> str:
+        return json.dumps({**doc, "Resources": {lid: body for lid, body in resources.items() if lid in keep}}, indent=1)
+
+    return cut(old_doc, old_res), cut(new_doc, new_res)
+
+
+def _with_lines(errors: tuple[LintError, ...], template) -> list[LintError]:
+    """Errors of a cut-down text carry the line of the same node in the template itself."""
+    return [LintError(e.rule, e.message, template.line_of(list(e.path)) if e.path else None, e.path) for e in errors]
+
+
 def new_errors(before, after, region: str = "us-east-1") -> list[LintError]:
     """Errors `after` has that `before` did not (counted, so a second copy of an old error is new)."""
-    old = Counter(e.key for e in lint_errors(before, region))
+    focus = _focus(before, after)
+    if focus is None:
+        old_errors, new_errs = lint_errors(before, region), lint_errors(after, region)
+    else:
+        old_errors = list(_lint_text(focus[0], region))
+        new_errs = _with_lines(_lint_text(focus[1], region), after)
+    old = Counter(e.key for e in old_errors)
     introduced = []
-    for error in lint_errors(after, region):
+    for error in new_errs:
         if old[error.key] > 0:
             old[error.key] -= 1
         else:

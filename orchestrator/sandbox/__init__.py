@@ -1,6 +1,10 @@
 """The embedded sandbox: moto's server plus the AWS CloudFormation behaviours moto lacks (fidelity rules)."""
 
+from orchestrator.sandbox import bootstrap
 from orchestrator.sandbox.config import FaultConfig, SandboxConfig
-from orchestrator.sandbox.server import Sandbox, serve
+
+# Before moto is first imported: its import-time region scans then parse EC2's model once, not four times.
+bootstrap.share_region_lists()
+from orchestrator.sandbox.server import Sandbox, serve  # noqa: E402
 
 __all__ = ["FaultConfig", "Sandbox", "SandboxConfig", "serve"]

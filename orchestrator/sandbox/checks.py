@@ -63,6 +63,8 @@ class TemplateGraph:
 
     resources: dict[str, dict]
     deps: dict[str, set[str]] = field(default_factory=dict)
+    # Per-template facts the rules read for every resource (the gateway attachments), computed once.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, resources: dict[str, dict]) -> "TemplateGraph":

@@ -6,6 +6,7 @@ import copy
 import heapq
 import itertools
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -290,14 +291,14 @@ def _delete_resources(stack: Stack, rt: StackRuntime, clock: Clock, logical_ids:
                       t: float, definitions: dict[str, dict]) -> float:
     """Delete in reverse dependency order: a resource goes once everything depending on it is gone."""
     remaining = set(logical_ids)
+    # Dependents still to delete, counted once and kept current (not rescanned per wave: linear in size).
+    deps = {lid: {d for d in graph_deps.get(lid, ()) if d in remaining and d != lid} for lid in remaining}
+    dependents = Counter(d for ds in deps.values() for d in ds)
     while remaining:
-        wave = sorted(lid for lid in remaining
-                      if not any(lid in graph_deps.get(other, ()) for other in remaining if other != lid))
-        if not wave:  # a cycle cannot be created, but never loop forever on bad state
-            wave = sorted(remaining)
+        wave = sorted(lid for lid in remaining if dependents[lid] == 0) or sorted(remaining)  # never loop forever
+        dependents.subtract(d for lid in wave for d in deps[lid])
         for lid in wave:
-            state = rt.resources[lid]
-            resource_event(stack, rt, clock, t, lid, state.resource_type, "DELETE_IN_PROGRESS")
+            resource_event(stack, rt, clock, t, lid, rt.resources[lid].resource_type, "DELETE_IN_PROGRESS")
         t += DELETE_DURATION
         for lid in wave:
             state = rt.resources[lid]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 from types import SimpleNamespace
@@ -19,8 +20,11 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.utils import generate_stack_id
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
+from moto.kms import models as kms_models
 
-from orchestrator.sandbox import engine, inventory
+from orchestrator.sandbox import bootstrap, engine, inventory
+from orchestrator.sandbox.accounts import drop_account_state
+from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
 from orchestrator.sandbox.patches_template import ORIGINALS as _ORIGINALS
 from orchestrator.sandbox.patches_template import TEMPLATE_SEAMS, availability_zones, parse_template_text
@@ -228,6 +232,28 @@ def _list_stack_resources(self: CloudFormationResponse) -> ActionResult:
     return ActionResult({"StackResourceSummaries": rows})
 
 
+EVENTS_PAGE = 100  # DescribeStackEvents' page size on AWS
+
+
+def _describe_stack_events(self: CloudFormationResponse) -> ActionResult:
+    """Pages of 100 events, newest first, as AWS answers (moto sends every event in one page): a reader that
+    stops at the last event it has seen then costs what is new, not the stack's whole history per poll.
+    The token is a position counted from the oldest event, so events added between two pages shift nothing."""
+    ctx = context_for(self.current_account)
+    if ctx is None:
+        return _ORIGINALS["describe_stack_events"](self)
+    events = self.cloudformation_backend.describe_stack_events(self._get_param("StackName"))
+    token = self._get_param("NextToken")
+    if token is not None and not (str(token).isdigit() and 0 < int(token) <= len(events)):
+        raise ValidationError(message="Invalid NextToken")
+    end = int(token) if token is not None else len(events)
+    start = max(0, end - EVENTS_PAGE)
+    result: dict[str, Any] = {"StackEvents": events[start:end][::-1]}
+    if start > 0:
+        result["NextToken"] = str(start)
+    return ActionResult(result)
+
+
 def _describe_stack_resources(self: CloudFormationResponse) -> ActionResult:
     ctx = context_for(self.current_account)
     if ctx is None:
@@ -266,6 +292,9 @@ def _describe_stack_resource(self: CloudFormationResponse) -> ActionResult:
     raise ValidationError(name, message=f"Resource {logical} does not exist for stack {name}")
 
 
+# ---------------------------------------------------------------------------------------------- KMS key material
+
+
 # ---------------------------------------------------------------------------------------------- install
 
 
@@ -278,10 +307,12 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("describe_stacks", CloudFormationBackend, "describe_stacks", _describe_stacks),
     ("model_new", BaseModel, "__new__", staticmethod(_model_new)),
     ("list_stack_resources", CloudFormationResponse, "list_stack_resources", _list_stack_resources),
+    ("describe_stack_events", CloudFormationResponse, "describe_stack_events", _describe_stack_events),
     ("describe_stack_resources", CloudFormationResponse, "describe_stack_resources", _describe_stack_resources),
     ("describe_stack_resource", CloudFormationResponse, "describe_stack_resource", _describe_stack_resource),
     ("getitem", ResourceMap, "__getitem__", _getitem),
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
+    ("kms_private_key", kms_models, "generate_private_key", lazy_private_key),
 ]
 
 _installed = False
@@ -349,15 +380,21 @@ def installed() -> bool:
 _self_tested = False
 
 
-def self_test() -> None:
+def self_test(*, use_cache: bool = True) -> bool:
     """Install the seams and prove the rules still work on this moto: a bad managed-policy ARN and a key
     the logs principal may not use fail with AWS's texts, the stack rolls back, nothing is left.
-    Raises SandboxSelfTestError otherwise; runs once per process."""
+    Raises SandboxSelfTestError otherwise. Runs once per process, and once per machine while moto's
+    version, the seam table and the sandbox's sources stay the same (the verdict is cached; the seams
+    themselves are checked on every install). Returns whether the stack test ran."""
     global _self_tested
     install()
     with _INSTALL_LOCK:
         if _self_tested:
-            return
+            return False
+        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', o)}.{a}" for k, o, a, _ in _SEAMS])
+        if use_cache and bootstrap.self_test_passed_before(key):
+            _self_tested = True
+            return False
         from importlib import resources
 
         from orchestrator.sandbox.config import SandboxConfig
@@ -399,40 +436,5 @@ def self_test() -> None:
             unregister(account)
             drop_account_state(account)
         _self_tested = True
-
-
-def drop_account_state(account_id: str) -> None:
-    """Forget everything moto holds for one account, in every service, leaving other accounts alone."""
-    from moto.core.base_backend import backend_lock
-
-    with backend_lock:
-        for backend_dict in list(BackendDict._instances):
-            if account_id in dict.keys(backend_dict):
-                account_backend = dict.__getitem__(backend_dict, account_id)
-                try:
-                    account_backend.reset()
-                finally:
-                    dict.pop(backend_dict, account_id, None)
-        # moto's instance registry needs no pruning: the model_new seam keeps it empty (no --admin-api).
-        _clear_method_caches()
-
-
-def _clear_method_caches() -> None:
-    """moto memoises some methods with functools caches keyed on `self` (AccountSpecificBackend's
-    _generate_regions, Subnet's IP iterator, ...): those entries would keep a dropped account's backends
-    and models alive, so every method cache of moto's model and backend classes is emptied."""
-    from moto.core.base_backend import AccountSpecificBackend
-    from moto.core.model_instances import model_data
-
-    classes: set[type] = {AccountSpecificBackend}
-    classes.update(bd.backend for bd in BackendDict._instances)
-    for models in model_data.values():
-        classes.update(models.values())
-    seen: set[int] = set()
-    for cls in classes:
-        for klass in cls.__mro__:
-            for value in vars(klass).values():
-                if isinstance(value, functools._lru_cache_wrapper) and id(value) not in seen:
-                    seen.add(id(value))
-                    value.cache_clear()
-
+        bootstrap.remember_self_test(key)
+        return True

@@ -153,7 +153,9 @@ def default_key_policy(check: Check) -> None:
 
 def _attachments(graph: TemplateGraph) -> list[tuple[str, str, str | None]]:
     """(attachment, internet gateway, vpc) logical ids of every IGW VPCGatewayAttachment in the template."""
-    found = []
+    if "attachments" in graph.memo:
+        return graph.memo["attachments"]
+    found = graph.memo["attachments"] = []
     for logical_id, definition in graph.resources.items():
         if definition.get("Type") != "AWS::EC2::VPCGatewayAttachment":
             continue

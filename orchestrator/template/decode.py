@@ -205,7 +205,8 @@ def _cfn_loader() -> Any:
     # (At first use, not at import: a JSON template or a command that reads none never imports cfn-lint.)
     check_seams()
     from cfnlint.decode import cfn_yaml
-    from cfnlint.decode.node import str_node
+    from cfnlint.decode.node import dict_node, str_node
+    import yaml
 
     class CfnLoader(cfn_yaml.CfnFullLoader):
         _MERGE_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
@@ -217,6 +218,26 @@ def _cfn_loader() -> Any:
                     cfn_yaml.NodeConstructor.flatten_mapping(self, node)
                     return
 
+        def construct_yaml_map(self, node: Any) -> Any:
+            """cfn-lint's mapping constructor, without its duplicate-key scan when the keys are distinct scalars.
+
+            cfn-lint compares each key with every key before it (quadratic: most of the load time of a template
+            with thousands of resources). One set tells whether a mapping can have a duplicate at all; only
+            then (or with merge keys, or keys that are not plain scalars) does cfn-lint's own check run, so a
+            duplicate is reported exactly as cfn-lint reports it.
+            """
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag in self._MERGE_TAGS or key_node.value in seen:
+                    return cfn_yaml.NodeConstructor.construct_yaml_map(self, node)
+                seen.add(key_node.value)
+            for key_node, value_node in node.value:
+                if self.construct_object(key_node, False) is None:
+                    return cfn_yaml.NodeConstructor.construct_yaml_map(self, node)  # raises its null-key error
+                self.construct_object(value_node, False)
+            (obj,) = yaml.constructor.SafeConstructor.construct_yaml_map(self, node)
+            return dict_node(obj, node.start_mark, node.end_mark, getattr(node, "using_merge", False))
+
     def multi_constructor(loader: Any, suffix: str, node: Any) -> Any:
         if suffix not in SHORT_FORM_FUNCTIONS:
             raise DecodeProblem(f"unknown tag !{suffix}", node.start_mark.line + 1)
@@ -227,6 +248,7 @@ def _cfn_loader() -> Any:
         return str_node(node.value, node.start_mark, node.end_mark)
 
     CfnLoader.add_multi_constructor("!", multi_constructor)
+    CfnLoader.add_constructor("tag:yaml.org,2002:map", CfnLoader.construct_yaml_map)
     CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_as_text)
     return CfnLoader
 

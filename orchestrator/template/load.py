@@ -46,6 +46,8 @@ class Template:
         self._lines = _lines if _lines is not None else {}
         # (text patched from, operations since): set when the text is still to be rendered.
         self._pending = _pending
+        # The parse of `source`, made once: dumps() compares the document with it on every call.
+        self._parsed: Any = None
 
     @property
     def source(self) -> str:
@@ -78,7 +80,9 @@ class Template:
 
     def dumps(self) -> str:
         """The document in the input's format; the source itself when nothing changed."""
-        original = parse_text(self.source, self.fmt)[0]
+        if self._parsed is None:
+            self._parsed = parse_text(self.source, self.fmt)[0]
+        original = self._parsed
         # JSON also honours a new key order; the YAML patch ops cannot express one.
         if same_document(original, self.document) or (self.fmt == "yaml" and original == self.document):
             return self.source

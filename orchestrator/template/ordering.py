@@ -81,6 +81,10 @@ class Scope:
         self.graph = graph
         self.resolver = resolver if resolver is not None else static_resolver(document)
         self.grants = grants
+        # Built once per template, so each case costs what its consumers reference, not a scan of every
+        # resource per consumer (quadratic at thousands of resources).
+        self._by_type: dict[str, list[str]] | None = None
+        self._referrers: dict[tuple[str, str], dict[str, list[str]]] = {}
 
     def value(self, node: Any) -> Any:
         """node with every intrinsic that evaluates (Fn::If on a decided condition included) replaced."""
@@ -97,17 +101,40 @@ class Scope:
         return refs_in(value, self.resources)
 
     def of_type(self, *types: str) -> list[str]:
-        return [lid for lid in sorted(self.resources) if self.rtype(lid) in types]
+        if self._by_type is None:
+            self._by_type = {}
+            for lid in sorted(self.resources):
+                self._by_type.setdefault(self.rtype(lid), []).append(lid)
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], ()))
+        return sorted(lid for rtype in set(types) for lid in self._by_type.get(rtype, ()))
+
+    def referrers(self, rtype: str, path: str) -> dict[str, list[str]]:
+        """Resources of `rtype` by what their property at `path` references (indexed once per pair)."""
+        key = (rtype, path)
+        index = self._referrers.get(key)
+        if index is None:
+            index = {}
+            for other in self.of_type(rtype):
+                targets: set[str] = set()
+                for value in select(self.props(other), path):
+                    targets |= self.refs(value)
+                for target in targets:
+                    index.setdefault(target, []).append(other)
+            self._referrers[key] = index
+        return index
+
+    def referring(self, rtypes: Iterable[str], path: str, targets: Iterable[str]) -> list[str]:
+        """Resources of these types whose property at `path` references any of `targets`, in template order."""
+        found = {other for rtype in rtypes for target in targets for other in self.referrers(rtype, path).get(target, ())}
+        return sorted(found)
 
     def hop(self, lids: Iterable[str], step: str) -> set[str]:
         out: set[str] = set()
         lids = set(lids)
         if step.startswith("<-"):
             rtype, _, path = step[2:].partition(":")
-            for other in self.of_type(rtype):
-                if any(self.refs(v) & lids for v in select(self.props(other), path)):
-                    out.add(other)
-            return out
+            return set(self.referring([rtype], path, lids))
         for lid in lids:
             for value in select(self.props(lid), step):
                 out |= self.refs(value)
@@ -139,11 +166,7 @@ Locator = Callable[[Scope, dict, str], list[tuple[str, str]]]
 
 def _gateway_attachment(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
     gateways = {g for g in scope.follow(lid, [needs["via"]]) if scope.rtype(g) in needs["gateway_types"]}
-    return [
-        (other, "")
-        for other in scope.of_type("AWS::EC2::VPCGatewayAttachment")
-        if scope.refs(scope.props(other).get(needs["attachment_property"])) & gateways
-    ]
+    return [(other, "") for other in scope.referring(["AWS::EC2::VPCGatewayAttachment"], needs["attachment_property"], gateways)]
 
 
 def _vpc_internet_gateway_attachment(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
@@ -166,11 +189,7 @@ def _all_siblings(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
     apis = scope.refs(scope.props(lid).get(needs["key"]))
     if not apis:
         return []
-    return [
-        (other, "")
-        for other in scope.of_type(*needs["sibling_types"])
-        if scope.refs(scope.props(other).get(needs["sibling_key"])) & apis
-    ]
+    return [(other, "") for other in scope.referring(needs["sibling_types"], needs["sibling_key"], apis)]
 
 
 def _any_forwarder(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
@@ -178,9 +197,8 @@ def _any_forwarder(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]
     for group in sorted(scope.follow(lid, [needs["via"]])):
         candidates = []
         for ftype, paths in needs["forwarders"].items():
-            for other in scope.of_type(ftype):
-                if any(group in scope.refs(v) for p in paths for v in select(scope.props(other), p)):
-                    candidates.append(other)
+            matched = {other for p in paths for other in scope.referrers(ftype, p).get(group, ())}
+            candidates.extend(other for other in scope.of_type(ftype) if other in matched)
         if candidates and not any(scope.graph.is_ordered(lid, c) for c in candidates):
             out.append((candidates[0], f" (target group {group})"))
     return out
@@ -240,9 +258,9 @@ def _role_policy(scope: Scope, needs: dict, lid: str) -> list[tuple[str, str]]:
     for role in sorted(roles):
         if _role_grants(scope, role, action):
             continue
-        for other in scope.of_type(*needs["policy_types"]):
+        for other in scope.referring(needs["policy_types"], "Roles", [role]):
             document = scope.value(scope.props(other).get("PolicyDocument"))
-            if role in scope.refs(scope.props(other).get("Roles")) and scope.grants(document, action):
+            if scope.grants(document, action):
                 out.append((other, f" (role {role}, {action})"))
     return out
 

@@ -13,6 +13,17 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
+def state_text(event_dict: Mapping[str, Any]) -> str | None:
+    """A running cell's state as one log event of its deploy describes it (None for verify's own events)."""
+    event = str(event_dict.get("event", ""))
+    if event.startswith("verify_"):
+        return None
+    parts = [f"attempt {event_dict['attempt']}"] if "attempt" in event_dict else []
+    detail = " ".join(str(event_dict[key]) for key in ("logical_id", "status") if event_dict.get(key) not in (None, ""))
+    parts.append(f"{event} {detail}".strip())
+    return ": ".join(parts)
+
+
 class Progress:
     """Cells done/total and the state of every running cell: a rich live table on a TTY, log lines otherwise."""
 
@@ -61,14 +72,10 @@ class Progress:
 
     def _tap(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
         cell_id = event_dict.get("cell")
-        event = str(event_dict.get("event", ""))
-        if cell_id in self.running and not event.startswith("verify_"):
-            parts = [f"attempt {event_dict['attempt']}"] if "attempt" in event_dict else []
-            detail = " ".join(
-                str(event_dict[key]) for key in ("logical_id", "status") if event_dict.get(key) not in (None, "")
-            )
-            parts.append(f"{event} {detail}".strip())
-            self.state(cell_id, ": ".join(parts), echo=False)
+        if cell_id in self.running:
+            text = state_text(event_dict)
+            if text is not None:
+                self.state(cell_id, text, echo=False)
         return event_dict
 
     def started(self, cell_id: str) -> None:

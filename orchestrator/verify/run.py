@@ -24,6 +24,7 @@ from orchestrator.verify import reports
 from orchestrator.errors import AutofixError, BadInput
 from orchestrator.verify.progress import Progress
 from orchestrator.verify.matrix import Cell, Matrix, expand, load_matrix, matrix_digest, parse_matrix, select_shard
+from orchestrator.verify.workers import PoolSettings, run_in_processes
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,9 @@ class CellSettings:
     endpoint_url: str | None = None
     deploy_options: Mapping[str, Any] | None = None
     cancel_event: threading.Event | None = None
+    # Worker processes (each with its own interpreter and embedded sandbox) when set; threads otherwise.
+    # The deploy function and options then travel to the workers by pickling (a module-level function).
+    pool: PoolSettings | None = None
 
 
 @dataclass
@@ -204,7 +208,8 @@ def run_cells(
     settings: CellSettings | None = None,
     **fields: Any,
 ) -> list[dict[str, Any]]:
-    """Every cell through a bounded thread pool (each deploy waits on the network, so threads suffice).
+    """Every cell through a bounded pool: worker processes when `settings.pool` is set (cells then use
+    every core: moto and the engine hold the GIL), threads otherwise (cheap, enough for real AWS).
 
     `settings` (or its fields as keywords: deploy, out_dir, target, endpoint_url, deploy_options,
     cancel_event) say how each cell deploys. Ctrl-C (or SIGTERM) sets the shared cancel event: running
@@ -219,6 +224,9 @@ def run_cells(
         settings = replace(settings, cancel_event=threading.Event())
     cancel_event = settings.cancel_event
     progress = progress or Progress(len(cells), live=False)
+    if settings.pool is not None:
+        return run_in_processes(cells, settings, workers=workers, progress=progress, pool_settings=settings.pool,
+                                not_run=_not_run)
     # Each cell's record is stored by the thread that ran it, so an interrupt at any instant (even while
     # cells are being queued) loses no finished or running cell.
     results: dict[str, dict[str, Any]] = {}
@@ -278,4 +286,9 @@ def verify(
     )
     # A run cut short says so at the top, not only through its cells' statuses.
     run["interrupted"] = bool(settings.cancel_event.is_set())
+    peaks = [r["worker"]["max_rss_mb"] for r in records if isinstance(r.get("worker"), dict)]
+    if peaks:
+        # The bound on each worker's memory is verify.worker_memory_mb; this is what the largest one used.
+        run["worker_max_rss_mb"] = max(peaks)
+        log.info("verify_workers_memory", worker_max_rss_mb=max(peaks), workers=len({r["worker"]["pid"] for r in records if r.get("worker")}))
     return run

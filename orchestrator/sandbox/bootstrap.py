@@ -1,0 +1,105 @@
+"""Start-up work of the sandbox done once per process (region lists) or once per machine (the self-test's verdict)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import platform
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_LOCK = threading.Lock()
+_shared = False
+
+# The files whose behaviour the self-test proves: a change to any of them invalidates a cached verdict.
+_PROVEN_SOURCES = ("patches.py", "engine.py", "rules.py", "models.py", "emulated.py", "context.py", "accounts.py", "keys.py")
+
+
+def share_region_lists() -> None:
+    """One region list per (service, partition) for the whole process.
+
+    moto asks a new boto3 Session for the regions of a service at import time and per backend, and each
+    new Session parses that service's whole model to find its endpoint prefix: EC2's 4 MB model four
+    times while moto is imported (~0.6 s of CPU). The answer only depends on botocore's data files.
+    """
+    global _shared
+    with _LOCK:
+        if _shared:
+            return
+        from botocore.exceptions import DataNotFoundError, UnknownServiceError
+        from botocore.session import Session
+
+        original = Session.get_available_regions
+        prefixes: dict[str, str] = {}
+        cache: dict[tuple[Any, ...], list[str]] = {}
+
+        @functools.wraps(original)
+        def get_available_regions(self: Any, service_name: str, partition_name: str = "aws",
+                                  allow_non_regional: bool = False) -> list[str]:
+            # botocore's own steps, with the endpoint prefix (the only thing read from the service's
+            # model, and the same in every partition) looked up once per service.
+            key = (service_name, partition_name, allow_non_regional)
+            if key not in cache:
+                try:
+                    if service_name not in prefixes:
+                        metadata = self.get_service_data(service_name)["metadata"]
+                        prefixes[service_name] = metadata.get("endpointPrefix", service_name)
+                    resolver = self._get_internal_component("endpoint_resolver")
+                    cache[key] = resolver.get_available_endpoints(prefixes[service_name], partition_name,
+                                                                  allow_non_regional)
+                except (UnknownServiceError, DataNotFoundError):
+                    return original(self, service_name, partition_name, allow_non_regional)
+            return list(cache[key])
+
+        Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+        _shared = True
+
+
+# ---------------------------------------------------------------------------------------------- self-test verdict
+
+
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/cfn-autofix, else ~/.cache/cfn-autofix."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cfn-autofix"
+
+
+def self_test_key(moto_version: str, seams: list[str]) -> str:
+    """moto's version, our seam table and the source of every module the self-test proves, this interpreter
+    and machine: the self-test's verdict holds while none of them changes."""
+    digest = hashlib.sha256()
+    for part in (moto_version, sys.version, platform.machine(), platform.node(), *seams):
+        digest.update(part.encode() + b"\0")
+    package = resources.files("orchestrator.sandbox")
+    for name in _PROVEN_SOURCES:
+        digest.update(package.joinpath(name).read_bytes())
+    digest.update(resources.files("orchestrator.data").joinpath("sandbox_self_test.json").read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_file() -> Path:
+    return cache_dir() / "sandbox-self-test.json"
+
+
+def self_test_passed_before(key: str) -> bool:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8")).get("passed") == key
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def remember_self_test(key: str) -> None:
+    """Record a passed self-test; a cache that cannot be written only costs the next start its self-test."""
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"passed": key}), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
