@@ -62,6 +62,18 @@ def test_precedence_default_project_env_cli(tmp_path):
     assert config.sources["deploy.stack_prefix"].endswith("pyproject.toml [tool.cfn-autofix]")
 
 
+def test_project_variables_with_the_prefix_are_not_config_keys(tmp_path):
+    # The corpus/mirror/golden switches share the prefix; with them set every command must still start,
+    # while a misspelt key is still an error.
+    env = {"CFN_AUTOFIX_CORPUS": "/corpus", "CFN_AUTOFIX_MIRRORS": "/mirrors", "CFN_AUTOFIX_UPDATE_GOLDEN": "1",
+           "CFN_AUTOFIX_DEPLOY_MAX_ATTEMPTS": "4"}
+    config = load_config(None, tmp_path, env=env)
+    assert config.deploy.max_attempts == 4
+    assert not any("CORPUS" in source or "MIRRORS" in source for source in config.sources.values())
+    with pytest.raises(ConfigError, match="unknown config key 'corpu.'"):
+        load_config(None, tmp_path, env={"CFN_AUTOFIX_CORPU": "/corpus"})
+
+
 def test_explicit_config_file_replaces_project_lookup(tmp_path):
     (tmp_path / "cfn-autofix.toml").write_text('[deploy]\nregion = "eu-west-2"\n')
     other = tmp_path / "ci.toml"
