@@ -111,6 +111,9 @@ def fallback_attribute(model: Any, attribute: str) -> Any:
         return model.name
     if attribute in ("Arn", "TargetGroupArn", "LoadBalancerArn", "ListenerArn") and arn:
         return arn
+    if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
+        # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), [] before any.
+        return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", attribute).lower()
     if isinstance(getattr(model, snake, None), (str, int, float, list)):
         return getattr(model, snake)

@@ -1,0 +1,47 @@
+"""CloudFormation model for AWS::EC2::VPCCidrBlock, which moto's EC2 backend has (AssociateVpcCidrBlock) but its CloudFormation lacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.sandbox.glue import _GlueModel, _props
+
+
+def _ec2(account_id: str, region: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region]
+
+
+class VPCCidrBlock(_GlueModel):
+    """AWS::EC2::VPCCidrBlock: EC2 AssociateVpcCidrBlock (a secondary IPv4 block, or an Amazon-provided IPv6 /56);
+    Ref and GetAtt Id are the association id (vpc-cidr-assoc-). Once it exists the VPC's Ipv6CidrBlocks
+    attribute lists the block, as on AWS; deleting disassociates it."""
+
+    resource_type = "AWS::EC2::VPCCidrBlock"
+    attributes = {"Id": "physical_resource_id", "Ipv6CidrBlock": "ipv6_cidr_block", "IpSource": "ip_source",
+                  "Ipv6AddressAttribute": "ipv6_address_attribute"}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "VPCCidrBlock":
+        props = _props(cloudformation_json)
+        amazon_ipv6 = str(props.get("AmazonProvidedIpv6CidrBlock", False)).lower() == "true"
+        association = _ec2(account_id, region_name).associate_vpc_cidr_block(
+            props["VpcId"], cidr_block=props.get("CidrBlock") or props.get("Ipv6CidrBlock"),
+            amazon_provided_ipv6_cidr_block=amazon_ipv6)
+        model = cls(association["association_id"], account_id, region_name)
+        model.vpc_id = props["VpcId"]
+        block = association.get("cidr_block") or ""
+        model.ipv6_cidr_block = block if "::" in block else ""
+        model.ip_source = "amazon" if amazon_ipv6 else "none"
+        model.ipv6_address_attribute = "public" if model.ipv6_cidr_block else ""
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _ec2(account_id, region_name)
+        if self.vpc_id in backend.vpcs:
+            backend.disassociate_vpc_cidr_block(self.physical_resource_id)
+
+
+MODELS = (VPCCidrBlock,)

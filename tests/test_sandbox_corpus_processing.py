@@ -1,0 +1,53 @@
+"""Template processing and models that public templates of the corpus need, each checked on the sandbox's APIs."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from orchestrator.aws.targets import sandbox_client
+
+
+def create(sandbox, body: dict, name: str) -> dict:
+    cf = sandbox_client(sandbox, "cloudformation")
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(body), DisableRollback=True,
+                    Capabilities=["CAPABILITY_NAMED_IAM"])
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    events = cf.describe_stack_events(StackName=name)["StackEvents"]
+    return {"stack": stack, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []},
+            "failed": {e["LogicalResourceId"]: e.get("ResourceStatusReason") for e in events
+                       if e["ResourceStatus"] == "CREATE_FAILED"}}
+
+
+def test_amazon_provided_ipv6_block_is_real_and_subnets_carve_it(sandbox):
+    """widdix/aws-cf-templates vpc-2azs: subnets take /64s of the VPC's Amazon-provided /56 (Fn::Cidr over
+    GetAtt VPC.Ipv6CidrBlocks), ordered after the VPCCidrBlock by DependsOn."""
+    subnet_v6 = {"Fn::Select": [1, {"Fn::Cidr": [{"Fn::Select": [0, {"Fn::GetAtt": ["Vpc", "Ipv6CidrBlocks"]}]}, 4, 64]}]}
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "V6": {"Type": "AWS::EC2::VPCCidrBlock", "Properties": {"AmazonProvidedIpv6CidrBlock": True, "VpcId": {"Ref": "Vpc"}}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "DependsOn": "V6", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/20", "Ipv6CidrBlock": subnet_v6}}},
+        "Outputs": {"Assoc": {"Value": {"Ref": "V6"}}, "Block": {"Value": {"Fn::GetAtt": ["V6", "Ipv6CidrBlock"]}},
+                    "SubnetBlock": {"Value": subnet_v6}, "Vpc": {"Value": {"Ref": "Vpc"}}}}
+    result = create(sandbox, body, "ipv6")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    assert out["Assoc"].startswith("vpc-cidr-assoc-")
+    block = ipaddress.ip_network(out["Block"])
+    assert block.version == 6 and block.prefixlen == 56
+    carved = ipaddress.ip_network(out["SubnetBlock"])
+    assert carved.prefixlen == 64 and carved.subnet_of(block) and carved != next(block.subnets(new_prefix=64))
+    vpc = sandbox_client(sandbox, "ec2").describe_vpcs(VpcIds=[out["Vpc"]])["Vpcs"][0]
+    assert [a["Ipv6CidrBlock"] for a in vpc["Ipv6CidrBlockAssociationSet"]] == [out["Block"]]
+    assert sandbox.fidelity("ipv6")["stand_in"] == []
+
+
+def test_a_vpc_without_an_ipv6_block_has_none_to_select(sandbox):
+    """Without the VPCCidrBlock (no DependsOn path) the list is empty and Fn::Select fails with AWS's text."""
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+            "DisplayName": {"Fn::Select": [0, {"Fn::GetAtt": ["Vpc", "Ipv6CidrBlocks"]}]}}}}}
+    result = create(sandbox, body, "noipv6")
+    assert "Fn::Select cannot select nonexistent value at index 0" in result["failed"]["Topic"]
