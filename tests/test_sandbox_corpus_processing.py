@@ -51,3 +51,48 @@ def test_a_vpc_without_an_ipv6_block_has_none_to_select(sandbox):
             "DisplayName": {"Fn::Select": [0, {"Fn::GetAtt": ["Vpc", "Ipv6CidrBlocks"]}]}}}}}
     result = create(sandbox, body, "noipv6")
     assert "Fn::Select cannot select nonexistent value at index 0" in result["failed"]["Topic"]
+
+
+def test_classic_elb_source_security_group_locks_instances_to_the_balancer(sandbox):
+    """aws-cloudformation-templates ELB/ELBWithLockedDownAutoScaledInstances: the instances' group admits the
+    balancer's own group by name and owner (GetAtt SourceSecurityGroup.GroupName / .OwnerAlias)."""
+    body = {"Resources": {
+        "Elb": {"Type": "AWS::ElasticLoadBalancing::LoadBalancer", "Properties": {
+            "AvailabilityZones": {"Fn::GetAZs": ""},
+            "Listeners": [{"LoadBalancerPort": "80", "InstancePort": "80", "Protocol": "HTTP"}]}},
+        "InstanceGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "web", "SecurityGroupIngress": [{
+                "IpProtocol": "tcp", "FromPort": "80", "ToPort": "80",
+                "SourceSecurityGroupOwnerId": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.OwnerAlias"]},
+                "SourceSecurityGroupName": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.GroupName"]}}]}}},
+        "Outputs": {"Group": {"Value": {"Ref": "InstanceGroup"}},
+                    "Source": {"Value": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.GroupName"]}}}}
+    result = create(sandbox, body, "elbsg")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    ec2 = sandbox_client(sandbox, "ec2")
+    source = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [result["outputs"]["Source"]]}])
+    assert result["outputs"]["Source"].startswith("default_elb_") and len(source["SecurityGroups"]) == 1
+    group = ec2.describe_security_groups(GroupIds=[result["outputs"]["Group"]])["SecurityGroups"][0]
+    pairs = [p["GroupId"] for rule in group["IpPermissions"] for p in rule.get("UserIdGroupPairs", [])]
+    assert pairs == [source["SecurityGroups"][0]["GroupId"]]
+
+
+def test_network_load_balancer_takes_its_subnets_from_subnet_mappings(sandbox):
+    """aws-cloudformation-templates ElasticLoadBalancing/NetworkLoadBalancerWithEIPs: SubnetMappings only."""
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "A": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24",
+                                                           "AvailabilityZone": "us-east-1a"}},
+        "B": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24",
+                                                           "AvailabilityZone": "us-east-1b"}},
+        "Eip": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Nlb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Type": "network", "SubnetMappings": [
+                {"SubnetId": {"Ref": "A"}, "AllocationId": {"Fn::GetAtt": ["Eip", "AllocationId"]}},
+                {"SubnetId": {"Ref": "B"}}]}}},
+        "Outputs": {"Nlb": {"Value": {"Ref": "Nlb"}}, "A": {"Value": {"Ref": "A"}}, "B": {"Value": {"Ref": "B"}}}}
+    result = create(sandbox, body, "nlb")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    balancer = sandbox_client(sandbox, "elbv2").describe_load_balancers(LoadBalancerArns=[out["Nlb"]])["LoadBalancers"][0]
+    assert sorted(z["SubnetId"] for z in balancer["AvailabilityZones"]) == sorted([out["A"], out["B"]])

@@ -100,7 +100,7 @@ def _arn_tail(arn: str, marker: str) -> str | None:
     return None
 
 
-def fallback_attribute(model: Any, attribute: str) -> Any:
+def fallback_attribute(model: Any, attribute: str, region: str = "") -> Any:
     """A GetAtt value for a moto model that lacks the attribute: AWS's documented value where derivable."""
     arn = getattr(model, "arn", None)
     if attribute == "LoadBalancerFullName" and arn:
@@ -111,6 +111,8 @@ def fallback_attribute(model: Any, attribute: str) -> Any:
         return model.name
     if attribute in ("Arn", "TargetGroupArn", "LoadBalancerArn", "ListenerArn") and arn:
         return arn
+    if attribute.startswith("SourceSecurityGroup.") and hasattr(model, "security_groups"):
+        return _source_security_group(model, attribute.split(".", 1)[1], region)
     if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
         # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), [] before any.
         return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
@@ -121,3 +123,19 @@ def fallback_attribute(model: Any, attribute: str) -> Any:
     if attribute.endswith("Id") or attribute == "Name":
         return physical
     return f"{physical}.{attribute}"
+
+
+def _source_security_group(model: Any, field: str, region: str) -> Any:
+    """AWS::ElasticLoadBalancing::LoadBalancer SourceSecurityGroup.GroupName / .OwnerAlias: in a VPC, the
+    name of the load balancer's (first) security group, which ELB creates when none is given, and the
+    account that owns it."""
+    if field == "OwnerAlias":
+        return getattr(model, "account_id", None)
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[model.account_id][getattr(model, "region_name", None) or region]
+    for group_id in getattr(model, "security_groups", None) or []:
+        group = ec2.get_security_group_from_id(group_id)
+        if group is not None:
+            return group.name
+    return None

@@ -72,7 +72,7 @@ class StackSource:
         try:
             return resource.get_cfn_attribute(attribute)
         except (AttributeError, NotImplementedError, UnformattedGetAttTemplateException, KeyError):
-            return fallback_attribute(resource, attribute)
+            return fallback_attribute(resource, attribute, self.rmap._region_name)
 
     def import_value(self, name: str) -> Any:
         exports = self.rmap.cross_stack_resources or {}

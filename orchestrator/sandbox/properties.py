@@ -74,8 +74,19 @@ def rest_api_name_from_definition(resource_type: str, properties: dict) -> None:
         properties["Name"] = title
 
 
+def load_balancer_subnet_mappings(resource_type: str, properties: dict) -> None:
+    """ELBv2 (CreateLoadBalancer) takes its subnets from Subnets or from SubnetMappings (a subnet with an
+    Elastic IP per zone, as network load balancers use); moto's model reads only Subnets."""
+    if resource_type != "AWS::ElasticLoadBalancingV2::LoadBalancer" or properties.get("Subnets"):
+        return
+    mappings = properties.get("SubnetMappings")
+    if isinstance(mappings, list):
+        properties["Subnets"] = [m["SubnetId"] for m in mappings if isinstance(m, dict) and m.get("SubnetId")]
+
+
 FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
-                                                   inline_policy_documents, rest_api_name_from_definition)
+                                                   inline_policy_documents, rest_api_name_from_definition,
+                                                   load_balancer_subnet_mappings)
 
 
 def apply(resource_type: str, properties: dict) -> None:
