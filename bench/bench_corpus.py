@@ -6,8 +6,13 @@ starts itself, so that after the run the stack's resources can be counted. Per t
 deployments, resources modeled / stand-ins / skipped by condition, stop reason, failure classes,
 HTTP 5xx answers seen, seconds; and a verdict:
 
-  substantive green      green with <= 10% of the resources stand-ins or skipped
-  hollow green           green, but more than 10% stand-ins or skipped
+  substantive green      green with <= 10% of the built resources stand-ins
+  hollow green           green, but more than 10% of the built resources stand-ins (or nothing built)
+
+Resources a false Condition skips are not built by CloudFormation either: they are neither stand-ins nor
+counted against the 10% (the share is stand-ins / (modeled + stand-ins)). They are still reported, per
+template in the `skp` column and in the totals, so that a condition decided wrongly shows up; the sandbox
+decides conditions with CloudFormation's coercions (a Number parameter's text, "true"/"false" strings).
   unexpected green       green where real CloudFormation fails (manifest `expected`)
   expected failure       failed with the class the manifest records
   other failure          expected a failure, failed for another class
@@ -121,7 +126,10 @@ def run_child(entry_json: str) -> dict:
                 out["fixtures"].append({"kind": "nested-stack"})
             fidelity = report.get("fidelity")
             rows = _stack_resources(box, result.stack_name)
+            types = {r["LogicalResourceId"]: r["ResourceType"] for r in rows}
             if isinstance(fidelity, dict):
+                out["stand_in_types"] = sorted({types.get(lid, "?") for lid in fidelity.get("stand_in") or []})
+                out["limitations"] = [str(x)[:200] for x in fidelity.get("sandbox_limitations") or []][:5]
                 out["stand_in"] = len(fidelity.get("stand_in") or [])
                 out["skipped"] = len(fidelity.get("skipped_by_condition") or [])
                 out["modeled"] = fidelity.get("modeled")
@@ -176,9 +184,9 @@ def verdict(entry: dict, m: dict) -> str:
     if status == "succeeded":
         if expected["outcome"] == "failure":
             return "unexpected green"
-        total = (m.get("modeled") or 0) + (m.get("stand_in") or 0) + (m.get("skipped") or 0)
-        hollow = (m.get("stand_in") or 0) + (m.get("skipped") or 0)
-        return "hollow green" if total == 0 or hollow > HOLLOW_SHARE * total else "substantive green"
+        built = (m.get("modeled") or 0) + (m.get("stand_in") or 0)
+        stand_ins = m.get("stand_in") or 0
+        return "hollow green" if built == 0 or stand_ins > HOLLOW_SHARE * built else "substantive green"
     classes = set(m.get("failure_classes") or [])
     if "prerequisite-missing" in classes:
         return "prerequisite missing"
@@ -248,6 +256,8 @@ def print_table(rows: list[dict]) -> None:
         m = r["measured"]
         classes = ",".join(m.get("failure_classes") or [])
         why = classes or m.get("stop_reason") or m.get("error") or ""
+        if m.get("stand_in_types"):
+            why = f"{why}; stand-ins: {', '.join(t.split('::', 1)[-1] for t in m['stand_in_types'])}"
         print(f"{r['id']:<34}{r['verdict']:<21}{_cell(m.get('status')):<11}{_cell(m.get('deployments')):>4}"
               f"{_cell(m.get('modeled')):>5}{_cell(m.get('stand_in')):>5}{_cell(m.get('skipped')):>5}"
               f"{_cell(m.get('http_5xx')):>5}{m.get('seconds', 0):>8.1f}  {why[:90]}")
@@ -258,6 +268,7 @@ def totals(rows: list[dict]) -> dict:
     return {
         "templates": len(rows),
         **counts,
+        "skipped_by_condition": sum(r["measured"].get("skipped") or 0 for r in rows),
         "http_5xx": sum(r["measured"].get("http_5xx") or 0 for r in rows),
         "seconds": round(sum(r["measured"].get("seconds") or 0 for r in rows), 1),
         "expected_green": sum(1 for r in rows if r["expected"]["outcome"] == "green"),
@@ -272,12 +283,19 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows and totals to this file")
     parser.add_argument("--mirror-root", type=Path, default=Path(os.environ.get("CFN_AUTOFIX_MIRRORS", "/work/.mirror")),
                         help="git snapshots (<owner>+<name>/repo) to stage local artifacts from")
+    parser.add_argument("--regrade", type=Path, help="grade the rows of an earlier --json file again (no deployments)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(args.child)), flush=True)
         return
     manifest = json.loads(MANIFEST.read_text())
+    if args.regrade:
+        by_id = {e["id"]: e for e in manifest["templates"]}
+        old = json.loads(args.regrade.read_text())["rows"]
+        rows = [{**r, "verdict": verdict(by_id[r["id"]], r["measured"])} for r in old if r["id"] in by_id]
+        _finish(rows, args.json)
+        return
     entries = manifest["templates"]
     if args.subset:
         if args.subset not in manifest.get("subsets", {}):
@@ -302,14 +320,18 @@ def main() -> None:
         rows.append({"id": entry["id"], "expected": entry["expected"], "measured": measured,
                      "verdict": verdict(entry, measured)})
         print(f"  {entry['id']}: {rows[-1]['verdict']} ({measured.get('seconds', 0):.1f} s)", file=sys.stderr, flush=True)
+    _finish(rows, args.json)
+
+
+def _finish(rows: list[dict], json_path: Path | None) -> None:
     print_table(rows)
     summary = totals(rows)
     print()
     print("totals: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
-    if args.json:
-        tmp = args.json.with_name(args.json.name + ".tmp")
+    if json_path:
+        tmp = json_path.with_name(json_path.name + ".tmp")
         tmp.write_text(json.dumps({"totals": summary, "rows": rows}, indent=2) + "\n")
-        tmp.replace(args.json)
+        tmp.replace(json_path)
 
 
 if __name__ == "__main__":
