@@ -96,3 +96,32 @@ def test_network_load_balancer_takes_its_subnets_from_subnet_mappings(sandbox):
     out = result["outputs"]
     balancer = sandbox_client(sandbox, "elbv2").describe_load_balancers(LoadBalancerArns=[out["Nlb"]])["LoadBalancers"][0]
     assert sorted(z["SubnetId"] for z in balancer["AvailabilityZones"]) == sorted([out["A"], out["B"]])
+
+
+def test_eip_association_attaches_the_address_to_the_instance(sandbox):
+    """aws-cloudformation-templates EC2/EIP_With_Association: an AWS::EC2::EIPAssociation is real."""
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24"}},
+        "Host": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-12c6146b", "SubnetId": {"Ref": "Subnet"}}},
+        "Ip": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Assoc": {"Type": "AWS::EC2::EIPAssociation", "Properties": {
+            "InstanceId": {"Ref": "Host"}, "AllocationId": {"Fn::GetAtt": ["Ip", "AllocationId"]}}}},
+        "Outputs": {"Assoc": {"Value": {"Ref": "Assoc"}}, "Host": {"Value": {"Ref": "Host"}},
+                    "Ip": {"Value": {"Ref": "Ip"}}}}
+    result = create(sandbox, body, "eipassoc")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    address = sandbox_client(sandbox, "ec2").describe_addresses(PublicIps=[out["Ip"]])["Addresses"][0]
+    assert address["InstanceId"] == out["Host"] and address["AssociationId"] == out["Assoc"]
+    assert out["Assoc"].startswith("eipassoc-") and sandbox.fidelity("eipassoc")["stand_in"] == []
+
+
+def test_eip_association_with_an_unknown_address_fails_as_ec2_does(sandbox):
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24"}},
+        "Host": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-12c6146b", "SubnetId": {"Ref": "Subnet"}}},
+        "Assoc": {"Type": "AWS::EC2::EIPAssociation", "Properties": {"InstanceId": {"Ref": "Host"}, "EIP": "203.0.113.9"}}}}
+    result = create(sandbox, body, "eipbad")
+    assert "Assoc" in result["failed"] and "203.0.113.9" in result["failed"]["Assoc"]

@@ -354,11 +354,11 @@ class SecretsManagerSecret(_GlueModel):
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_network, glue_vpc
+    from orchestrator.sandbox import glue_network, glue_ec2
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
-             *glue_network.MODELS, *glue_vpc.MODELS)
+             *glue_network.MODELS, *glue_ec2.MODELS)
     return {model.resource_type: model for model in found}
 
 

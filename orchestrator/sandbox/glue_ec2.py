@@ -1,4 +1,4 @@
-"""CloudFormation model for AWS::EC2::VPCCidrBlock, which moto's EC2 backend has (AssociateVpcCidrBlock) but its CloudFormation lacks."""
+"""CloudFormation models for EC2 address associations (VPC CIDR blocks, Elastic IPs) that moto's EC2 backend has but its CloudFormation lacks."""
 
 from __future__ import annotations
 
@@ -44,4 +44,31 @@ class VPCCidrBlock(_GlueModel):
             backend.disassociate_vpc_cidr_block(self.physical_resource_id)
 
 
-MODELS = (VPCCidrBlock,)
+class EIPAssociation(_GlueModel):
+    """AWS::EC2::EIPAssociation: EC2 AssociateAddress of an Elastic IP (AllocationId, or EIP for the public
+    address) with an instance or a network interface; Ref and GetAtt Id are the association id (eipassoc-).
+    Deleting disassociates the address, which stays allocated."""
+
+    resource_type = "AWS::EC2::EIPAssociation"
+    attributes = {"Id": "physical_resource_id"}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "EIPAssociation":
+        props = _props(cloudformation_json)
+        backend = _ec2(account_id, region_name)
+        instance = backend.get_instance(props["InstanceId"]) if props.get("InstanceId") else None
+        eni = backend.get_network_interface(props["NetworkInterfaceId"]) if props.get("NetworkInterfaceId") else None
+        address = backend.associate_address(instance=instance, eni=eni, address=props.get("EIP"),
+                                            allocation_id=props.get("AllocationId"), reassociate=True)
+        model = cls(address.association_id or f"{address.public_ip}-{resource_name}", account_id, region_name)
+        model.public_ip = address.public_ip
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _ec2(account_id, region_name)
+        if any(a.public_ip == self.public_ip and (a.instance or a.eni) for a in backend.addresses):
+            backend.disassociate_address(address=self.public_ip)
+
+
+MODELS = (VPCCidrBlock, EIPAssociation)
