@@ -29,7 +29,8 @@ class DetectorContext:
 
     @property
     def resources(self) -> dict:
-        return self.document.get("Resources") or {}
+        # Fn::ForEach fragments (AWS::LanguageExtensions) are not resources until CloudFormation expands them.
+        return {lid: body for lid, body in (self.document.get("Resources") or {}).items() if isinstance(body, dict)}
 
     @cached_property
     def resolver(self) -> Resolver:

@@ -1,4 +1,4 @@
-"""Template macros CloudFormation runs server-side before processing: AWS::Serverless-2016-10-31 (SAM)."""
+"""Template macros CloudFormation runs server-side before processing: AWS::LanguageExtensions (Fn::ForEach), then AWS::Serverless-2016-10-31 (SAM)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,17 @@ def transforms_of(template: Any) -> list[str]:
 
 
 def expand(template: Any, parameters: dict[str, Any], region: str) -> Any:
-    """The template after CloudFormation's SAM transform (unchanged without one).
+    """The template after CloudFormation's transforms: Fn::ForEach expanded, then SAM (unchanged without them).
 
     AWS runs the same translator (aws-sam-translator) when it creates the change set; an invalid SAM
     document fails CreateStack with "Transform AWS::Serverless-2016-10-31 failed with: ...".
     """
+    from orchestrator.template import language_extensions
+
+    try:
+        template = language_extensions.expand(template, parameters)
+    except language_extensions.TemplateError as exc:
+        raise ValidationError(message=str(exc)) from None
     if SAM not in transforms_of(template):
         return template
     from samtranslator.model.exceptions import InvalidDocumentException

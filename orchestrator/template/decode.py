@@ -11,6 +11,7 @@ from typing import Any
 from functools import cache
 
 from orchestrator.errors import BadInput
+from orchestrator.template import language_extensions
 from orchestrator.template.cfnlint_seams import check_seams
 
 # cfn-lint (its decoder pulls in all of cfn-lint: about a second) and ruamel are imported on first use,
@@ -59,6 +60,7 @@ _NAME = re.compile(r"[A-Za-z0-9]+")
 
 
 def _check_names(document: dict, lines: dict[tuple[str, ...], int]) -> None:
+    loops = language_extensions.declares(document)
     for section, (limit, singular) in SECTION_LIMITS.items():
         body = document.get(section)
         if not isinstance(body, dict):
@@ -69,6 +71,8 @@ def _check_names(document: dict, lines: dict[tuple[str, ...], int]) -> None:
                                 f"maximum allowed, {limit}", line)
         for name in body:
             where = lines.get((section, name), line) if isinstance(name, str) else line
+            if loops and isinstance(name, str) and name.startswith(language_extensions.PREFIX):
+                continue  # expanded by the transform into names that are checked on the expansion
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise DecodeProblem(f"Template format error: {singular} name {name} is non alphanumeric.", where)
             if len(name) > MAX_NAME:
@@ -88,6 +92,12 @@ def validate(document: Any, lines: dict[tuple[str, ...], int]) -> None:
     if not isinstance(resources, dict) or not resources:
         raise DecodeProblem("Resources must be a mapping with at least one resource", line)
     _check_names(document, lines)
+    if language_extensions.declares(document):
+        try:
+            resources = language_extensions.expand(document)["Resources"]
+        except language_extensions.TemplateError as exc:
+            raise DecodeProblem(str(exc), line) from None
+        _check_names({"Resources": resources}, {})
     for logical_id, body in resources.items():
         rline = lines.get(("Resources", logical_id), line)
         if not isinstance(body, dict):

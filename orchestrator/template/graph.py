@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import networkx as nx
 
 from orchestrator.errors import BadInput
-from orchestrator.template import refs
+from orchestrator.template import language_extensions, refs
 from orchestrator.template.jsonpatch import pointer
 from orchestrator.template.load import Template
 
@@ -175,6 +175,12 @@ class _Builder:
         else:
             self.tpl = None
             self.doc = tpl
+        if language_extensions.has_for_each(self.doc):
+            # The graph is of the resources CloudFormation creates: Fn::ForEach expanded (with Defaults).
+            try:
+                self.doc = language_extensions.expand(self.doc)
+            except language_extensions.TemplateError as exc:
+                raise BadInput(str(exc), file=self.tpl.name if self.tpl else None) from None
         self.g = nx.DiGraph()
         self.resources = _section(self.doc, "Resources")
         self.parameters = _section(self.doc, "Parameters")
@@ -184,7 +190,7 @@ class _Builder:
         names = [transforms] if isinstance(transforms, (str, dict)) else list(transforms or [])
         names = [t if isinstance(t, str) else t.get("Name", "") if isinstance(t, dict) else "" for t in names]
         # A macro can create any resource; SAM creates names derived from its own resources.
-        self.any_macro = any(t != _SAM_TRANSFORM for t in names)
+        self.any_macro = any(t not in (_SAM_TRANSFORM, language_extensions.TRANSFORM) for t in names)
         self.sam = _SAM_TRANSFORM in names
         self.sam_prefixes = tuple(
             lid for lid, body in self.resources.items() if str(body.get("Type", "")).startswith("AWS::Serverless::")

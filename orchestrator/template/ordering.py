@@ -77,7 +77,9 @@ class Scope:
 
     def __init__(self, document: dict, graph: Any, resolver: Resolver | None = None, grants: Grants | None = None):
         resources = document.get("Resources") if isinstance(document, dict) else None
-        self.resources: dict = resources if isinstance(resources, dict) else {}
+        # Fn::ForEach fragments (lists) are not resources until the transform expands them.
+        self.resources: dict = {k: v for k, v in resources.items() if isinstance(v, dict)} \
+            if isinstance(resources, dict) else {}
         self.graph = graph
         self.resolver = resolver if resolver is not None else static_resolver(document)
         self.grants = grants
