@@ -125,3 +125,43 @@ def test_eip_association_with_an_unknown_address_fails_as_ec2_does(sandbox):
         "Assoc": {"Type": "AWS::EC2::EIPAssociation", "Properties": {"InstanceId": {"Ref": "Host"}, "EIP": "203.0.113.9"}}}}
     result = create(sandbox, body, "eipbad")
     assert "Assoc" in result["failed"] and "203.0.113.9" in result["failed"]["Assoc"]
+
+
+def test_vpc_default_acl_dhcp_options_and_metric_filters_are_real(sandbox):
+    """startup-kit vpc (GetAtt VPC.DefaultNetworkAcl), quickstart-aws-vpc (DHCP options), quickstart
+    bastion (a metric filter on the template's log group)."""
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Deny": {"Type": "AWS::EC2::NetworkAclEntry", "Properties": {
+            "NetworkAclId": {"Fn::GetAtt": ["Vpc", "DefaultNetworkAcl"]}, "RuleNumber": 90, "Protocol": -1,
+            "RuleAction": "deny", "CidrBlock": "192.0.2.0/24"}},
+        "Options": {"Type": "AWS::EC2::DHCPOptions", "Properties": {
+            "DomainName": "ec2.internal", "DomainNameServers": ["AmazonProvidedDNS"], "NetbiosNodeType": 2}},
+        "OptionsAssoc": {"Type": "AWS::EC2::VPCDHCPOptionsAssociation", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "DhcpOptionsId": {"Ref": "Options"}}},
+        "Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "bastion"}},
+        "Filter": {"Type": "AWS::Logs::MetricFilter", "Properties": {
+            "LogGroupName": {"Ref": "Group"}, "FilterPattern": "ON FROM USER PWD",
+            "MetricTransformations": [{"MetricName": "SSHCommandCount", "MetricNamespace": "bastion",
+                                       "MetricValue": "1"}]}}},
+        "Outputs": {"Vpc": {"Value": {"Ref": "Vpc"}}, "Options": {"Value": {"Ref": "Options"}},
+                    "Acl": {"Value": {"Fn::GetAtt": ["Vpc", "DefaultNetworkAcl"]}}}}
+    result = create(sandbox, body, "vpcmisc")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    ec2 = sandbox_client(sandbox, "ec2")
+    acl = ec2.describe_network_acls(NetworkAclIds=[out["Acl"]])["NetworkAcls"][0]
+    assert acl["IsDefault"] and acl["VpcId"] == out["Vpc"]
+    assert any(e["RuleNumber"] == 90 and e["RuleAction"] == "deny" for e in acl["Entries"])
+    assert ec2.describe_vpcs(VpcIds=[out["Vpc"]])["Vpcs"][0]["DhcpOptionsId"] == out["Options"]
+    filters = sandbox_client(sandbox, "logs").describe_metric_filters(logGroupName="bastion")["metricFilters"]
+    assert [f["metricTransformations"][0]["metricName"] for f in filters] == ["SSHCommandCount"]
+    assert sandbox.fidelity("vpcmisc")["stand_in"] == []
+
+
+def test_a_metric_filter_on_a_missing_log_group_fails_as_logs_does(sandbox):
+    body = {"Resources": {"Filter": {"Type": "AWS::Logs::MetricFilter", "Properties": {
+        "LogGroupName": "nobody", "FilterPattern": "", "MetricTransformations": [
+            {"MetricName": "m", "MetricNamespace": "n", "MetricValue": "1"}]}}}}
+    result = create(sandbox, body, "nofilter")
+    assert "The specified log group does not exist." in result["failed"]["Filter"]

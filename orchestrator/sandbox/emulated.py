@@ -113,6 +113,8 @@ def fallback_attribute(model: Any, attribute: str, region: str = "") -> Any:
         return arn
     if attribute.startswith("SourceSecurityGroup.") and hasattr(model, "security_groups"):
         return _source_security_group(model, attribute.split(".", 1)[1], region)
+    if attribute == "DefaultNetworkAcl" and hasattr(model, "get_cidr_block_association_set"):
+        return _default_network_acl(model)
     if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
         # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), [] before any.
         return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
@@ -138,4 +140,12 @@ def _source_security_group(model: Any, field: str, region: str) -> Any:
         group = ec2.get_security_group_from_id(group_id)
         if group is not None:
             return group.name
+    return None
+
+
+def _default_network_acl(vpc: Any) -> Any:
+    """AWS::EC2::VPC DefaultNetworkAcl: the acl- EC2 created with the VPC."""
+    for acl in vpc.ec2_backend.network_acls.values():
+        if acl.vpc_id == vpc.id and acl.default:
+            return acl.id
     return None

@@ -354,11 +354,12 @@ class SecretsManagerSecret(_GlueModel):
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_network, glue_ec2
+    from orchestrator.sandbox import glue_ec2, glue_logs, glue_network
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
-             *glue_network.MODELS, *glue_ec2.MODELS)
+             *glue_network.MODELS, *glue_ec2.MODELS,
+             *glue_logs.MODELS)
     return {model.resource_type: model for model in found}
 
 

@@ -1,10 +1,10 @@
-"""CloudFormation models for EC2 address associations (VPC CIDR blocks, Elastic IPs) that moto's EC2 backend has but its CloudFormation lacks."""
+"""CloudFormation models for EC2 VPC addressing (CIDR blocks, Elastic IP associations, DHCP options) that moto's EC2 backend has but its CloudFormation lacks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.sandbox.glue import _GlueModel, _props
+from orchestrator.sandbox.glue import _GlueModel, _props, _tags
 
 
 def _ec2(account_id: str, region: str) -> Any:
@@ -71,4 +71,55 @@ class EIPAssociation(_GlueModel):
             backend.disassociate_address(address=self.public_ip)
 
 
-MODELS = (VPCCidrBlock, EIPAssociation)
+class DHCPOptions(_GlueModel):
+    """AWS::EC2::DHCPOptions: EC2 CreateDhcpOptions; Ref and GetAtt DhcpOptionsId are dopt-."""
+
+    resource_type = "AWS::EC2::DHCPOptions"
+    attributes = {"DhcpOptionsId": "physical_resource_id"}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "DHCPOptions":
+        props = _props(cloudformation_json)
+        backend = _ec2(account_id, region_name)
+        node_type = props.get("NetbiosNodeType")
+        options = backend.create_dhcp_options(
+            domain_name_servers=props.get("DomainNameServers"), domain_name=props.get("DomainName"),
+            ntp_servers=props.get("NtpServers"), netbios_name_servers=props.get("NetbiosNameServers"),
+            netbios_node_type=[str(node_type)] if node_type is not None else None)
+        for key, value in _tags(props).items():
+            options.add_tag(key, value)
+        return cls(options.id, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _ec2(account_id, region_name)
+        if self.physical_resource_id in backend.dhcp_options_sets:
+            backend.delete_dhcp_options_set(self.physical_resource_id)
+
+
+class VPCDHCPOptionsAssociation(_GlueModel):
+    """AWS::EC2::VPCDHCPOptionsAssociation: EC2 AssociateDhcpOptions; deleting restores the VPC's default."""
+
+    resource_type = "AWS::EC2::VPCDHCPOptionsAssociation"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "VPCDHCPOptionsAssociation":
+        props = _props(cloudformation_json)
+        backend = _ec2(account_id, region_name)
+        vpc = backend.get_vpc(props["VpcId"])
+        if props["DhcpOptionsId"] == "default":
+            backend.disassociate_dhcp_options(vpc)
+        else:
+            backend.associate_dhcp_options(backend.describe_dhcp_options([props["DhcpOptionsId"]])[0], vpc)
+        model = cls(f"{props['DhcpOptionsId']}|{props['VpcId']}", account_id, region_name)
+        model.vpc_id = props["VpcId"]
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _ec2(account_id, region_name)
+        if self.vpc_id in backend.vpcs:
+            backend.disassociate_dhcp_options(backend.vpcs[self.vpc_id])
+
+
+MODELS = (VPCCidrBlock, EIPAssociation, DHCPOptions, VPCDHCPOptionsAssociation)
