@@ -17,7 +17,14 @@ from orchestrator.deploy.artifacts import PACKAGEABLE, Packaged, Uploader, packa
 from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs
 from orchestrator.deploy.values import ValueContext, expand
 from orchestrator.errors import BadInput
-from orchestrator.template.intrinsics import partition_for_region, resolve_known
+from orchestrator.template.intrinsics import (
+    KnownValues,
+    Resolver,
+    TemplateError,
+    Unresolvable,
+    partition_for_region,
+    resolve_known,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -185,25 +192,47 @@ def _absent_objects(session: Any, look: Packaged) -> list[dict]:
     return absent
 
 
-def _imports(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
+def _imports(node: Any, path: tuple = (), decided: Any = None) -> list[tuple[tuple, Any]]:
+    """Fn::ImportValue nodes under node; of a Fn::If whose condition `decided` knows, only the branch taken."""
     found: list[tuple[tuple, Any]] = []
     if isinstance(node, dict):
         if len(node) == 1 and "Fn::ImportValue" in node:
             return [(path, node["Fn::ImportValue"])]
+        branches = node.get("Fn::If") if len(node) == 1 else None
+        if decided is not None and isinstance(branches, list) and len(branches) == 3 and isinstance(branches[0], str):
+            state = decided(branches[0])
+            if state is not None:
+                index = 1 if state else 2
+                return _imports(branches[index], path + ("Fn::If", index), decided)
         for key, value in node.items():
-            found.extend(_imports(value, path + (key,)))
+            found.extend(_imports(value, path + (key,), decided))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found.extend(_imports(value, path + (index,)))
+            found.extend(_imports(value, path + (index,), decided))
     return found
 
 
 def import_names(document: dict, known: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(logical id, export name, property path) of every Fn::ImportValue whose name the known values determine."""
+    """(logical id, export name, property path) of every Fn::ImportValue whose name the known values determine.
+
+    As CloudFormation does, an import in a resource that a false Condition skips, or in the branch of a
+    Fn::If that is not taken, is never evaluated (widdix templates import a parent stack's exports only
+    when its name is given)."""
     names = []
     resources = document.get("Resources") or {}
+    conditions = Resolver(document, KnownValues(known))
+
+    def decided(name: str) -> bool | None:
+        try:
+            return conditions.condition_state(name)
+        except (TemplateError, Unresolvable):
+            return None
+
     for lid, resource in resources.items() if isinstance(resources, dict) else ():
-        for path, node in _imports(resource):
+        condition = resource.get("Condition") if isinstance(resource, dict) else None
+        if isinstance(condition, str) and decided(condition) is False:
+            continue
+        for path, node in _imports(resource, (), decided):
             name = resolve_known(node, known)
             if isinstance(name, str):
                 names.append((lid, name, ".".join(["Resources", lid, *map(str, path)])))
