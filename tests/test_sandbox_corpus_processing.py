@@ -165,3 +165,23 @@ def test_a_metric_filter_on_a_missing_log_group_fails_as_logs_does(sandbox):
             {"MetricName": "m", "MetricNamespace": "n", "MetricValue": "1"}]}}}}
     result = create(sandbox, body, "nofilter")
     assert "The specified log group does not exist." in result["failed"]["Filter"]
+
+
+def test_an_ingress_resource_repeating_an_inline_rule_succeeds_as_on_aws(sandbox):
+    """startup-kit vpc: AppSecurityGroup's inline rules are repeated as AWS::EC2::SecurityGroupIngress
+    resources; CloudFormation's handler accepts a rule that exists. A rule on a missing group still fails."""
+    rule = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "SourceSecurityGroupId": {"Ref": "Bastion"}}
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Bastion": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "b", "VpcId": {"Ref": "Vpc"}}},
+        "App": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "a", "VpcId": {"Ref": "Vpc"}, "SecurityGroupIngress": [rule]}},
+        "AppFromBastion": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {"GroupId": {"Ref": "App"}, **rule}}},
+        "Outputs": {"App": {"Value": {"Ref": "App"}}}}
+    result = create(sandbox, body, "dupingress")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    group = sandbox_client(sandbox, "ec2").describe_security_groups(GroupIds=[result["outputs"]["App"]])["SecurityGroups"][0]
+    assert len(group["IpPermissions"]) == 1
+    missing = {"Resources": {"Orphan": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+        "GroupId": "sg-0123456789abcdef0", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}}}}
+    assert "Orphan" in create(sandbox, missing, "orphaningress")["failed"]

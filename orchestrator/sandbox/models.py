@@ -98,7 +98,10 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
             )
         except Exception as exc:
             if is_client_error(exc):
-                raise
+                existing = _existing_rule(stack, resource_type, resolved, exc)
+                if existing is None:
+                    raise
+                return existing, False, ""
             # A moto model crashing on a valid template is a gap of the sandbox, said out loud.
             log.warning("moto_model_failed", logical_id=logical_id, resource_type=resource_type, error=repr(exc))
             raise SandboxLimitation(resource_type, "creating the resource", exc) from exc
@@ -121,6 +124,23 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
         reason=why,
     )
     return emulated, True, why
+
+
+def _existing_rule(stack: Stack, resource_type: str, resolved: dict, exc: Exception) -> Any:
+    """CloudFormation's AWS::EC2::SecurityGroupIngress handler succeeds when EC2 answers InvalidPermission.Duplicate:
+    the rule it was to add is there already (templates repeat a group's inline rule as a separate resource to
+    break a reference cycle). None for every other error, which fails the resource as EC2 answered it.
+    (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/612)"""
+    if resource_type != "AWS::EC2::SecurityGroupIngress" or "InvalidPermission.Duplicate" not in (
+            getattr(exc, "code", None), getattr(exc, "error_type", None)):
+        return None
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.security_groups import SecurityGroupIngress
+
+    props = resolved.get("Properties") or {}
+    ec2 = ec2_backends[stack.account_id][stack.region_name]
+    group = ec2.get_security_group_by_name_or_id(props.get("GroupId") or props.get("GroupName"))
+    return SecurityGroupIngress(group, props) if group is not None else None
 
 
 def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
