@@ -185,3 +185,23 @@ def test_an_ingress_resource_repeating_an_inline_rule_succeeds_as_on_aws(sandbox
     missing = {"Resources": {"Orphan": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
         "GroupId": "sg-0123456789abcdef0", "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.0.0.0/8"}}}}
     assert "Orphan" in create(sandbox, missing, "orphaningress")["failed"]
+
+
+def test_cloudtrail_trail_is_real_and_needs_its_bucket(sandbox):
+    """widdix/aws-cf-templates security/cloudtrail.yaml: a logging trail on the template's bucket and topic."""
+    body = {"Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": {
+            "IsLogging": True, "IsMultiRegionTrail": True, "S3BucketName": {"Ref": "Bucket"},
+            "SnsTopicName": {"Fn::GetAtt": ["Topic", "TopicName"]},
+            "EventSelectors": [{"IncludeManagementEvents": True, "ReadWriteType": "All"}]}}},
+        "Outputs": {"Trail": {"Value": {"Ref": "Trail"}}, "Arn": {"Value": {"Fn::GetAtt": ["Trail", "Arn"]}}}}
+    result = create(sandbox, body, "trail")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    cloudtrail = sandbox_client(sandbox, "cloudtrail")
+    assert cloudtrail.get_trail_status(Name=result["outputs"]["Trail"])["IsLogging"] is True
+    assert cloudtrail.describe_trails(trailNameList=[result["outputs"]["Arn"]])["trailList"][0]["IsMultiRegionTrail"]
+    nobucket = {"Resources": {"Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": {
+        "IsLogging": True, "S3BucketName": "no-such-bucket-anywhere"}}}}
+    assert "no-such-bucket-anywhere" in create(sandbox, nobucket, "trailbad")["failed"]["Trail"]

@@ -1,4 +1,4 @@
-"""CloudFormation model for AWS::Logs::MetricFilter, which moto's CloudWatch Logs backend has (PutMetricFilter) but its CloudFormation lacks."""
+"""CloudFormation models for logging and audit types moto's backends have but its CloudFormation lacks: Logs metric filters, CloudTrail trails."""
 
 from __future__ import annotations
 
@@ -46,4 +46,46 @@ class MetricFilter(_GlueModel):
         _logs(account_id, region_name).delete_metric_filter(self.physical_resource_id, self.log_group)
 
 
-MODELS = (MetricFilter,)
+def _flag(value: Any, default: bool = False) -> bool:
+    return default if value is None else str(value).lower() == "true"
+
+
+class Trail(_GlueModel):
+    """AWS::CloudTrail::Trail: CloudTrail CreateTrail (the bucket must exist, the SNS topic too), then
+    PutEventSelectors and StartLogging when IsLogging; Ref is the trail name, GetAtt Arn and SnsTopicArn."""
+
+    resource_type = "AWS::CloudTrail::Trail"
+    attributes = {"Arn": "arn", "SnsTopicArn": "sns_topic_arn"}
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> "Trail":
+        from moto.cloudtrail.models import cloudtrail_backends
+
+        props = _props(cloudformation_json)
+        backend = cloudtrail_backends[account_id][region_name]
+        name = props.get("TrailName") or resource_name
+        topic = props.get("SnsTopicName")
+        if isinstance(topic, str) and topic.startswith("arn:"):
+            topic = topic.rsplit(":", 1)[-1]  # CloudTrail takes the topic's name or its ARN
+        trail = backend.create_trail(
+            name, props.get("S3BucketName"), props.get("S3KeyPrefix"), topic,
+            _flag(props.get("IncludeGlobalServiceEvents"), True), _flag(props.get("IsMultiRegionTrail")),
+            _flag(props.get("EnableLogFileValidation")), _flag(props.get("IsOrganizationTrail")),
+            props.get("CloudWatchLogsLogGroupArn"), props.get("CloudWatchLogsRoleArn"), props.get("KMSKeyId"),
+            list(props.get("Tags") or []))
+        if props.get("EventSelectors") or props.get("AdvancedEventSelectors"):
+            backend.put_event_selectors(name, props.get("EventSelectors") or [], props.get("AdvancedEventSelectors") or [])
+        if _flag(props.get("IsLogging")):
+            backend.start_logging(name)
+        model = cls(name, account_id, region_name)
+        model.arn, model.sns_topic_arn = trail.arn, trail.topic_arn
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudtrail.models import cloudtrail_backends
+
+        cloudtrail_backends[account_id][region_name].delete_trail(self.physical_resource_id)
+
+
+MODELS = (MetricFilter, Trail)
