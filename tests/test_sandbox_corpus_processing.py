@@ -205,3 +205,25 @@ def test_cloudtrail_trail_is_real_and_needs_its_bucket(sandbox):
     nobucket = {"Resources": {"Trail": {"Type": "AWS::CloudTrail::Trail", "Properties": {
         "IsLogging": True, "S3BucketName": "no-such-bucket-anywhere"}}}}
     assert "no-such-bucket-anywhere" in create(sandbox, nobucket, "trailbad")["failed"]["Trail"]
+
+
+def test_lambda_url_and_api_gateway_account_are_real(sandbox):
+    """serverless-patterns lambda-function-url; SAM's integration companion stack (ApiGateway::Account)."""
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "apigateway.amazonaws.com"]},
+                            "Action": "sts:AssumeRole"}]}
+    body = {"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"}}},
+        "Url": {"Type": "AWS::Lambda::Url", "Properties": {"TargetFunctionArn": {"Ref": "Fn"}, "AuthType": "NONE"}},
+        "Account": {"Type": "AWS::ApiGateway::Account", "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["Role", "Arn"]}}}},
+        "Outputs": {"Url": {"Value": {"Fn::GetAtt": ["Url", "FunctionUrl"]}}, "Fn": {"Value": {"Ref": "Fn"}},
+                    "Role": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}}}}
+    result = create(sandbox, body, "fnurl")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    config = sandbox_client(sandbox, "lambda").get_function_url_config(FunctionName=out["Fn"])
+    assert config["FunctionUrl"].rstrip("/") == out["Url"].rstrip("/") and config["AuthType"] == "NONE"
+    assert sandbox_client(sandbox, "apigateway").get_account()["cloudwatchRoleArn"] == out["Role"]
+    assert sandbox.fidelity("fnurl")["stand_in"] == []
