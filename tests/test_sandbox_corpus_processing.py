@@ -227,3 +227,12 @@ def test_lambda_url_and_api_gateway_account_are_real(sandbox):
     assert config["FunctionUrl"].rstrip("/") == out["Url"].rstrip("/") and config["AuthType"] == "NONE"
     assert sandbox_client(sandbox, "apigateway").get_account()["cloudwatchRoleArn"] == out["Role"]
     assert sandbox.fidelity("fnurl")["stand_in"] == []
+
+
+def test_ssm_parameter_tags_are_a_map_as_its_schema_says(sandbox):
+    body = {"Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Name": "/app/config", "Type": "String", "Value": "v", "Tags": {"team": "web", "tier": "1"}}}}}
+    result = create(sandbox, body, "ssmtags")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    tags = sandbox_client(sandbox, "ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId="/app/config")
+    assert sorted((t["Key"], t["Value"]) for t in tags["TagList"]) == [("team", "web"), ("tier", "1")]

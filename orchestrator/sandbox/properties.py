@@ -84,7 +84,14 @@ def load_balancer_subnet_mappings(resource_type: str, properties: dict) -> None:
         properties["Subnets"] = [m["SubnetId"] for m in mappings if isinstance(m, dict) and m.get("SubnetId")]
 
 
-FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
+def ssm_parameter_tags(resource_type: str, properties: dict) -> None:
+    """AWS::SSM::Parameter Tags are a JSON object {key: value} (its schema, unlike most types'); SSM's
+    PutParameter takes [{Key, Value}], which is what moto's model indexes, so the map form crashed it."""
+    if resource_type == "AWS::SSM::Parameter" and isinstance(properties.get("Tags"), dict):
+        properties["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in properties["Tags"].items()]
+
+
+FIXUPS: tuple[Callable[[str, dict], None], ...] = (ssm_parameter_tags, kms_key_tags, security_group_ports, rds_engine_case,
                                                    inline_policy_documents, rest_api_name_from_definition,
                                                    load_balancer_subnet_mappings)
 
