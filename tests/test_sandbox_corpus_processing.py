@@ -236,3 +236,22 @@ def test_ssm_parameter_tags_are_a_map_as_its_schema_says(sandbox):
     assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
     tags = sandbox_client(sandbox, "ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId="/app/config")
     assert sorted((t["Key"], t["Value"]) for t in tags["TagList"]) == [("team", "web"), ("tier", "1")]
+
+
+def test_backup_vault_and_plan_are_real(sandbox):
+    """widdix/aws-cf-templates dynamodb and jenkins templates: a vault and a daily plan targeting it."""
+    body = {"Resources": {
+        "Vault": {"Type": "AWS::Backup::BackupVault", "Properties": {"BackupVaultName": "jenkins"}},
+        "Plan": {"Type": "AWS::Backup::BackupPlan", "Properties": {"BackupPlan": {
+            "BackupPlanName": "daily", "BackupPlanRule": [{
+                "RuleName": "daily", "TargetBackupVault": {"Ref": "Vault"},
+                "ScheduleExpression": "cron(0 5 ? * * *)", "Lifecycle": {"DeleteAfterDays": 30}}]}}}},
+        "Outputs": {"Plan": {"Value": {"Ref": "Plan"}}, "VaultArn": {"Value": {"Fn::GetAtt": ["Vault", "BackupVaultArn"]}}}}
+    result = create(sandbox, body, "backup")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    backup = sandbox_client(sandbox, "backup")
+    plan = backup.get_backup_plan(BackupPlanId=result["outputs"]["Plan"])["BackupPlan"]
+    assert [r["TargetBackupVaultName"] for r in plan["Rules"]] == ["jenkins"]
+    assert backup.describe_backup_vault(BackupVaultName="jenkins")["BackupVaultArn"] == result["outputs"]["VaultArn"]
+    again = {"Resources": {"Vault": {"Type": "AWS::Backup::BackupVault", "Properties": {"BackupVaultName": "jenkins"}}}}
+    assert "Vault" in create(sandbox, again, "backup2")["failed"]

@@ -354,12 +354,12 @@ class SecretsManagerSecret(_GlueModel):
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_ec2, glue_logs, glue_network, glue_serverless
+    from orchestrator.sandbox import glue_backup, glue_ec2, glue_logs, glue_network, glue_serverless
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
              *glue_network.MODELS, *glue_ec2.MODELS,
-             *glue_logs.MODELS, *glue_serverless.MODELS)
+             *glue_logs.MODELS, *glue_serverless.MODELS, *glue_backup.MODELS)
     return {model.resource_type: model for model in found}
 
 
