@@ -89,13 +89,19 @@ def test_network_load_balancer_takes_its_subnets_from_subnet_mappings(sandbox):
         "Nlb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
             "Type": "network", "SubnetMappings": [
                 {"SubnetId": {"Ref": "A"}, "AllocationId": {"Fn::GetAtt": ["Eip", "AllocationId"]}},
-                {"SubnetId": {"Ref": "B"}}]}}},
+                {"SubnetId": {"Ref": "B"}}]}},
+        "Targets": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+            "Port": 80, "Protocol": "TCP", "VpcId": {"Ref": "Vpc"}}},
+        "Tcp": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+            "LoadBalancerArn": {"Ref": "Nlb"}, "Port": 80, "Protocol": "TCP",
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Targets"}}]}}},
         "Outputs": {"Nlb": {"Value": {"Ref": "Nlb"}}, "A": {"Value": {"Ref": "A"}}, "B": {"Value": {"Ref": "B"}}}}
     result = create(sandbox, body, "nlb")
     assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
     out = result["outputs"]
     balancer = sandbox_client(sandbox, "elbv2").describe_load_balancers(LoadBalancerArns=[out["Nlb"]])["LoadBalancers"][0]
     assert sorted(z["SubnetId"] for z in balancer["AvailabilityZones"]) == sorted([out["A"], out["B"]])
+    assert balancer["Type"] == "network"  # so its TCP listener is accepted
 
 
 def test_eip_association_attaches_the_address_to_the_instance(sandbox):
@@ -104,7 +110,7 @@ def test_eip_association_attaches_the_address_to_the_instance(sandbox):
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
         "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24"}},
         "Host": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-12c6146b", "SubnetId": {"Ref": "Subnet"}}},
-        "Ip": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Ip": {"Type": "AWS::EC2::EIP"},  # no Domain: a VPC address since EC2-Classic's retirement
         "Assoc": {"Type": "AWS::EC2::EIPAssociation", "Properties": {
             "InstanceId": {"Ref": "Host"}, "AllocationId": {"Fn::GetAtt": ["Ip", "AllocationId"]}}}},
         "Outputs": {"Assoc": {"Value": {"Ref": "Assoc"}}, "Host": {"Value": {"Ref": "Host"}},
@@ -255,3 +261,25 @@ def test_backup_vault_and_plan_are_real(sandbox):
     assert backup.describe_backup_vault(BackupVaultName="jenkins")["BackupVaultArn"] == result["outputs"]["VaultArn"]
     again = {"Resources": {"Vault": {"Type": "AWS::Backup::BackupVault", "Properties": {"BackupVaultName": "jenkins"}}}}
     assert "Vault" in create(sandbox, again, "backup2")["failed"]
+
+
+def test_rds_instance_in_a_subnet_group_named_by_ref(sandbox):
+    """startup-kit db: DBSubnetGroupName is a Ref (a name), which moto's model read as its own object."""
+    body = {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "A": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/24",
+                                                           "AvailabilityZone": "us-east-1a"}},
+        "B": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24",
+                                                           "AvailabilityZone": "us-east-1b"}},
+        "Subnets": {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
+            "DBSubnetGroupDescription": "db", "SubnetIds": [{"Ref": "A"}, {"Ref": "B"}]}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "postgres", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": "20",
+            "MasterUsername": "app", "MasterUserPassword": "correct-horse-battery",
+            "DBSubnetGroupName": {"Ref": "Subnets"}}}},
+        "Outputs": {"Db": {"Value": {"Ref": "Db"}}, "Subnets": {"Value": {"Ref": "Subnets"}}}}
+    result = create(sandbox, body, "rdssubnets")
+    assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+    instance = sandbox_client(sandbox, "rds").describe_db_instances(
+        DBInstanceIdentifier=result["outputs"]["Db"])["DBInstances"][0]
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == result["outputs"]["Subnets"]

@@ -91,7 +91,34 @@ def ssm_parameter_tags(resource_type: str, properties: dict) -> None:
         properties["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in properties["Tags"].items()]
 
 
-FIXUPS: tuple[Callable[[str, dict], None], ...] = (ssm_parameter_tags, kms_key_tags, security_group_ports, rds_engine_case,
+def eip_domain(resource_type: str, properties: dict) -> None:
+    """An AWS::EC2::EIP without Domain is a VPC address: EC2-Classic is retired (2023), and AllocateAddress
+    gives every account a VPC address with an allocation id; moto's model allocates a Classic one (no
+    allocation id), which an EIPAssociation by AllocationId cannot find."""
+    if resource_type == "AWS::EC2::EIP" and not properties.get("Domain"):
+        properties["Domain"] = "vpc"
+
+
+class _Named(str):
+    """A name that is still a string everywhere, with the `.name` moto's RDS model reads from a Ref."""
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+def rds_group_names(resource_type: str, properties: dict) -> None:
+    """AWS::RDS::DBInstance DBSubnetGroupName and DBSecurityGroups are names (a Ref, an import or a literal);
+    moto's model expects its own group objects there and crashed on a name (AttributeError 'name')."""
+    if resource_type != "AWS::RDS::DBInstance":
+        return
+    if isinstance(properties.get("DBSubnetGroupName"), str):
+        properties["DBSubnetGroupName"] = _Named(properties["DBSubnetGroupName"])
+    if isinstance(properties.get("DBSecurityGroups"), list):
+        properties["DBSecurityGroups"] = [_Named(g) if isinstance(g, str) else g for g in properties["DBSecurityGroups"]]
+
+
+FIXUPS: tuple[Callable[[str, dict], None], ...] = (ssm_parameter_tags, eip_domain, rds_group_names, kms_key_tags, security_group_ports, rds_engine_case,
                                                    inline_policy_documents, rest_api_name_from_definition,
                                                    load_balancer_subnet_mappings)
 
@@ -114,3 +141,16 @@ def import_rest_api_body(check: Any, model: Any) -> None:
     document = {k: v for k, v in body.items() if k != "swagger"}
     document.update(openapi=str(body.get("openapi") or "3.0.1"), info={"description": "", **(body.get("info") or {})})
     apigateway_backends[check.account_id][check.region].put_rest_api(model.id, document, False, mode="overwrite")
+
+
+def load_balancer_type(check: Any, model: Any) -> None:
+    """ELBv2 CreateLoadBalancer takes Type (application, network, gateway) and IpAddressType; moto's model
+    makes every balancer an application one, so a network balancer's TCP listener was refused with
+    "Listener protocol 'TCP' must be one of 'HTTP, HTTPS'"."""
+    if check.resource_type != "AWS::ElasticLoadBalancingV2::LoadBalancer":
+        return
+    kind, addresses = check.properties.get("Type"), check.properties.get("IpAddressType")
+    if isinstance(kind, str) and kind:
+        model.type = kind
+    if isinstance(addresses, str) and addresses:
+        model.ip_address_type = addresses
