@@ -46,7 +46,10 @@ def warm(settings: dict[str, Any]) -> None:
     """Import and load what the plan's cells will need (see the module's docstring)."""
     import orchestrator.deploy.loop  # noqa: F401
     import orchestrator.template  # noqa: F401
+    from orchestrator.catalog.playbooks import load_playbooks
     from orchestrator.remedy import lint_guard
+
+    load_playbooks()  # 40 YAML files, read once per process
 
     types = _resource_types(list(settings.get("templates") or []))
     if settings.get("target") == "embedded":
