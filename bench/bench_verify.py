@@ -129,6 +129,7 @@ def run_once(workers: int, processes: bool) -> dict:
         "cpu_s": round(own + sum(total for total, _ in worker_cpu.values()), 1),
         "parent_cpu_s": round(own, 1),
         "worker_start_cpu_s": round(sum(start for _, start in worker_cpu.values()), 1),
+        "warm_cpu_s": max((c.get("worker") or {}).get("forkserver_warm_cpu_s", 0.0) for c in run["cells"]),
     }
 
 
@@ -160,7 +161,7 @@ def main() -> int:
             rows.append(row)
     print(f"verify benchmark: {TEMPLATES} templates x {len(REGIONS)} regions = {TEMPLATES * len(REGIONS)} cells, "
           f"embedded sandbox, {os.cpu_count()} CPUs")
-    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "worker_start_cpu_s",
+    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s", "worker_start_cpu_s",
               "green", "repaired", "failed",
               "parent_rss_mb", "worker_rss_mb", "load_1m"]
     print(" | ".join(header))

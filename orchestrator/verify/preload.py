@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 PLAN_VARIABLE = "CFN_AUTOFIX_VERIFY_PRELOAD"
@@ -62,10 +63,16 @@ def warm(settings: dict[str, Any]) -> None:
     lint_guard.warm(list(settings.get("regions") or []), _lint_text(types))
 
 
+# CPU seconds the fork server spent warming up (workers inherit the figure and report it).
+WARM_CPU_S = 0.0
+
+
 def _from_environment() -> None:
+    global WARM_CPU_S
     text = os.environ.get(PLAN_VARIABLE)
     if not text:
         return
+    started = time.process_time()
     try:
         from structlog.testing import capture_logs
 
@@ -74,6 +81,8 @@ def _from_environment() -> None:
             warm(json.loads(text))
     except Exception:  # noqa: BLE001 - see the module's docstring
         return
+    finally:
+        WARM_CPU_S = round(time.process_time() - started, 2)
 
 
 _from_environment()

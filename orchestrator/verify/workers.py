@@ -118,6 +118,11 @@ def _cpu_s() -> float:
     return round(usage.ru_utime + usage.ru_stime, 2)
 
 
+def _forkserver_warm_cpu() -> float:
+    module = sys.modules.get("orchestrator.verify.preload")
+    return getattr(module, "WARM_CPU_S", 0.0)
+
+
 def _max_rss_mb() -> float:
     # Linux reports ru_maxrss in KiB.
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -137,7 +142,7 @@ def _run_in_worker(cell: Cell, settings: Any) -> dict[str, Any] | None:
         record = run_cell(cell, replace(settings, cancel_event=cancel),
                           on_state=lambda cell_id, text: events.put(("state", cell_id, text)))
     record["worker"] = {"pid": os.getpid(), "max_rss_mb": _max_rss_mb(), "cpu_s": _cpu_s(),
-                        "start_cpu_s": _WORKER.get("start_cpu_s", 0.0)}
+                        "start_cpu_s": _WORKER.get("start_cpu_s", 0.0), "forkserver_warm_cpu_s": _forkserver_warm_cpu()}
     return record
 
 
