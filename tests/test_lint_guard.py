@@ -112,3 +112,19 @@ def test_a_dependson_into_the_rest_of_a_big_template_is_judged_with_its_target()
     assert check_repair(before, good, "us-east-1") == [], "the DependsOn target is linted with the change"
     bad = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "NoSuchResource")])
     assert any("E3005" in line for line in check_repair(before, bad, "us-east-1"))
+
+
+def test_one_rule_set_serves_every_lint_and_region(monkeypatch):
+    # Loading cfn-lint's rules costs seconds: lints of new texts in several regions load them at most once.
+    import cfnlint.runner.cli as cli
+
+    from orchestrator.remedy import lint_guard
+
+    built = []
+    original = cli.Runner.__init__
+    monkeypatch.setattr(cli.Runner, "__init__", lambda self, config: (built.append(config), original(self, config))[1])
+    lint_guard._runner.cache_clear()
+    bad = loads_template(BUCKET + "      Bogus: 1\n", fmt="yaml")
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        assert [e.rule for e in lint_guard.lint_errors(bad, region)] == ["E3002"]
+    assert len(built) == 1

@@ -31,7 +31,7 @@ def _resource_types(paths: list[str]) -> list[str]:
     found: set[str] = set()
     for path in paths:
         try:
-            resources = load_template(path).resources()
+            resources = load_template(path).resources
         except Exception:  # noqa: BLE001 - a bad template is reported by its own cell
             continue
         found.update(r.get("Type") for r in resources.values() if isinstance(r, dict) and isinstance(r.get("Type"), str))
