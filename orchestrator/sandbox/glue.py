@@ -8,6 +8,7 @@ through the backend. Registered explicitly in MODELS.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 
@@ -21,6 +22,26 @@ def _tags(props: dict) -> dict[str, str]:
 
 def _document(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+_LEADING_ACRONYM = re.compile(r"^[A-Z]+?(?=[A-Z][a-z]|\d|$)")
+
+
+def camel(node: Any, opaque: frozenset[str] = frozenset({"Configuration"})) -> Any:
+    """CloudFormation's PascalCase property structure in the camelCase of JSON APIs (CodePipeline,
+    CodeBuild, CodeDeploy, Config): RoleArn -> roleArn, ECSServices -> ecsServices, S3BucketName ->
+    s3BucketName. Values under an `opaque` key (user-defined maps such as an action's Configuration) keep
+    their keys."""
+    if isinstance(node, list):
+        return [camel(item, opaque) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        match = _LEADING_ACRONYM.match(key) if len(key) > 1 and key[1].isupper() else None
+        new_key = key[:match.end()].lower() + key[match.end():] if match else key[:1].lower() + key[1:]
+        out[new_key] = value if key in opaque else camel(value, opaque)
+    return out
 
 
 class _GlueModel:
@@ -55,6 +76,47 @@ class _GlueModel:
         raise NotImplementedError
 
     def delete(self, account_id: str, region_name: str) -> None:
+        raise NotImplementedError
+
+
+class PropertiesInvalid(Exception):
+    """CloudFormation's pre-deployment schema validation failed (AWS's plain text, no handler wrapper)."""
+
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class _BackendModel(_GlueModel):
+    """A glue model over one moto service backend: subclasses say which backend (`service`, keyed by
+    partition for global services) and implement `_create` (returning the physical id) and `_delete`."""
+
+    service = ""
+    global_service = False
+
+    def backend(self) -> Any:
+        from moto.backends import get_backend
+        from moto.utilities.utils import get_partition
+
+        backends = get_backend(self.service)  # type: ignore[call-overload]
+        return backends[self.account_id][get_partition(self.region) if self.global_service else self.region]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        model = cls("", account_id, region_name)
+        model.physical_resource_id = model._create(model.backend(), _props(cloudformation_json), resource_name)
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._delete(self.backend())
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        raise NotImplementedError
+
+    def _delete(self, backend: Any) -> None:
         raise NotImplementedError
 
 
@@ -354,11 +416,11 @@ class SecretsManagerSecret(_GlueModel):
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_network
+    from orchestrator.sandbox import glue_delivery, glue_network, glue_scaling
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
-             *glue_network.MODELS)
+             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS)
     return {model.resource_type: model for model in found}
 
 

@@ -74,8 +74,18 @@ def rest_api_name_from_definition(resource_type: str, properties: dict) -> None:
         properties["Name"] = title
 
 
+def method_integration_optionals(resource_type: str, properties: dict) -> None:
+    """API Gateway (PutIntegration): a MOCK integration has no IntegrationHttpMethod and no Uri, and
+    CloudFormation requires neither; moto's Method model indexes both unconditionally."""
+    integration = properties.get("Integration") if resource_type == "AWS::ApiGateway::Method" else None
+    if isinstance(integration, dict):
+        integration.setdefault("IntegrationHttpMethod", None)
+        integration.setdefault("Uri", None)
+
+
 FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
-                                                   inline_policy_documents, rest_api_name_from_definition)
+                                                   inline_policy_documents, rest_api_name_from_definition,
+                                                   method_integration_optionals)
 
 
 def apply(resource_type: str, properties: dict) -> None:
