@@ -86,7 +86,7 @@ def run_child(entry_json: str) -> dict:
 
     # "auto" in the manifest means "a prerequisite fixture provides it": the tool's own auto value.
     parameters = {k: (AUTO if v == "auto" else v) for k, v in (entry.get("parameters") or {}).items()}
-    companions = [corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
+    companions = [e.get("resolved_path") or corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
 
     out: dict[str, Any] = {"id": entry["id"]}
     started = time.perf_counter()
@@ -95,7 +95,7 @@ def run_child(entry_json: str) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 result = deploy_with_autofix(
-                    entry.get("staged_path") or corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
+                    entry.get("staged_path") or entry.get("resolved_path") or corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
                     credentials=box.credentials, region="us-east-1", parameters=parameters,
                     with_templates=tuple(companions), keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
                 )
@@ -119,6 +119,10 @@ def run_child(entry_json: str) -> dict:
             if any(a.get("local") and a.get("s3") and a.get("resource_type") == "AWS::CloudFormation::Stack"
                    for a in report.get("artifacts") or []):
                 out["fixtures"].append({"kind": "nested-stack"})
+            kinds: dict[str, int] = {}
+            for row in report.get("emulated_resources") or []:
+                kinds[row.get("resource_type", "?")] = kinds.get(row.get("resource_type", "?"), 0) + 1
+            out["stand_in_types"] = kinds
             fidelity = report.get("fidelity")
             rows = _stack_resources(box, result.stack_name)
             if isinstance(fidelity, dict):
@@ -220,11 +224,17 @@ def run_entry(entry: dict, timeout: float, mirror_root: Path | None = None) -> d
 
 
 def _run_entry(entry: dict, timeout: float) -> dict:
+    # The parent locates the files; the child's environment keeps only the tool's own CFN_AUTOFIX_* settings
+    # (the tool reads CFN_AUTOFIX_<SECTION>_<KEY> as configuration and refuses CFN_AUTOFIX_CORPUS).
+    entry = {**entry, "resolved_path": str(corpus_files.template_path(entry)),
+             "exports_from_entries": [{**e, "resolved_path": str(corpus_files.template_path(e))}
+                                      for e in entry.get("exports_from_entries") or []]}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(entry)]
+    env = {k: v for k, v in os.environ.items() if k != "CFN_AUTOFIX_CORPUS"}
     started = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={**env, "PYTHONPATH": str(ROOT)})
     except subprocess.TimeoutExpired:
         return {"id": entry["id"], "status": "timeout", "seconds": round(time.perf_counter() - started, 2),
                 "http_5xx": 0, "error": f"no result within {timeout:.0f} s"}
@@ -257,6 +267,7 @@ def totals(rows: list[dict]) -> dict:
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
     return {
         "templates": len(rows),
+        "stand_ins": sum(r["measured"].get("stand_in") or 0 for r in rows),
         **counts,
         "http_5xx": sum(r["measured"].get("http_5xx") or 0 for r in rows),
         "seconds": round(sum(r["measured"].get("seconds") or 0 for r in rows), 1),
@@ -306,6 +317,12 @@ def main() -> None:
     summary = totals(rows)
     print()
     print("totals: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    kinds: dict[str, int] = {}
+    for row in rows:
+        for kind, count in (row["measured"].get("stand_in_types") or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    print("stand-ins by type: " + (", ".join(f"{k}={v}" for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+                                   or "none"))
     if args.json:
         tmp = args.json.with_name(args.json.name + ".tmp")
         tmp.write_text(json.dumps({"totals": summary, "rows": rows}, indent=2) + "\n")

@@ -272,3 +272,17 @@ def test_config_recorder_delivery_channel_and_rules_are_real(sandbox):
     delete(sandbox)
     assert config.describe_configuration_recorders()["ConfigurationRecorders"] == []
     assert config.describe_config_rules()["ConfigRules"] == []
+
+
+def test_a_delivery_channel_waits_for_the_stacks_recorder_and_fails_without_one(sandbox):
+    """AWS documents recorder and channel with no dependency between them; the channel may start first."""
+    channel = {"Type": "AWS::Config::DeliveryChannel", "Properties": {"S3BucketName": "config-bucket-in-another-account"}}
+    recorder = {"Type": "AWS::Config::ConfigurationRecorder", "Properties": {"RoleARN": getatt("Role", "Arn")}}
+    result = deploy(sandbox, {"Role": ROLE, "AChannel": channel, "Recorder": recorder})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    config = sandbox_client(sandbox, "config")
+    assert config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"] is True
+    delete(sandbox)
+
+    result = deploy(sandbox, {"AChannel": channel}, name="alone")
+    assert "Configuration recorder is not available to put delivery channel" in result["failed"]["AChannel"]

@@ -54,6 +54,7 @@ class _GlueModel:
         self.physical_resource_id = physical_id
         self.account_id = account_id
         self.region = region
+        self.stack_id = ""
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -107,6 +108,7 @@ class _BackendModel(_GlueModel):
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
                                         region_name: str, **kwargs: Any) -> Any:
         model = cls("", account_id, region_name)
+        model.stack_id = str(kwargs.get("StackId") or "")
         model.physical_resource_id = model._create(model.backend(), _props(cloudformation_json), resource_name)
         return model
 

@@ -229,6 +229,9 @@ class ConfigurationRecorder(_BackendModel):
         if props.get("RecordingGroup") is not None:
             recorder["recordingGroup"] = camel(props["RecordingGroup"])
         backend.put_configuration_recorder(recorder)
+        if backend.delivery_channels:
+            # CloudFormation's recorder starts recording once a delivery channel exists.
+            backend.start_configuration_recorder(recorder["name"])
         return recorder["name"]
 
     def _delete(self, backend: Any) -> None:
@@ -237,18 +240,39 @@ class ConfigurationRecorder(_BackendModel):
             backend.delete_configuration_recorder(self.physical_resource_id)
 
 
+def _stack_declares(account_id: str, region: str, stack_id: str, resource_type: str) -> bool:
+    from moto.cloudformation.models import cloudformation_backends
+
+    stack = cloudformation_backends[account_id][region].stacks.get(stack_id)
+    resources = (getattr(stack, "template_dict", None) or {}).get("Resources") or {}
+    return any(isinstance(r, dict) and r.get("Type") == resource_type for r in resources.values())
+
+
 class DeliveryChannel(_BackendModel):
     """AWS::Config::DeliveryChannel: PutDeliveryChannel (needs a configuration recorder, as on AWS); Ref is its name."""
 
     resource_type = "AWS::Config::DeliveryChannel"
     service = "config"
+    _PENDING_RECORDER = "\0pending-recorder"
 
     def _create(self, backend: Any, props: dict, name: str) -> str:
         channel = camel({k: v for k, v in props.items() if k != "Name"})
         channel["name"] = props.get("Name") or name
         if "snsTopicARN" not in channel and "snsTopicArn" in channel:
             channel["snsTopicARN"] = channel.pop("snsTopicArn")
-        backend.put_delivery_channel(channel)
+        # AWS documents recorder and channel in one template with no dependency between them: the channel's
+        # handler waits for the stack's recorder. Without any recorder, PutDeliveryChannel fails as on AWS.
+        waits = not backend.recorders and _stack_declares(self.account_id, self.region, self.stack_id,
+                                                          ConfigurationRecorder.resource_type)
+        if waits:
+            backend.recorders[self._PENDING_RECORDER] = None
+        try:
+            backend.put_delivery_channel(channel)
+        finally:
+            backend.recorders.pop(self._PENDING_RECORDER, None)
+        for recorder_name, recorder in backend.recorders.items():
+            if not recorder.status.recording:
+                backend.start_configuration_recorder(recorder_name)
         return channel["name"]
 
     def _delete(self, backend: Any) -> None:
