@@ -286,3 +286,25 @@ def test_a_delivery_channel_waits_for_the_stacks_recorder_and_fails_without_one(
 
     result = deploy(sandbox, {"AChannel": channel}, name="alone")
     assert "Configuration recorder is not available to put delivery channel" in result["failed"]["AChannel"]
+
+
+def test_an_aurora_cluster_and_its_instance_are_real(sandbox):
+    result = deploy(sandbox, {
+        "Cluster": {"Type": "AWS::RDS::DBCluster", "Properties": {
+            "Engine": "aurora-postgresql", "MasterUsername": "admin_user", "ManageMasterUserPassword": True,
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 2},
+            "Tags": [{"Key": "team", "Value": "data"}]}},
+        "Writer": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "aurora-postgresql", "DBInstanceClass": "db.serverless", "DBClusterIdentifier": ref("Cluster")}},
+    }, {"Cluster": ref("Cluster"), "Endpoint": getatt("Cluster", "Endpoint.Address"), "Port": getatt("Cluster", "Endpoint.Port"),
+        "Secret": getatt("Cluster", "MasterUserSecret.SecretArn"), "Arn": getatt("Cluster", "DBClusterArn")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    assert out["Cluster"] == out["Cluster"].lower() and out["Cluster"].startswith("glue-cluster-")
+    cluster = sandbox_client(sandbox, "rds").describe_db_clusters(DBClusterIdentifier=out["Cluster"])["DBClusters"][0]
+    assert (cluster["Endpoint"], str(cluster["Port"]), cluster["DBClusterArn"]) == (out["Endpoint"], out["Port"], out["Arn"])
+    assert cluster["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == 2
+    assert out["Secret"].startswith("arn:aws:secretsmanager:")
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert sandbox_client(sandbox, "rds").describe_db_clusters()["DBClusters"] == []

@@ -418,11 +418,11 @@ class SecretsManagerSecret(_GlueModel):
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_delivery, glue_network, glue_scaling
+    from orchestrator.sandbox import glue_data, glue_delivery, glue_network, glue_scaling
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
-             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS)
+             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS, *glue_data.MODELS)
     return {model.resource_type: model for model in found}
 
 
