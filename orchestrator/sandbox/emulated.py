@@ -7,6 +7,8 @@ import re
 import string
 from typing import Any
 
+from orchestrator.sandbox import standin_ids
+
 # Types whose physical id CloudFormation takes from a name property (Ref returns that name).
 _NAME_PROPERTIES = {
     "AWS::CodeDeploy::Application": "ApplicationName",
@@ -26,6 +28,8 @@ _ARN_FORMATS = {
     "AWS::CodePipeline::Pipeline": "arn:{partition}:codepipeline:{region}:{account}:{id}",
     "AWS::IAM::Group": "arn:{partition}:iam::{account}:group/{id}",
     "AWS::CodeDeploy::Application": "arn:{partition}:codedeploy:{region}:{account}:application:{id}",
+    "AWS::MSK::Cluster": "arn:{partition}:kafka:{region}:{account}:cluster/{id}",
+    "AWS::Cognito::UserPool": "arn:{partition}:cognito-idp:{region}:{account}:userpool/{id}",
 }
 
 
@@ -56,29 +60,45 @@ class EmulatedResource:
         self.reason = reason
         name_prop = _NAME_PROPERTIES.get(resource_type)
         given = self.properties.get(name_prop) if name_prop else None
+        self.seed = stack_id + logical_id
+        self.identifiers: dict[str, Any] = {}
         if isinstance(given, str) and given:
             self.physical_resource_id = given
         elif resource_type == "AWS::S3::BucketPolicy" and isinstance(self.properties.get("Bucket"), str):
             self.physical_resource_id = self.properties["Bucket"]
         else:
-            self.physical_resource_id = f"{stack_name[:40]}-{logical_id[:40]}-{_suffix(stack_id + logical_id)}"
+            ref, self.identifiers = standin_ids.identifiers(
+                resource_type, self.properties, {"stack_name": stack_name, "logical_id": logical_id, "seed": self.seed,
+                                                 "region": region}, self._arn_for)
+            self.physical_resource_id = ref or f"{stack_name[:40]}-{logical_id[:40]}-{_suffix(self.seed)}"
 
     @property
     def arn(self) -> str:
+        if self.physical_resource_id.startswith("arn:"):
+            return self.physical_resource_id
+        return self._arn_for(self.physical_resource_id)
+
+    def _arn_for(self, resource_id: str) -> str:
         template = _ARN_FORMATS.get(self.cf_resource_type)
         values = {"partition": self.partition, "region": self.region, "account": self.account_id,
-                  "id": self.physical_resource_id}
+                  "id": resource_id}
         if template:
             return template.format(**values)
         service = self.cf_resource_type.split("::")[1].lower() if "::" in self.cf_resource_type else "custom"
-        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", self.cf_resource_type.split("::")[-1]).lower()
-        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{kind}/{self.physical_resource_id}"
+        kind = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", self.cf_resource_type.split("::")[-1]).lower()
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{kind}/{resource_id}"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return True
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name in self.identifiers:
+            return self.identifiers[attribute_name]
+        known = standin_ids.known_attribute(self.cf_resource_type, attribute_name, self.physical_resource_id,
+                                            self.region, self.seed)
+        if known is not None:
+            return known
         if attribute_name == "Arn" or attribute_name.endswith("Arn"):
             return self.arn
         if attribute_name in ("Name", "Id") or attribute_name.endswith("Id"):
