@@ -66,7 +66,7 @@ def test_network_egress_cidr_blocks_dhcp_options_and_eip_associations_are_real(s
         "DhcpAssoc": {"Type": "AWS::EC2::VPCDHCPOptionsAssociation", "Properties": {
             "VpcId": ref("Vpc"), "DhcpOptionsId": ref("Dhcp")}},
         "Eni": {"Type": "AWS::EC2::NetworkInterface", "Properties": {"SubnetId": ref("Subnet")}},
-        "Eip": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Eip": {"Type": "AWS::EC2::EIP"},  # no Domain: still a VPC address with an AllocationId since EC2-Classic
         "EipAssoc": {"Type": "AWS::EC2::EIPAssociation", "Properties": {
             "AllocationId": getatt("Eip", "AllocationId"), "NetworkInterfaceId": ref("Eni")}},
     }, {"Egress": ref("Egress"), "Sg": ref("Sg"), "Ipv6": ref("Ipv6"), "Block": getatt("Ipv6", "Ipv6CidrBlock"),

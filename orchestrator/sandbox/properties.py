@@ -83,9 +83,16 @@ def method_integration_optionals(resource_type: str, properties: dict) -> None:
         integration.setdefault("Uri", None)
 
 
+def eip_domain(resource_type: str, properties: dict) -> None:
+    """EC2-Classic is retired: every new Elastic IP is a VPC address with an AllocationId, Domain given or
+    not; moto's model makes a Classic address (no AllocationId) when Domain is left out."""
+    if resource_type == "AWS::EC2::EIP" and not properties.get("Domain"):
+        properties["Domain"] = "vpc"
+
+
 FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
                                                    inline_policy_documents, rest_api_name_from_definition,
-                                                   method_integration_optionals)
+                                                   method_integration_optionals, eip_domain)
 
 
 def apply(resource_type: str, properties: dict) -> None:
