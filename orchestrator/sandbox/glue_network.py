@@ -5,76 +5,56 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.sandbox.glue import _BackendModel, _GlueModel, _props, _tags
+from orchestrator.sandbox.glue import _BackendModel, _tags
 
 
-def _ec2(account_id: str, region: str) -> Any:
-    from moto.ec2.models import ec2_backends
-
-    return ec2_backends[account_id][region]
-
-
-class NetworkAcl(_GlueModel):
+class NetworkAcl(_BackendModel):
     """AWS::EC2::NetworkAcl: EC2 CreateNetworkAcl; Ref and GetAtt Id are acl-."""
 
     resource_type = "AWS::EC2::NetworkAcl"
+    service = "ec2"
     attributes = {"Id": "physical_resource_id"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "NetworkAcl":
-        props = _props(cloudformation_json)
-        acl = _ec2(account_id, region_name).create_network_acl(
-            props["VpcId"], tags=[{"Key": k, "Value": v} for k, v in _tags(props).items()])
-        return cls(acl.id, account_id, region_name)
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        return backend.create_network_acl(props["VpcId"], tags=[{"Key": k, "Value": v} for k, v in _tags(props).items()]).id
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        _ec2(account_id, region_name).delete_network_acl(self.physical_resource_id)
+    def _delete(self, backend: Any) -> None:
+        backend.delete_network_acl(self.physical_resource_id)
 
 
-class NetworkAclEntry(_GlueModel):
+class NetworkAclEntry(_BackendModel):
     """AWS::EC2::NetworkAclEntry: EC2 CreateNetworkAclEntry (PortRange/Icmp as the API takes them)."""
 
     resource_type = "AWS::EC2::NetworkAclEntry"
+    service = "ec2"
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "NetworkAclEntry":
-        props = _props(cloudformation_json)
+    def _create(self, backend: Any, props: dict, name: str) -> str:
         ports, icmp = props.get("PortRange") or {}, props.get("Icmp") or {}
-        egress = str(props.get("Egress", False)).lower() == "true"
-        entry = _ec2(account_id, region_name).create_network_acl_entry(
-            props["NetworkAclId"], int(props["RuleNumber"]), str(props["Protocol"]), props["RuleAction"], egress,
+        self.egress = str(props.get("Egress", False)).lower() == "true"
+        self.acl_id, self.rule_number = props["NetworkAclId"], int(props["RuleNumber"])
+        self.entry = backend.create_network_acl_entry(
+            self.acl_id, self.rule_number, str(props["Protocol"]), props["RuleAction"], self.egress,
             props.get("CidrBlock"), icmp.get("Code"), icmp.get("Type"), ports.get("From"), ports.get("To"),
             props.get("Ipv6CidrBlock"))
-        model = cls(resource_name, account_id, region_name)
-        model.acl_id, model.rule_number, model.egress = props["NetworkAclId"], int(props["RuleNumber"]), egress
-        model.entry = entry
-        return model
+        return name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _ec2(account_id, region_name)
+    def _delete(self, backend: Any) -> None:
         if self.acl_id in backend.network_acls:
             backend.delete_network_acl_entry(self.acl_id, self.rule_number, self.egress)
 
 
-class SubnetNetworkAclAssociation(_GlueModel):
+class SubnetNetworkAclAssociation(_BackendModel):
     """AWS::EC2::SubnetNetworkAclAssociation: EC2 ReplaceNetworkAclAssociation of the subnet's current
     association; Ref and GetAtt AssociationId are aclassoc-. Deleting restores the VPC's default ACL."""
 
     resource_type = "AWS::EC2::SubnetNetworkAclAssociation"
+    service = "ec2"
     attributes = {"AssociationId": "physical_resource_id"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "SubnetNetworkAclAssociation":
-        props = _props(cloudformation_json)
-        backend = _ec2(account_id, region_name)
-        current = cls._current(backend, props["SubnetId"])
-        association = backend.replace_network_acl_association(current, props["NetworkAclId"])
-        model = cls(association.id, account_id, region_name)
-        model.subnet_id = props["SubnetId"]
-        return model
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.subnet_id = props["SubnetId"]
+        current = self._current(backend, self.subnet_id)
+        return backend.replace_network_acl_association(current, props["NetworkAclId"]).id
 
     @staticmethod
     def _current(backend: Any, subnet_id: str) -> str:
@@ -86,8 +66,7 @@ class SubnetNetworkAclAssociation(_GlueModel):
         backend.associate_default_network_acl_with_subnet(subnet_id, subnet.vpc_id)
         return SubnetNetworkAclAssociation._current(backend, subnet_id)
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _ec2(account_id, region_name)
+    def _delete(self, backend: Any) -> None:
         for acl in list(backend.network_acls.values()):
             if self.physical_resource_id in acl._associations:
                 default = next((a for a in backend.network_acls.values() if a.default and a.vpc_id == acl.vpc_id), None)
