@@ -308,3 +308,24 @@ def test_an_aurora_cluster_and_its_instance_are_real(sandbox):
     assert sandbox.fidelity("glue")["stand_in"] == []
     delete(sandbox)
     assert sandbox_client(sandbox, "rds").describe_db_clusters()["DBClusters"] == []
+
+
+def test_http_apis_and_their_stages_are_real(sandbox):
+    body = {"openapi": "3.0.1", "info": {"title": "orders", "version": "1"}, "paths": {"/orders": {"get": {
+        "x-amazon-apigateway-integration": {"type": "http_proxy", "httpMethod": "GET", "uri": "https://example.com",
+                                            "payloadFormatVersion": "1.0"}}}}}
+    result = deploy(sandbox, {
+        "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"Body": body}},
+        "Stage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+            "ApiId": ref("Api"), "StageName": "$default", "AutoDeploy": True, "StageVariables": {"mode": "live"}}},
+    }, {"Api": ref("Api"), "Endpoint": getatt("Api", "ApiEndpoint"), "Stage": ref("Stage")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    apis = sandbox_client(sandbox, "apigatewayv2")
+    api = apis.get_api(ApiId=out["Api"])
+    assert api["Name"] == "orders" and out["Endpoint"] == f"https://{out['Api']}.execute-api.us-east-1.amazonaws.com"
+    assert [r["RouteKey"] for r in apis.get_routes(ApiId=out["Api"])["Items"]] == ["GET /orders"]
+    stage = apis.get_stage(ApiId=out["Api"], StageName="$default")
+    assert out["Stage"] == "$default" and stage["AutoDeploy"] is True and stage["StageVariables"] == {"mode": "live"}
+    delete(sandbox)
+    assert apis.get_apis()["Items"] == []

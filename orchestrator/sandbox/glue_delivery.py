@@ -169,6 +169,53 @@ class ApiGatewayStage(_BackendModel):
             backend.delete_stage(self.api_id, self.physical_resource_id)
 
 
+class HttpApi(_BackendModel):
+    """AWS::ApiGatewayV2::Api: CreateApi, or ImportApi when the template gives an OpenAPI Body (as SAM's
+    HttpApi does); Ref and GetAtt ApiId are the id, GetAtt ApiEndpoint its execute-api URL."""
+
+    resource_type = "AWS::ApiGatewayV2::Api"
+    service = "apigatewayv2"
+    attributes = {"ApiId": "physical_resource_id", "ApiEndpoint": "endpoint"}
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        body = props.get("Body")
+        title = (body.get("info") or {}).get("title") if isinstance(body, dict) else None
+        api = backend.create_api(
+            api_key_selection_expression=props.get("ApiKeySelectionExpression"),
+            cors_configuration=props.get("CorsConfiguration"), description=props.get("Description"),
+            disable_schema_validation=props.get("DisableSchemaValidation"),
+            disable_execute_api_endpoint=props.get("DisableExecuteApiEndpoint"), name=props.get("Name") or title or name,
+            protocol_type=props.get("ProtocolType") or "HTTP",
+            route_selection_expression=props.get("RouteSelectionExpression"), tags=props.get("Tags") or {},
+            version=props.get("Version"))
+        if isinstance(body, dict):
+            backend.reimport_api(api.api_id, json.dumps(body), fail_on_warnings=False)
+        self.endpoint = api.api_endpoint
+        return api.api_id
+
+    def _delete(self, backend: Any) -> None:
+        backend.delete_api(self.physical_resource_id)
+
+
+class HttpApiStage(_BackendModel):
+    """AWS::ApiGatewayV2::Stage: CreateStage on an existing API (else AWS's NotFoundException); Ref is the stage name."""
+
+    resource_type = "AWS::ApiGatewayV2::Stage"
+    service = "apigatewayv2"
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.api_id = props["ApiId"]
+        config = camel({k: v for k, v in props.items() if k not in ("ApiId", "Tags")},
+                       opaque=frozenset({"StageVariables", "RouteSettings"}))
+        config["stageName"] = props.get("StageName") or name
+        backend.create_stage(self.api_id, config)
+        return config["stageName"]
+
+    def _delete(self, backend: Any) -> None:
+        if self.api_id in backend.apis:
+            backend.apis[self.api_id].delete_stage(self.physical_resource_id)
+
+
 class LogsMetricFilter(_BackendModel):
     """AWS::Logs::MetricFilter: PutMetricFilter on an existing log group (else AWS's "The specified log
     group does not exist."); Ref is the filter name."""
@@ -283,4 +330,4 @@ class DeliveryChannel(_BackendModel):
 
 
 MODELS = (CodeDeployApplication, CodeDeployDeploymentGroup, CodePipelinePipeline, CodeBuildProject, ApiGatewayStage,
-          LogsMetricFilter, ConfigRule, ConfigurationRecorder, DeliveryChannel)
+          HttpApi, HttpApiStage, LogsMetricFilter, ConfigRule, ConfigurationRecorder, DeliveryChannel)
