@@ -329,3 +329,21 @@ def test_http_apis_and_their_stages_are_real(sandbox):
     assert out["Stage"] == "$default" and stage["AutoDeploy"] is True and stage["StageVariables"] == {"mode": "live"}
     delete(sandbox)
     assert apis.get_apis()["Items"] == []
+
+
+def test_function_urls_are_real(sandbox):
+    role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}}}
+    result = deploy(sandbox, {
+        "Role": role,
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.12", "Handler": "index.handler", "Role": getatt("Role", "Arn"),
+            "Code": {"ZipFile": "def handler(event, context):\n    return 'ok'\n"}}},
+        "Url": {"Type": "AWS::Lambda::Url", "Properties": {"TargetFunctionArn": getatt("Fn", "Arn"), "AuthType": "NONE"}},
+    }, {"Url": getatt("Url", "FunctionUrl"), "Ref": ref("Url"), "Fn": getatt("Fn", "Arn"), "Name": ref("Fn")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    config = sandbox_client(sandbox, "lambda").get_function_url_config(FunctionName=out["Name"])
+    assert out["Ref"] == out["Fn"] and out["Url"] == config["FunctionUrl"].rstrip("/") + "/"
+    assert config["AuthType"] == "NONE"
+    assert sandbox.fidelity("glue")["stand_in"] == []

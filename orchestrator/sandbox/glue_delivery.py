@@ -1,8 +1,9 @@
 """CloudFormation models for delivery and API types moto serves but cannot build from a template.
 
 CodeDeploy applications and deployment groups, CodePipeline pipelines, CodeBuild projects, API Gateway
-stages and CloudWatch Logs metric filters: each built through moto's service backend (so the service's
-own Get/List/Describe answers as on AWS), with Ref and GetAtt as the CloudFormation reference documents.
+stages, HTTP APIs, Lambda function URLs, CloudWatch Logs metric filters and AWS Config: each built through
+moto's service backend (so the service's own Get/List/Describe answers as on AWS), with Ref and GetAtt as
+the CloudFormation reference documents.
 """
 
 from __future__ import annotations
@@ -216,6 +217,30 @@ class HttpApiStage(_BackendModel):
             backend.apis[self.api_id].delete_stage(self.physical_resource_id)
 
 
+class LambdaUrl(_BackendModel):
+    """AWS::Lambda::Url: CreateFunctionUrlConfig on an existing function; Ref and GetAtt FunctionArn are the
+    function's ARN, GetAtt FunctionUrl its https://<id>.lambda-url.<region>.on.aws/ URL."""
+
+    resource_type = "AWS::Lambda::Url"
+    service = "lambda"
+    attributes = {"FunctionArn": "physical_resource_id", "FunctionUrl": "url"}
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.target = props["TargetFunctionArn"]
+        made = backend.create_function_url_config(
+            self.target, {k: v for k, v in props.items() if k in ("AuthType", "Cors", "InvokeMode")})
+        self.url = made.url.rstrip("/") + "/"
+        return made.function.function_arn
+
+    def _delete(self, backend: Any) -> None:
+        from moto.awslambda.exceptions import UnknownFunctionException
+
+        try:
+            backend.delete_function_url_config(self.target)
+        except UnknownFunctionException:
+            pass  # the function went first: its URL went with it, as on AWS
+
+
 class LogsMetricFilter(_BackendModel):
     """AWS::Logs::MetricFilter: PutMetricFilter on an existing log group (else AWS's "The specified log
     group does not exist."); Ref is the filter name."""
@@ -330,4 +355,4 @@ class DeliveryChannel(_BackendModel):
 
 
 MODELS = (CodeDeployApplication, CodeDeployDeploymentGroup, CodePipelinePipeline, CodeBuildProject, ApiGatewayStage,
-          HttpApi, HttpApiStage, LogsMetricFilter, ConfigRule, ConfigurationRecorder, DeliveryChannel)
+          HttpApi, HttpApiStage, LambdaUrl, LogsMetricFilter, ConfigRule, ConfigurationRecorder, DeliveryChannel)
