@@ -53,7 +53,10 @@ def run_child(entry: dict) -> dict:
                  "reason": str(f.get("status_reason", ""))[:200]}
                 for a in result.attempts for f in a.get("failures", [])
             ]
-            return {"id": entry["id"], "status": result.status, "failures": failures}
+            report = result.report
+            return {"id": entry["id"], "status": result.status, "failures": failures,
+                    "stop_reason": str(report.get("stop_reason") or "")[:200],
+                    "prerequisites_missing": [str(m.get("what")) for m in report.get("prerequisites_missing") or []]}
     finally:
         box.stop()
 
