@@ -19,7 +19,7 @@ import structlog
 
 from orchestrator import redact
 from orchestrator.verify.matrix import Cell
-from orchestrator.verify.progress import Progress, state_text
+from orchestrator.verify.progress import Progress
 
 log = structlog.get_logger(__name__)
 
@@ -66,9 +66,6 @@ def _worker_init(events: Any, cancel: Any, log_settings: dict[str, Any] | None, 
         # (whatever that is at the time: a terminal, a pipe, a test runner's capture), never interleaved.
         sys.stderr = _LinesToParent(events)
         configure_logging(**log_settings)
-        processors = list(structlog.get_config()["processors"])
-        processors.insert(1 if processors and processors[0] is structlog.contextvars.merge_contextvars else 0, _tap)
-        structlog.configure(processors=processors)
     if warm_target is not None:
         _warm(warm_target)
 
@@ -100,15 +97,6 @@ def _warm(target: str) -> None:
         from orchestrator.sandbox import patches
 
         patches.self_test()
-
-
-def _tap(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    cell_id = event_dict.get("cell")
-    if cell_id is not None:
-        text = state_text(event_dict)
-        if text is not None:
-            _WORKER["events"].put(("state", cell_id, text))
-    return event_dict
 
 
 def _max_rss_mb() -> float:
