@@ -315,3 +315,30 @@ def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path, monk
     assert cancel.is_set() and seen_cancel == [True]
     outcomes = sorted((r.get("error") or "", reports.classify(r)) for r in records)
     assert outcomes == [("", reports.FAILED), ("Interrupted: not run", reports.ERROR), ("Interrupted: not run", reports.ERROR)]
+
+
+def _logging_deploy(template, **kwargs):
+    """A deploy function worker processes can import: logs one event, returns a green report."""
+    import structlog
+
+    structlog.get_logger("tests").info("deploy_called", template=Path(template.path).name)
+    report = json.loads((REPORTS / "green.json").read_text())
+    report["region"] = kwargs["region"]
+    return SimpleNamespace(report=report)
+
+
+def test_worker_processes_log_through_the_hosts_configuration_and_print_nothing(tmp_path, capfd, monkeypatch):
+    # A library host that configured structlog its own way (here: capture_logs), not through the CLI.
+    from orchestrator import logs as our_logs
+    from orchestrator.verify.workers import PoolSettings
+
+    monkeypatch.setitem(our_logs._state, "configured", False)
+    cells = plan(matrix_path=MATRIX).cells[:2]
+    with capture_logs() as logs:
+        records = run_cells(cells, deploy=_logging_deploy, workers=2, out_dir=tmp_path,
+                            pool=PoolSettings(memory_mb=0, warm=False))
+    assert [r["error"] for r in records] == [None, None]
+    called = [e for e in logs if e["event"] == "deploy_called"]
+    assert sorted(e["cell"] for e in called) == sorted(c.id for c in cells)  # the cell id travels with it
+    printed = capfd.readouterr()
+    assert "deploy_called" not in printed.out and "deploy_called" not in printed.err
