@@ -16,6 +16,10 @@ from orchestrator.errors import BadInput, ConfigError
 __all__ = ["Config", "ENV_PREFIX", "PROJECT_FILE", "check_region", "default_config_path", "load_config"]
 
 ENV_PREFIX = "CFN_AUTOFIX_"
+# Variables with the prefix that the project's test and bench tooling reads, not the tool: the corpus
+# location (tests/corpora/corpus_files.py), golden-file regeneration (tests), fetched mirrors (bench).
+# Any other CFN_AUTOFIX_* variable must name a config key (a typo is an error, not silently ignored).
+ENV_NOT_CONFIG = frozenset({"CFN_AUTOFIX_CORPUS", "CFN_AUTOFIX_UPDATE_GOLDEN", "CFN_AUTOFIX_MIRRORS"})
 PROJECT_FILE = "cfn-autofix.toml"
 
 # The shape of every AWS region name (us-east-1, us-gov-west-1, us-iso-east-1, ap-southeast-4, ...).
@@ -281,7 +285,7 @@ def _coerce(dotted: str, expected: Any, value: Any, source: str) -> Any:
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> None:
     for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_CONFIG:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section, _, key = rest.partition("_")
