@@ -26,7 +26,8 @@ SEAMS: tuple[tuple[str, str], ...] = (
     ("cfnlint.decode.cfn_yaml", "NodeConstructor.construct_yaml_map"),
     ("cfnlint.decode.node", "str_node"),
     ("cfnlint.decode.node", "dict_node"),
-    ("cfnlint.api", "lint"),
+    ("cfnlint.decode.decode", "decode_str"),
+    ("cfnlint.runner", "run_template_by_data"),
     ("cfnlint.config", "ConfigMixIn"),
     ("cfnlint.runner", "Runner"),
 )
