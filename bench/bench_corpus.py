@@ -87,6 +87,11 @@ def run_child(entry_json: str) -> dict:
     # "auto" in the manifest means "a prerequisite fixture provides it": the tool's own auto value.
     parameters = {k: (AUTO if v == "auto" else v) for k, v in (entry.get("parameters") or {}).items()}
     companions = [corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
+    template_file = entry.get("staged_path") or corpus_files.template_path(entry)
+    # The corpus and mirror locations are this bench's variables, not the tool's configuration, whose
+    # CFN_AUTOFIX_<SECTION>_<KEY> reader refuses unknown names: located above, dropped before the run.
+    for name in ("CFN_AUTOFIX_CORPUS", "CFN_AUTOFIX_MIRRORS"):
+        os.environ.pop(name, None)
 
     out: dict[str, Any] = {"id": entry["id"]}
     started = time.perf_counter()
@@ -95,7 +100,7 @@ def run_child(entry_json: str) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 result = deploy_with_autofix(
-                    entry.get("staged_path") or corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
+                    template_file, target="endpoint", endpoint_url=box.endpoint_url,
                     credentials=box.credentials, region="us-east-1", parameters=parameters,
                     with_templates=tuple(companions), keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
                 )
