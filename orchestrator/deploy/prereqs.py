@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.deploy.artifacts import PACKAGEABLE, Packaged, Uploader, package
+from orchestrator.deploy.artifacts import PACKAGEABLE, Lookup, Packaged, Uploader, package
 from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs
 from orchestrator.deploy.values import ValueContext, expand
 from orchestrator.errors import BadInput
@@ -35,12 +35,19 @@ class Prepared:
     generated: list[dict] = field(default_factory=list)
     artifacts: list[dict] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
+    lookup: Lookup | None = None
 
     def deployable(self, document: dict, load_child: Any = None) -> dict:
         """The copy CloudFormation receives: local artifacts replaced by their S3 locations (children via load_child)."""
         if self.uploader is None or self.base_dir is None:
             return document
-        return package(document, self.base_dir, self.uploader, load_child=load_child or _load_child).document
+        return package(document, self.base_dir, self.uploader, load_child=load_child or _load_child,
+                       lookup=self.lookup).document
+
+    def child_files(self) -> dict[tuple[str, str], Path]:
+        """(parent file, logical id) -> the child template file packaged for it (local, or served by the project)."""
+        return {(a["parent"], a["logical_id"]): Path(a["file"]) for a in self.artifacts
+                if a.get("parent") and a.get("file") and a.get("s3")}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,7 +141,14 @@ def _check_existing(prepared: Prepared, template: Any, values: dict[str, str], *
     document, region = template.document, ctx.region
     known = _known_values(document, values, session, region)
     base_dir = template.path.parent if template.path is not None else Path.cwd()
-    look = package(document, base_dir, None, resolve=lambda node: resolve_known(node, known))
+    project = None
+    if sandbox and template.path is not None:
+        from orchestrator.aws import prereqs
+        from orchestrator.deploy.project import Project, project_root
+
+        project = Project(root=project_root(template.path), exists=lambda b, k: prereqs.object_exists(session, b, k))
+    prepared.lookup = Lookup(known=known, project=project, source=template.path)
+    look = package(document, base_dir, None, lookup=prepared.lookup)
     prepared.missing.extend({"class": PREREQUISITE_MISSING, **item} for item in look.missing)
     if any(a["local"] for a in look.artifacts) and not prepared.missing:
         bucket = ctx.autobucket()
@@ -144,7 +158,10 @@ def _check_existing(prepared: Prepared, template: Any, values: dict[str, str], *
             https=lambda key: session.template_url(bucket, key),
         )
         prepared.base_dir = base_dir
-        prepared.artifacts = package(document, base_dir, prepared.uploader, load_child=_load_child).artifacts
+        packaged = package(document, base_dir, prepared.uploader, load_child=_load_child, lookup=prepared.lookup)
+        prepared.artifacts = packaged.artifacts
+        # Children's own local paths are only looked at when they are packaged.
+        prepared.missing.extend({"class": PREREQUISITE_MISSING, **item} for item in packaged.missing)
     else:
         prepared.artifacts = look.artifacts
     if sandbox:
