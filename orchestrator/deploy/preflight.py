@@ -72,7 +72,7 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
                        target: Any, journal: Any, into: list[_Runner], view: Any = None) -> None:
     """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput.
     `view`: the run's terminal view, which shows the companions' deployments too."""
-    from orchestrator.deploy.loop import _Runner, _as_template  # the runner drives each companion as it drives the run
+    from orchestrator.deploy.loop import _forecast, _Runner, _as_template  # each companion is driven as the run is
 
     runners = into
     for spec in options.with_templates:
@@ -88,12 +88,15 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
         runners.append(runner)
         with bound_contextvars(stack=stack_name):
             log.info("companion_started", template=str(path))
+            if options.forecast:  # a companion gets the run's treatment: known failures repaired before deploying
+                _forecast(companion, options, playbooks)
             runner.prepared = prepare(source, values, session=session, target=target, run_id=run.run_id,
                                       stack_name=stack_name, journal=journal)
             if not runner.prepared.missing:
                 runner.execute()
         run.companions.append({"template": str(path), "stack_name": stack_name, "status": companion.status,
                                "stop_reason": companion.stop_reason, "attempts": companion.attempts,
+                               "forecast_repairs": companion.forecast_repairs,
                                **runner.prepared.to_json()})
         if companion.status != "succeeded":
             raise BadInput(f"--with template did not deploy green ({companion.stop_reason or companion.status})",
