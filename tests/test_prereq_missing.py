@@ -190,3 +190,25 @@ def test_a_childs_template_url_that_exists_nowhere_is_prerequisite_missing_in_th
     assert report["stop_reason"].startswith(f"prerequisite-missing: s3://published-{account}/releases/grandchild.yaml")
     assert report["attempts"][0]["repairs"] == [] and report["repaired_children"] == []
     assert {p: p.read_text() for p in tmp_path.rglob("*.yaml")} == originals
+
+
+def test_a_verify_cell_names_its_missing_prerequisite_in_junit_and_markdown(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    importer = Path(__file__).parent / "fixtures" / "prereqs" / "importer.yaml"
+    (tmp_path / "importer.yaml").write_text(importer.read_text())
+    (tmp_path / ".taskcat.yml").write_text("tests:\n  shared:\n    template: importer.yaml\n"
+                                           "    parameters: {ExporterStack: shared}\n")
+    result = CliRunner().invoke(app, ["--log-json", "verify", "--from-taskcat", str(tmp_path / ".taskcat.yml"),
+                                      "--workers", "1", "--out-dir", str(tmp_path / "out"),
+                                      "--junit", str(tmp_path / "junit.xml"), "--report-md", str(tmp_path / "r.md")],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    expected = "prerequisite-missing: export shared-QueueArn (Resources.Subscription.Properties.Endpoint)"
+    [failure] = ET.parse(tmp_path / "junit.xml").getroot().iter("failure")
+    assert (failure.get("type"), failure.get("message")) == ("PrerequisiteMissing", expected)
+    assert expected in (tmp_path / "r.md").read_text()
