@@ -65,9 +65,17 @@ class Project:
 
 def resolver(document: dict, known: dict[str, Any]) -> Callable[[Any], Any]:
     """Evaluate what `known` decides in `document` (parameters, pseudo parameters and the conditions on them)."""
-    from orchestrator.template.intrinsics import KnownValues, Resolver
+    from orchestrator.template.intrinsics import KnownValues, Resolver, TemplateError
 
-    return Resolver(document, KnownValues(known)).resolve_partial
+    evaluator = Resolver(document, KnownValues(known))
+
+    def resolve(node: Any) -> Any:
+        try:
+            return evaluator.resolve_partial(node)
+        except TemplateError:  # the deployment reports a template error with AWS's text; here it names nothing
+            return node
+
+    return resolve
 
 
 def known_values(document: dict, values: dict[str, Any], pseudo: dict[str, Any]) -> dict[str, Any]:
