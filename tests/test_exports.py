@@ -92,3 +92,15 @@ def test_a_companion_is_forecast_and_repaired_before_it_deploys_as_the_run_is(tm
     assert [r["repair"] for r in companion["forecast_repairs"]] and len(companion["attempts"]) == 1
     assert companion["attempts"][0]["failures"] == []
     assert exporter.read_text() == original
+
+
+def test_a_with_file_is_named_so_that_the_imports_resolve(tmp_path: Path) -> None:
+    # The importer names its exporter "shared"; the file is called network.yaml, as real projects differ.
+    network = tmp_path / "network.yaml"
+    network.write_text((FIXTURES / "exporter.yaml").read_text())
+    result = invoke("deploy", str(FIXTURES / "importer.yaml"), "--param", "ExporterStack=shared", "--with", str(network),
+                    "--report-json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0, report["stop_reason"]
+    assert [(w["stack_name"], w["status"]) for w in report["with"]] == [("shared", "succeeded")]
+    assert report["prerequisites_missing"] == []

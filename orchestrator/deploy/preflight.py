@@ -78,6 +78,8 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
     for spec in options.with_templates:
         stack_name, path = companion_spec(spec)
         source = _as_template(path)
+        if "=" not in str(spec) or not str(spec).partition("=")[0]:
+            stack_name = importers_name(source.document, run.source.document, options.parameters, run.region) or stack_name
         companion = RunState(run_id=run.run_id, target=run.target, region=run.region, stack_name=stack_name,
                              strategy=run.strategy, source=source, template=source)
         declared = source.document.get("Parameters") or {}
@@ -101,6 +103,20 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
         if companion.status != "succeeded":
             raise BadInput(f"--with template did not deploy green ({companion.stop_reason or companion.status})",
                            file=path)
+
+
+def importers_name(exporter: dict, importer: dict, parameters: dict[str, str], region: str) -> str | None:
+    """The stack name under which `exporter`'s exports are the names `importer` imports (an export
+    `${AWS::StackName}:Cluster` imported as `production:Cluster` means stack `production`), if any."""
+    from orchestrator.deploy.prereqs import export_patterns, import_names, names_known
+
+    wanted = [name for _, name, _ in import_names(importer, names_known(importer, parameters, region, "?"))]
+    for pattern in export_patterns(exporter, parameters, region):
+        for name in wanted:
+            match = pattern.match(name)
+            if match and match.groupdict().get("stack"):
+                return match.group("stack")
+    return None
 
 
 def companion_spec(spec: Any) -> tuple[str, Path]:

@@ -7,6 +7,7 @@ template; what exists nowhere (an S3 object, an export, a local path) is classif
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,33 @@ def missing_imports(document: dict, known: dict[str, Any], session: Any) -> list
              "property": where, "what": f"export {name}",
              "reason": f"no stack in the region exports {name}"}
             for lid, name, where in wanted if name not in exports]
+
+
+_STACK = "\x00STACK\x00"
+
+
+def names_known(document: dict, parameters: dict[str, str], region: str, stack: str = _STACK) -> dict[str, Any]:
+    """The values that decide export and import names: parameters (given, else Default), region, stack name."""
+    known: dict[str, Any] = {}
+    for name, spec in (document.get("Parameters") or {}).items():
+        if isinstance(spec, dict) and (name in parameters or "Default" in spec):
+            known[name] = parameters.get(name, spec.get("Default"))
+    known.update({"AWS::Region": region, "AWS::Partition": partition_for_region(region), "AWS::StackName": stack,
+                  "AWS::URLSuffix": "amazonaws.com"})
+    return known
+
+
+def export_patterns(document: dict, parameters: dict[str, str], region: str) -> list[re.Pattern[str]]:
+    """A pattern per export name; a stack-name part becomes the group `stack`."""
+    patterns = []
+    outputs = document.get("Outputs") or {}
+    for output in outputs.values() if isinstance(outputs, dict) else ():
+        name = ((output or {}).get("Export") or {}).get("Name") if isinstance(output, dict) else None
+        if name is None:
+            continue
+        value = resolve_known(name, names_known(document, parameters, region))
+        if not isinstance(value, str):
+            continue
+        parts = [re.escape(p) for p in value.split(_STACK)]
+        patterns.append(re.compile("^" + "(?P<stack>[A-Za-z][A-Za-z0-9-]*)".join(parts[:2]) + "".join(parts[2:]) + "$"))
+    return patterns
