@@ -10,6 +10,13 @@ import boto3
 import boto3.session
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, settings
+
+# Hypothesis' default 200 ms deadline per example (and its too-slow health checks) are wall-clock
+# assertions: on a loaded runner they fail correct code. Runaway work is bounded by CPU time instead.
+settings.register_profile("cfn-autofix", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("cfn-autofix")
 
 # The sandbox caches its self-test verdict per machine; tests (and the CLIs they start) never touch the
 # user's cache directory.

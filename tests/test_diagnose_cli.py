@@ -113,7 +113,7 @@ Resources:
 
 
 def _wait_terminal(cfn, name: str) -> str:
-    deadline = time.monotonic() + 120  # bounds a runaway wait; not a speed assertion
+    deadline = time.monotonic() + 900  # bounds a runaway wait (generously: CI runners are busy); not a speed assertion
     while time.monotonic() < deadline:
         status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
         if not status.endswith("_IN_PROGRESS"):

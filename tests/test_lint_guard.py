@@ -112,3 +112,40 @@ def test_a_dependson_into_the_rest_of_a_big_template_is_judged_with_its_target()
     assert check_repair(before, good, "us-east-1") == [], "the DependsOn target is linted with the change"
     bad = apply_patch(before, [PatchOp("add", "/Resources/Bucket7/DependsOn", "NoSuchResource")])
     assert any("E3005" in line for line in check_repair(before, bad, "us-east-1"))
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ([PatchOp("add", "/Outputs", {"Name": {"Value": {"Ref": "Bucket1"}}})], "a section besides Resources changed"),
+    ([PatchOp("add", "/Resources/Bucket1/Properties", {"BucketName": "x-y"}),
+      *[PatchOp("add", f"/Resources/Bucket{i}/Properties", {"BucketName": f"b-{i}"}) for i in range(2, 30)]],
+     "most resources changed: the cut would save nothing"),
+    ([], "nothing changed"),
+])
+def test_the_whole_template_is_linted_when_a_cut_would_not_be_faithful(change, why):
+    from orchestrator.remedy import lint_guard
+
+    before = loads_template(_many_buckets(40), fmt="yaml")
+    after = apply_patch(before, change)
+    assert lint_guard._focus(before, after) is None, why
+    assert check_repair(before, after, "us-east-1") == []
+
+
+def test_a_cfn_lint_crash_is_one_stable_error_that_does_not_block_a_repair(monkeypatch):
+    import cfnlint.api
+
+    from orchestrator.remedy import lint_guard
+
+    def crash(*_args, **_kwargs):
+        raise TypeError("string indices must be integers")
+
+    lint_guard._lint_text.cache_clear()
+    monkeypatch.setattr(cfnlint.api, "lint", crash)
+    before = loads_template(BUCKET, fmt="yaml")
+    after = apply_patch(before, [PatchOp("add", "/Resources/Bucket/Properties/Tags", [{"Key": "a", "Value": "b"}])])
+    try:
+        errors = lint_errors(after)
+        assert [(e.rule, e.message) for e in errors] == [("E0000", "cfn-lint could not check the template (TypeError)")]
+        # The same crash before and after the repair is nothing new.
+        assert check_repair(before, after, "us-east-1") == []
+    finally:
+        lint_guard._lint_text.cache_clear()

@@ -17,6 +17,7 @@ from orchestrator.aws import session as aws
 
 from orchestrator.config import Config, RetryConfig, SandboxSection, WatchConfig
 from orchestrator.deploy import loop, outcome
+from orchestrator.errors import BadInput
 from orchestrator.options import RunOptions
 from orchestrator.aws.journal import Journal
 from orchestrator.logs import get_logger
@@ -587,3 +588,62 @@ def test_parameters_are_checked_before_any_target_opens(fake_target, tmp_path):
     assert fake_target.opened == []
     # A Parameters section that is not a mapping leaves nothing to check here (the template check reports it).
     assert loop._check_parameters(SimpleNamespace(document={"Parameters": ["Env"]}, path=None), {}) is None
+
+
+# ------------------------------------------------------------------------------------------ the last paths
+
+
+def test_a_transient_failure_without_a_cancel_event_sleeps_its_backoff(tmp_path):
+    session = FakeSession(VPC_TRANSIENT, GREEN)
+    runner = runner_for(session, tmp_path)
+    assert runner.cancel_event is None
+    logs = execute(runner)
+    assert (finish(runner, tmp_path)["status"], len(events_named(logs, "transient_backoff"))) == ("succeeded", 1)
+
+
+def test_a_sandbox_limitation_stops_the_run_unrepaired_and_unretried(tmp_path):
+    from orchestrator.model import SANDBOX_LIMITATION_MARKER
+
+    limited = Outcome(StackStatus.CREATE_FAILED, [
+        ("Topic", "CREATE_FAILED", f"{SANDBOX_LIMITATION_MARKER} the embedded sandbox's model of AWS::SNS::Topic "
+                                   "failed while creating it (KeyError: 'TopicName')")])
+    session = FakeSession(limited, GREEN)
+    runner = runner_for(session, tmp_path)
+    logs = execute(runner)
+    report = finish(runner, tmp_path)
+    assert report["status"] == "failed" and report["deployments"] == 1
+    assert report["stop_reason"].startswith("sandbox limitation: the embedded sandbox cannot build Topic (AWS::SNS::Topic)")
+    assert report["attempts"][0]["repairs"] == []
+    assert [f["logical_id"] for f in report["sandbox_limitations"]] == ["Topic"]
+    assert events_named(logs, "stopping_sandbox_limitation")[0]["resources"] == ["Topic"]
+
+
+def test_a_lost_create_answer_whose_stack_cannot_be_looked_up_keeps_the_first_error(tmp_path):
+    class Unreachable(FakeSession):
+        def create_stack(self, name, **args):
+            self.calls.append(("create", name))
+            raise aws.AwsError("CreateStack: Read timeout on endpoint URL", code="ReadTimeout")
+
+        def describe_stack(self, name):
+            raise aws.AwsError("DescribeStacks: Could not connect to the endpoint URL", code="EndpointConnectionError")
+
+    runner = runner_for(Unreachable(), tmp_path)
+    with capture_logs() as logs, pytest.raises(aws.AwsError, match="Read timeout"):
+        runner.execute()
+    assert events_named(logs, "create_reconcile_failed")[0]["error"].startswith("DescribeStacks: Could not connect")
+    assert runner.run.deployments == 0 and not runner.created
+
+
+def test_options_given_whole_take_keyword_overrides_on_top(fake_target, tmp_path):
+    from orchestrator.config import load_config
+
+    fake_target.session = FakeSession(ROLE_FAILS, ROLE_FAILS, GREEN)
+    config = load_config({"run.journal": str(tmp_path / "journal.jsonl"), "retry.base_s": 0.001,
+                          "retry.cap_s": 0.002, "watch.poll_min_s": 0.0}, project_dir=tmp_path)
+    options = RunOptions.build(config, max_attempts=5, forecast=False, stack_name=STACK, run_id="0123456789",
+                               report_json=tmp_path / "report.json", write_template=False)
+    result = loop.deploy_with_autofix(TEMPLATE, options=options, max_attempts=1, progress=None)
+    assert result.report["stop_reason"] == "attempt budget of 1 spent"
+    assert options.max_attempts == 5, "the caller's options object is not changed"
+    with pytest.raises(BadInput, match="max attempts must be a positive integer"):
+        loop.deploy_with_autofix(TEMPLATE, options=options, max_attempts=0)

@@ -192,3 +192,19 @@ def test_lint_isolation_keeps_unchanged_plans_in_their_place():
     assert [item.plan.repair for item in result.applied] == ["nothing", "name-topic"]
     assert [r["repair"] for r in result.rejected] == ["lint-bad"]
     assert result.applied[0].group is groups[0] and result.applied[1].before is BASE
+
+
+def test_failures_are_grouped_by_the_repair_their_playbook_names_and_the_rest_left_out():
+    from orchestrator.catalog.playbooks import load_playbooks
+    from orchestrator.remedy.apply import group_failures
+
+    books = {book.id: book for book in load_playbooks()}
+
+    def failure(logical_id: str, playbook: str) -> Failure:
+        return Failure(logical_id=logical_id, resource_type="AWS::IAM::Role", status_reason="r", status="CREATE_FAILED",
+                       playbook=playbook)
+
+    groups = group_failures([failure("A", "managed-policy-not-attachable"), failure("B", "managed-policy-not-attachable"),
+                             failure("C", "unknown"), failure("D", "no-such-playbook")], books, {})
+    assert [(g.repair, [f.logical_id for f in g.failures]) for g in groups] == [
+        (books["managed-policy-not-attachable"].repair, ["A", "B"])]

@@ -97,12 +97,9 @@ def _focus(before, after) -> tuple[str, str] | None:
     from orchestrator.template import refs
     from orchestrator.template.refs import refs_in
 
+    # A Template is a mapping whose Resources is a non-empty mapping (loading and patching both refuse others).
     old_doc, new_doc = before.document, after.document
-    if not isinstance(old_doc, dict) or not isinstance(new_doc, dict):
-        return None
-    old_res, new_res = old_doc.get("Resources"), new_doc.get("Resources")
-    if not isinstance(old_res, dict) or not isinstance(new_res, dict):
-        return None
+    old_res, new_res = old_doc["Resources"], new_doc["Resources"]
     if {k: v for k, v in old_doc.items() if k != "Resources"} != {k: v for k, v in new_doc.items() if k != "Resources"}:
         return None
     changed = {lid for lid in old_res.keys() | new_res.keys() if old_res.get(lid) != new_res.get(lid)}
