@@ -106,7 +106,15 @@ def run_once(workers: int, processes: bool) -> dict:
         run = json.loads(report.read_text())
     summary = run["summary"]
     workers_rss = [cell.get("worker", {}).get("max_rss_mb", 0) for cell in run["cells"]]
+    # Workers are the forkserver's children, not ours: their CPU comes back in the records (last per pid).
+    worker_cpu: dict[int, tuple[float, float]] = {}
+    for cell in run["cells"]:
+        worker = cell.get("worker") or {}
+        if "pid" in worker:
+            worker_cpu[worker["pid"]] = (max(worker.get("cpu_s", 0.0), worker_cpu.get(worker["pid"], (0.0, 0.0))[0]),
+                                         worker.get("start_cpu_s", 0.0))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime
     return {
         "mode": "processes" if processes else "threads",
         "workers": workers,
@@ -118,7 +126,10 @@ def run_once(workers: int, processes: bool) -> dict:
         "exit_code": code,
         "parent_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "worker_rss_mb": max(workers_rss) if any(workers_rss) else "-",
-        "cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime, 1),
+        "cpu_s": round(own + sum(total for total, _ in worker_cpu.values()), 1),
+        "parent_cpu_s": round(own, 1),
+        "worker_start_cpu_s": round(sum(start for _, start in worker_cpu.values()), 1),
+        "warm_cpu_s": max((c.get("worker") or {}).get("forkserver_warm_cpu_s", 0.0) for c in run["cells"]),
     }
 
 
@@ -150,7 +161,8 @@ def main() -> int:
             rows.append(row)
     print(f"verify benchmark: {TEMPLATES} templates x {len(REGIONS)} regions = {TEMPLATES * len(REGIONS)} cells, "
           f"embedded sandbox, {os.cpu_count()} CPUs")
-    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "green", "repaired", "failed",
+    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s", "worker_start_cpu_s",
+              "green", "repaired", "failed",
               "parent_rss_mb", "worker_rss_mb", "load_1m"]
     print(" | ".join(header))
     for row in rows:

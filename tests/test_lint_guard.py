@@ -114,6 +114,22 @@ def test_a_dependson_into_the_rest_of_a_big_template_is_judged_with_its_target()
     assert any("E3005" in line for line in check_repair(before, bad, "us-east-1"))
 
 
+def test_one_rule_set_serves_every_lint_and_region(monkeypatch):
+    # Loading cfn-lint's rules costs seconds: lints of new texts in several regions load them at most once.
+    import cfnlint.runner.cli as cli
+
+    from orchestrator.remedy import lint_guard
+
+    built = []
+    original = cli.Runner.__init__
+    monkeypatch.setattr(cli.Runner, "__init__", lambda self, config: (built.append(config), original(self, config))[1])
+    lint_guard._runner.cache_clear()
+    bad = loads_template(BUCKET + "      Bogus: 1\n", fmt="yaml")
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        assert [e.rule for e in lint_guard.lint_errors(bad, region)] == ["E3002"]
+    assert len(built) == 1
+
+
 @pytest.mark.parametrize(("change", "why"), [
     ([PatchOp("add", "/Outputs", {"Name": {"Value": {"Ref": "Bucket1"}}})], "a section besides Resources changed"),
     ([PatchOp("add", "/Resources/Bucket1/Properties", {"BucketName": "x-y"}),
@@ -131,7 +147,7 @@ def test_the_whole_template_is_linted_when_a_cut_would_not_be_faithful(change, w
 
 
 def test_a_cfn_lint_crash_is_one_stable_error_that_does_not_block_a_repair(monkeypatch):
-    import cfnlint.api
+    import cfnlint.runner
 
     from orchestrator.remedy import lint_guard
 
@@ -139,7 +155,7 @@ def test_a_cfn_lint_crash_is_one_stable_error_that_does_not_block_a_repair(monke
         raise TypeError("string indices must be integers")
 
     lint_guard._lint_text.cache_clear()
-    monkeypatch.setattr(cfnlint.api, "lint", crash)
+    monkeypatch.setattr(cfnlint.runner, "run_template_by_data", crash)
     before = loads_template(BUCKET, fmt="yaml")
     after = apply_patch(before, [PatchOp("add", "/Resources/Bucket/Properties/Tags", [{"Key": "a", "Value": "b"}])])
     try:

@@ -34,14 +34,15 @@ class LintError:
         return f"{where}{self.rule} {self.message}"
 
 
-@lru_cache(maxsize=8)
-def _runner(region: str):
-    """One cfn-lint Runner (its rule collection) per region: loading the rules costs seconds and memory."""
+@lru_cache(maxsize=1)
+def _runner():
+    """One cfn-lint Runner (its rule collection) for every region: loading the rules costs seconds and memory,
+    and the rules take the region from each lint call, not from the runner."""
     check_seams()  # the runner and its config are cfn-lint internals
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    return Runner(ConfigMixIn(regions=[region]))
+    return Runner(ConfigMixIn(regions=["us-east-1"]))
 
 
 _RUNNER_LOCK = threading.Lock()
@@ -50,13 +51,19 @@ _RUNNER_LOCK = threading.Lock()
 @lru_cache(maxsize=64)
 def _lint_text(text: str, region: str) -> tuple[LintError, ...]:
     check_seams()
-    from cfnlint.api import lint  # imported lazily: cfn-lint is heavy
+    # Imported lazily: cfn-lint is heavy. Not cfnlint.api.lint: it accepts only a RulesCollection, which
+    # a Runner's rules are not, and otherwise loads every rule again (~2 s of CPU per call).
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
 
-    runner = _runner(region)
+    runner = _runner()
     # The rule collection keeps per-run state; verify lints from several threads at once.
     with _RUNNER_LOCK:
         try:
-            matches = lint(text, rules=runner.rules, regions=[region], config=None)
+            document, matches = decode_str(text)
+            if not matches and document is not None:
+                matches = list(run_template_by_data(document, ConfigMixIn(regions=[region]), runner.rules))
         except Exception as exc:  # cfn-lint crashes on some malformed templates (e.g. a string where a mapping goes)
             # One stable pseudo-error: the same crash before and after a repair is not new, a crash only after is.
             log.debug("lint_crashed", error=f"{type(exc).__name__}: {exc}")
@@ -158,3 +165,9 @@ def guard(before, after, region: str = "us-east-1", *, repair: str = "repair") -
     introduced = check_repair(before, after, region)
     if introduced:
         raise RepairRejected(f"{repair} introduces cfn-lint errors: " + "; ".join(introduced))
+
+
+def warm(regions: list[str], text: str) -> None:
+    """Load the rules and, per region, the resource schemas a template's types need, before any repair asks."""
+    for region in regions:
+        _lint_text(text, region)

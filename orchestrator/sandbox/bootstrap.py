@@ -1,4 +1,4 @@
-"""Start-up work of the sandbox done once per process (region lists) or once per machine (the self-test's verdict)."""
+"""Start-up work of the sandbox done once per process (region lists) or once per machine (endpoint prefixes, the self-test's verdict)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ def share_region_lists() -> None:
         from botocore.session import Session
 
         original = Session.get_available_regions
-        prefixes: dict[str, str] = {}
+        prefixes = _known_prefixes()
         cache: dict[tuple[Any, ...], list[str]] = {}
+        resolvers: dict[str, Any] = {}
 
         @functools.wraps(original)
         def get_available_regions(self: Any, service_name: str, partition_name: str = "aws",
@@ -49,7 +50,11 @@ def share_region_lists() -> None:
                     if service_name not in prefixes:
                         metadata = self.get_service_data(service_name)["metadata"]
                         prefixes[service_name] = metadata.get("endpointPrefix", service_name)
-                    resolver = self._get_internal_component("endpoint_resolver")
+                        _remember_prefixes(prefixes)
+                    # One resolver for every Session: each new one would parse endpoints.json again.
+                    if "shared" not in resolvers:
+                        resolvers["shared"] = self._get_internal_component("endpoint_resolver")
+                    resolver = resolvers["shared"]
                     cache[key] = resolver.get_available_endpoints(prefixes[service_name], partition_name,
                                                                   allow_non_regional)
                 except (UnknownServiceError, DataNotFoundError):
@@ -58,6 +63,37 @@ def share_region_lists() -> None:
 
         Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
         _shared = True
+
+
+def _prefix_file() -> Path:
+    import botocore
+
+    return cache_dir() / f"endpoint-prefixes-botocore-{botocore.__version__}.json"
+
+
+def _known_prefixes() -> dict[str, str]:
+    """Endpoint prefixes learnt by earlier processes with this botocore: a service's model (EC2's is 4 MB of
+    JSON, ~0.2 s) is then not parsed just to read one field of its metadata."""
+    try:
+        known = json.loads(_prefix_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in known.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(known, dict) else {}
+
+
+def _remember_prefixes(prefixes: dict[str, str]) -> None:
+    _write_atomically(_prefix_file(), json.dumps(prefixes, sort_keys=True))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A cache that cannot be written only costs the next start the work it would have saved."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------- self-test verdict
@@ -94,12 +130,5 @@ def self_test_passed_before(key: str) -> bool:
 
 
 def remember_self_test(key: str) -> None:
-    """Record a passed self-test; a cache that cannot be written only costs the next start its self-test."""
-    path = _cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"passed": key}), encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError:
-        pass
+    """Record a passed self-test."""
+    _write_atomically(_cache_file(), json.dumps({"passed": key}))

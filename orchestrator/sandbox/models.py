@@ -187,39 +187,47 @@ def delete_through_api(account_id: str, region: str, resource_type: str, model: 
     routes, associations, gateways and addresses). moto leaves these behind, which would also block the
     VPC's own deletion. Returns False for types handled by moto itself.
     """
-    from moto.ec2.models import ec2_backends
-    from moto.elbv2.models import elbv2_backends
+    # Each service's backend only when the type is its own: building an account's EC2 backend loads
+    # ~1,300 AMIs, which deleting a queue or a role must not pay.
+    def ec2() -> Any:
+        from moto.ec2.models import ec2_backends
 
-    ec2 = ec2_backends[account_id][region]
+        return ec2_backends[account_id][region]
+
+    def elbv2() -> Any:
+        from moto.elbv2.models import elbv2_backends
+
+        return elbv2_backends[account_id][region]
+
     if resource_type == "AWS::EC2::VPCGatewayAttachment":
         if getattr(model, "gateway_id", "").startswith("igw-"):
-            ec2.detach_internet_gateway(model.gateway_id, model.vpc_id)
+            ec2().detach_internet_gateway(model.gateway_id, model.vpc_id)
         else:
-            ec2.detach_vpn_gateway(model.gateway_id, model.vpc_id)
+            ec2().detach_vpn_gateway(model.gateway_id, model.vpc_id)
     elif resource_type == "AWS::EC2::InternetGateway":
-        ec2.delete_internet_gateway(model.id)
+        ec2().delete_internet_gateway(model.id)
     elif resource_type == "AWS::EC2::Route":
-        ec2.delete_route(model.route_table.id, model.destination_cidr_block)
+        ec2().delete_route(model.route_table.id, model.destination_cidr_block)
     elif resource_type == "AWS::EC2::SubnetRouteTableAssociation":
-        table = ec2.get_route_table(model.route_table_id)
+        table = ec2().get_route_table(model.route_table_id)
         for association_id, subnet_id in list(table._associations.items()):
             if subnet_id == model.subnet_id:
-                ec2.disassociate_route_table(association_id)
+                ec2().disassociate_route_table(association_id)
     elif resource_type == "AWS::EC2::RouteTable":
-        ec2.delete_route_table(model.id)
+        ec2().delete_route_table(model.id)
     elif resource_type == "AWS::EC2::EIP":
-        ec2.release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
-            else ec2.release_address(address=model.public_ip)
+        ec2().release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
+            else ec2().release_address(address=model.public_ip)
     elif resource_type == "AWS::EC2::NatGateway":
-        ec2.delete_nat_gateway(model.id)
+        ec2().delete_nat_gateway(model.id)
     elif resource_type == "AWS::EC2::LaunchTemplate":
-        ec2.delete_launch_template(None, model.id)
+        ec2().delete_launch_template(None, model.id)
     elif resource_type == "AWS::ElasticLoadBalancingV2::TargetGroup":
-        elbv2_backends[account_id][region].delete_target_group(model.arn)
+        elbv2().delete_target_group(model.arn)
     elif resource_type == "AWS::ElasticLoadBalancingV2::Listener":
-        elbv2_backends[account_id][region].delete_listener(model.arn)
+        elbv2().delete_listener(model.arn)
     elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-        elbv2_backends[account_id][region].delete_load_balancer(model.arn)
+        elbv2().delete_load_balancer(model.arn)
     elif resource_type == "AWS::Logs::LogGroup":
         from moto.logs.models import logs_backends
 

@@ -16,7 +16,6 @@ import structlog
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudformation.models import Stack, cloudformation_backends
 from moto.cloudformation.utils import generate_stack_id
-from moto.s3.models import s3_backends
 
 from orchestrator.sandbox.context import SandboxContext
 
@@ -64,6 +63,8 @@ def _template_from_s3(url: str, account_id: str) -> str | None:
         match = pattern.match(url.strip())
         if match:
             try:
+                from moto.s3.models import s3_backends
+
                 key = s3_backends[account_id]["aws"].get_object(match.group(1), match.group(2))
             except Exception:  # NoSuchBucket / NoSuchKey: the child's template is not there
                 return None

@@ -29,7 +29,8 @@ from orchestrator.sandbox.context import context_for
 from orchestrator.sandbox.patches_template import ORIGINALS as _ORIGINALS
 from orchestrator.sandbox.patches_template import TEMPLATE_SEAMS, availability_zones, parse_template_text
 
-MOTO_VERSION = "5.2.5"
+from orchestrator.sandbox.lazy_models import MOTO_VERSION
+from orchestrator.sandbox.lazy_models import problems as lazy_model_problems
 
 _INSTALL_LOCK = threading.Lock()
 
@@ -369,6 +370,7 @@ def check_seams() -> None:
     for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
         if not hasattr(werkzeug_app, name):
             problems.append(f"moto.moto_server.werkzeug_app.{name} is missing")
+    problems.extend(lazy_model_problems())
     if problems:
         raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
 

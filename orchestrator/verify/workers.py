@@ -71,6 +71,7 @@ def _worker_init(events: Any, cancel: Any, log_settings: dict[str, Any] | None, 
         structlog.configure(processors=processors)
     if warm_target is not None:
         _warm(warm_target)
+    _WORKER["start_cpu_s"] = _cpu_s()
 
 
 class _LinesToParent(io.TextIOBase):
@@ -111,6 +112,17 @@ def _tap(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, An
     return event_dict
 
 
+def _cpu_s() -> float:
+    """CPU seconds this worker has used so far (its start-up included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
+def _forkserver_warm_cpu() -> float:
+    module = sys.modules.get("orchestrator.verify.preload")
+    return getattr(module, "WARM_CPU_S", 0.0)
+
+
 def _max_rss_mb() -> float:
     # Linux reports ru_maxrss in KiB.
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -129,7 +141,8 @@ def _run_in_worker(cell: Cell, settings: Any) -> dict[str, Any] | None:
     with redact.Redactor().active():
         record = run_cell(cell, replace(settings, cancel_event=cancel),
                           on_state=lambda cell_id, text: events.put(("state", cell_id, text)))
-    record["worker"] = {"pid": os.getpid(), "max_rss_mb": _max_rss_mb()}
+    record["worker"] = {"pid": os.getpid(), "max_rss_mb": _max_rss_mb(), "cpu_s": _cpu_s(),
+                        "start_cpu_s": _WORKER.get("start_cpu_s", 0.0), "forkserver_warm_cpu_s": _forkserver_warm_cpu()}
     return record
 
 
@@ -153,6 +166,8 @@ def run_in_processes(
     from orchestrator.logs import current_settings
 
     context = multiprocessing.get_context(_START_METHOD)
+    if _START_METHOD == "forkserver" and pool_settings.warm:
+        _start_warm_forkserver(cells, settings.target)
     events = context.Queue()
     cancel = context.Event()
     parent_cancel = settings.cancel_event
@@ -224,6 +239,39 @@ def run_in_processes(
         drain()
         events.close()
     return [results.get(cell.id) or not_run(cell) for cell in cells]
+
+
+def _start_warm_forkserver(cells: list[Cell], target: str) -> None:
+    """Start the fork server with the run's warm-up (orchestrator.verify.preload) before the first worker.
+
+    A fork server that is already running (an earlier run in this process) is kept: it is warm for that
+    run, and what this one needs beyond it each worker loads on first use.
+    """
+    from multiprocessing import forkserver
+
+    from orchestrator.verify import preload
+
+    if _forkserver_running():
+        return
+    # '__main__' is multiprocessing's default preload: the workers then do not import the main module again.
+    forkserver.set_forkserver_preload(["__main__", preload.__name__])
+    previous = os.environ.get(preload.PLAN_VARIABLE)
+    os.environ[preload.PLAN_VARIABLE] = preload.plan(target, [c.region for c in cells],
+                                                     [str(c.template) for c in cells])
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            os.environ.pop(preload.PLAN_VARIABLE, None)
+        else:
+            os.environ[preload.PLAN_VARIABLE] = previous
+
+
+def _forkserver_running() -> bool:
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", None) is not None
 
 
 def _outcome(future: Future, cell: Cell) -> dict[str, Any] | None:
