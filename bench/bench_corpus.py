@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -91,7 +92,12 @@ def run_child(entry_json: str) -> dict:
 
     # "auto" in the manifest means "a prerequisite fixture provides it": the tool's own auto value.
     parameters = {k: (AUTO if v == "auto" else v) for k, v in (entry.get("parameters") or {}).items()}
-    companions = [corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
+    companions = [e.get("resolved_path") or corpus_files.template_path(e) for e in entry.get("exports_from_entries") or []]
+    template_file = entry.get("staged_path") or entry.get("resolved_path") or corpus_files.template_path(entry)
+    # The corpus and mirror locations are this bench's variables, not the tool's configuration: located
+    # above, dropped before the run.
+    for name in ("CFN_AUTOFIX_CORPUS", "CFN_AUTOFIX_MIRRORS"):
+        os.environ.pop(name, None)
 
     out: dict[str, Any] = {"id": entry["id"]}
     started = time.perf_counter()
@@ -100,7 +106,7 @@ def run_child(entry_json: str) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 result = deploy_with_autofix(
-                    entry.get("staged_path") or corpus_files.template_path(entry), target="endpoint", endpoint_url=box.endpoint_url,
+                    template_file, target="endpoint", endpoint_url=box.endpoint_url,
                     credentials=box.credentials, region="us-east-1", parameters=parameters,
                     with_templates=tuple(companions), keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
                 )
@@ -119,16 +125,20 @@ def run_child(entry_json: str) -> dict:
             # Packaged local artifacts and --with stacks are provided prerequisites too.
             if any(a.get("local") and a.get("s3") for a in report.get("artifacts") or []):
                 out["fixtures"].append({"kind": "local-artifact"})
+            if any(a.get("served_for") and a.get("s3") for a in report.get("artifacts") or []):
+                out["fixtures"].append({"kind": "s3-artifact"})  # served from the project (deploy/project.py)
             if report.get("with"):
                 out["fixtures"].append({"kind": "import-value"})
             if any(a.get("local") and a.get("s3") and a.get("resource_type") == "AWS::CloudFormation::Stack"
                    for a in report.get("artifacts") or []):
                 out["fixtures"].append({"kind": "nested-stack"})
+            kinds: dict[str, int] = {}
+            for row in report.get("emulated_resources") or []:
+                kinds[row.get("resource_type", "?")] = kinds.get(row.get("resource_type", "?"), 0) + 1
+            out["stand_in_types"] = kinds
             fidelity = report.get("fidelity")
             rows = _stack_resources(box, result.stack_name)
-            types = {r["LogicalResourceId"]: r["ResourceType"] for r in rows}
             if isinstance(fidelity, dict):
-                out["stand_in_types"] = sorted({types.get(lid, "?") for lid in fidelity.get("stand_in") or []})
                 out["limitations"] = [str(x)[:200] for x in fidelity.get("sandbox_limitations") or []][:5]
                 out["stand_in"] = len(fidelity.get("stand_in") or [])
                 out["skipped"] = len(fidelity.get("skipped_by_condition") or [])
@@ -197,21 +207,52 @@ def verdict(entry: dict, m: dict) -> str:
     return "prerequisite missing" if missing else "false failure"
 
 
-def stage_artifacts(entry: dict, mirror_root: Path | None, into: Path) -> Path | None:
-    """The template beside its repository's files (Lambda sources, definitions) from a git snapshot, when one is there.
+_STAGED_KINDS = ("local-artifact", "nested-stack")
 
-    The corpus keeps only template files; a template whose CodeUri/DefinitionUri names a local path needs
-    its directory as the source repository has it, so that the tool packages the real artifact.
-    """
-    git_dir = mirror_root / entry["repo"].replace("/", "+") / "repo" if mirror_root else None
-    if git_dir is None or not git_dir.is_dir() or "local-artifact" not in entry.get("prerequisites", []):
-        return None
-    folder = str(Path(entry["path"]).parent)
-    archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", entry["commit"], folder],
+
+def _extract(git_dir: Path, commit: str, into: Path, folder: str | None = None) -> bool:
+    archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit, *([folder] if folder else [])],
                              capture_output=True, timeout=120)
     if archive.returncode != 0:
-        return None
+        return False
+    into.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True, timeout=120)
+    return True
+
+
+def _submodules(git_dir: Path, commit: str, mirror_root: Path, into: Path) -> None:
+    """Fill the submodules a snapshot names (mode 160000) from their own snapshots, as `git clone --recursive` does."""
+    listing = subprocess.run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", commit], capture_output=True, text=True,
+                             timeout=60)
+    modules = subprocess.run(["git", f"--git-dir={git_dir}", "show", f"{commit}:.gitmodules"], capture_output=True,
+                             text=True, timeout=60).stdout
+    urls = dict(re.findall(r"path = (\S+)\s+url = \S*github\.com/(\S+?)(?:\.git)?\s", modules + "\n"))
+    for line in listing.stdout.splitlines():
+        meta, _, path = line.partition("\t")
+        mode, kind, sha = meta.split()
+        if kind == "commit" and path in urls:
+            other = mirror_root / urls[path].replace("/", "+") / "repo"
+            if other.is_dir():
+                _extract(other, sha, into / path)
+
+
+def stage_artifacts(entry: dict, mirror_root: Path | None, into: Path) -> Path | None:
+    """The template beside its repository's files (Lambda sources, child templates) from a git snapshot, when one is there.
+
+    The corpus keeps only template files; a template whose CodeUri/DefinitionUri names a local path needs
+    its directory as the source repository has it, so that the tool packages the real artifact; a parent
+    of nested stacks needs its whole project (submodules included), which serves the child templates its
+    TemplateURLs name, as a checkout of the repository does.
+    """
+    git_dir = mirror_root / entry["repo"].replace("/", "+") / "repo" if mirror_root else None
+    kinds = set(entry.get("prerequisites", []))
+    if git_dir is None or not git_dir.is_dir() or not kinds & set(_STAGED_KINDS):
+        return None
+    whole = "nested-stack" in kinds
+    if not _extract(git_dir, entry["commit"], into, None if whole else str(Path(entry["path"]).parent)):
+        return None
+    if whole:
+        _submodules(git_dir, entry["commit"], mirror_root, into)
     staged = into / entry["path"]
     source = corpus_files.template_path(entry)
     if source is None or not staged.is_file() or staged.read_bytes() != source.read_bytes():
@@ -228,11 +269,17 @@ def run_entry(entry: dict, timeout: float, mirror_root: Path | None = None) -> d
 
 
 def _run_entry(entry: dict, timeout: float) -> dict:
+    # The parent locates the files; the child's environment keeps only the tool's own CFN_AUTOFIX_* settings
+    # (the tool reads CFN_AUTOFIX_<SECTION>_<KEY> as configuration and refuses CFN_AUTOFIX_CORPUS).
+    entry = {**entry, "resolved_path": str(corpus_files.template_path(entry)),
+             "exports_from_entries": [{**e, "resolved_path": str(corpus_files.template_path(e))}
+                                      for e in entry.get("exports_from_entries") or []]}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(entry)]
+    env = {k: v for k, v in os.environ.items() if k != "CFN_AUTOFIX_CORPUS"}
     started = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={**env, "PYTHONPATH": str(ROOT)})
     except subprocess.TimeoutExpired:
         return {"id": entry["id"], "status": "timeout", "seconds": round(time.perf_counter() - started, 2),
                 "http_5xx": 0, "error": f"no result within {timeout:.0f} s"}
@@ -267,6 +314,7 @@ def totals(rows: list[dict]) -> dict:
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
     return {
         "templates": len(rows),
+        "stand_ins": sum(r["measured"].get("stand_in") or 0 for r in rows),
         **counts,
         "skipped_by_condition": sum(r["measured"].get("skipped") or 0 for r in rows),
         "http_5xx": sum(r["measured"].get("http_5xx") or 0 for r in rows),
@@ -328,6 +376,12 @@ def _finish(rows: list[dict], json_path: Path | None) -> None:
     summary = totals(rows)
     print()
     print("totals: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    kinds: dict[str, int] = {}
+    for row in rows:
+        for kind, count in (row["measured"].get("stand_in_types") or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    print("stand-ins by type: " + (", ".join(f"{k}={v}" for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+                                   or "none"))
     if json_path:
         tmp = json_path.with_name(json_path.name + ".tmp")
         tmp.write_text(json.dumps({"totals": summary, "rows": rows}, indent=2) + "\n")

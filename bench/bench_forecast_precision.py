@@ -11,7 +11,20 @@ Warnings (findings whose condition is unknown, or advisories) are not prediction
 are counted and listed, not judged. A finding of another class on an entry expected to fail is
 "unjudged": the expectation records only the deployment's first failure.
 
+Races are graded as their own class, "<class>/race". A DependsOn finding (details.timing == "race") says
+that two resources AWS documents as ordered have no Ref/GetAtt/DependsOn path, so CloudFormation creates
+them in parallel and the create call fails when it loses; it does not say the deployment will fail. It is
+judged against the races the manifest records (expected.races, each checked by hand and with cfn-lint's own
+graph, bench/results/s18-precision.md): a true positive when the manifest records a race on that resource,
+a false positive otherwise; recall is over the recorded races. The outcome view is printed beside it: how
+many race findings sit on entries whose recorded likely outcome is that failure.
+
+--oracle deploys the entries with findings (or every entry with --oracle-all) once on the embedded sandbox
+with the forecast off and no repair (bench/forecast_oracle.py): the sandbox's own rules and simulated
+clock decide, and each finding is compared with what the sandbox failed. --oracle-json caches that run.
+
 Usage: python bench/bench_forecast_precision.py [--only ID] [--subset fast] [--sandbox PATH] [--json PATH]
+                                                [--oracle] [--oracle-all] [--oracle-json PATH]
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "corpora"))
+sys.path.insert(0, str(ROOT / "bench"))
 import corpus_files  # noqa: E402  (the manifest is committed; the template files are located, never committed)
 
 
@@ -51,10 +65,15 @@ def forecast_entry(entry: dict, path: Path, region: str) -> dict:
         return {"id": entry["id"], "error": str(exc).splitlines()[0][:200], "findings": [], "seconds": 0.0}
     rows = [
         {"class": failure_class(f.playbook), "playbook": f.playbook, "resource": f.logical_id,
-         "severity": getattr(f, "severity", "error") or "error", "message": f.message}
+         "severity": getattr(f, "severity", "error") or "error", "message": f.message,
+         "timing": (f.details or {}).get("timing", "")}
         for f in findings
     ]
     return {"id": entry["id"], "findings": rows, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _graded_class(finding: dict) -> str:
+    return f"{finding['class']}/race" if finding.get("timing") == "race" else finding["class"]
 
 
 def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict]) -> dict:
@@ -62,6 +81,7 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
     fp: Counter = Counter()
     warnings: Counter = Counter()
     unjudged: Counter = Counter()
+    on_expected_failure: Counter = Counter()  # outcome view of the races
     expected_by_class: dict[str, set[str]] = defaultdict(set)
     found_by_class: dict[str, set[str]] = defaultdict(set)
     judged: list[dict] = []
@@ -69,25 +89,38 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
         exp = entry["expected"]
         if exp.get("outcome") == "failure":
             expected_by_class[exp["class"]].add(entry["id"])
+        recorded_races = {(race["resource"], race["class"]) for race in exp.get("races") or []}
+        for race in exp.get("races") or []:
+            expected_by_class[f"{race['class']}/race"].add(f"{entry['id']}:{race['resource']}")
         for f in results[entry["id"]]["findings"]:
-            if f["severity"] != "error":
-                warnings[f["class"]] += 1
-                judged.append({**f, "id": entry["id"], "verdict": "warning"})
-                continue
+            cls = _graded_class(f)
             box = sandbox.get(entry["id"], {})
-            found_by_class[f["class"]].add(entry["id"])
+            row = {**f, "id": entry["id"], "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")}
+            if f["severity"] != "error":
+                warnings[cls] += 1
+                judged.append({**row, "verdict": "warning"})
+                continue
+            if f.get("timing") == "race":
+                found_by_class[cls].add(f"{entry['id']}:{f['resource']}")
+                ok = (f["resource"], f["class"]) in recorded_races
+                on_expected_failure[cls] += exp.get("outcome") == "failure" and exp.get("class") == f["class"]
+                (tp if ok else fp)[cls] += 1
+                judged.append({**row, "verdict": "TP" if ok else "FP"})
+                continue
+            found_by_class[cls].add(entry["id"])
             if exp.get("outcome") == "failure" and exp.get("class") != f["class"]:
                 # The expectation records the deployment's first failure only: another class on a template
                 # that fails anyway can be neither confirmed nor refuted by it.
-                unjudged[f["class"]] += 1
-                judged.append({**f, "id": entry["id"], "verdict": "unjudged",
-                               "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
+                unjudged[cls] += 1
+                judged.append({**row, "verdict": "unjudged"})
                 continue
             ok = exp.get("outcome") == "failure"
-            (tp if ok else fp)[f["class"]] += 1
-            judged.append({**f, "id": entry["id"], "verdict": "TP" if ok else "FP",
-                           "sandbox": box.get("status"), "sandbox_classes": box.get("failure_classes")})
-    classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings))
+            (tp if ok else fp)[cls] += 1
+            judged.append({**row, "verdict": "TP" if ok else "FP"})
+    # A recorded race of a class is also a recorded failure of that class where it is the likely outcome.
+    for cls in [c for c in expected_by_class if not c.endswith("/race")]:
+        found_by_class[cls] |= {key.split(":")[0] for key in found_by_class.get(f"{cls}/race", set())}
+    classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings) | set(unjudged))
     per_class = {}
     for cls in classes:
         n_found = tp[cls] + fp[cls] + unjudged[cls]
@@ -98,12 +131,39 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
             "expected_failures": len(expected),
             "recalled": len(expected & found_by_class.get(cls, set())),
             "recall": round(len(expected & found_by_class.get(cls, set())) / len(expected), 3) if expected else None,
+            **({"on_expected_failure": on_expected_failure[cls]} if cls.endswith("/race") else {}),
         }
     total = sum(tp.values()) + sum(fp.values()) + sum(unjudged.values())
     return {"per_class": per_class, "judged": judged,
             "overall": {"findings": total, "tp": sum(tp.values()), "fp": sum(fp.values()), "unjudged": sum(unjudged.values()),
                         "warnings": sum(warnings.values()),
                         "precision": round(sum(tp.values()) / (sum(tp.values()) + sum(fp.values())), 3) if sum(tp.values()) + sum(fp.values()) else None}}
+
+
+def compare_with_oracle(summary: dict, oracle: dict[str, dict]) -> dict:
+    """Each error finding against the sandbox's one forecast-free deployment of its entry."""
+    rows = []
+    counts: Counter = Counter()
+    for row in summary["judged"]:
+        if row["verdict"] == "warning" or row["id"] not in oracle:
+            continue
+        run = oracle[row["id"]]
+        failed = {f["resource"]: f["class"] for f in run.get("failures") or []}
+        if row["resource"] in failed:
+            verdict = "confirmed" if failed[row["resource"]] == row["class"] else f"fails as {failed[row['resource']]}"
+        elif run.get("status") == "green":
+            verdict = "sandbox green"
+        elif failed:
+            verdict = "not reached (failed first: " + ", ".join(sorted(failed)) + ")"
+        else:
+            verdict = f"sandbox {run.get('status')}"
+        counts[verdict.split(" (")[0]] += 1
+        rows.append({"id": row["id"], "resource": row["resource"], "class": _graded_class(row), "oracle": verdict})
+    # Failures of classes the forecast has detectors for, that no finding names.
+    named = {(r["id"], r["resource"]) for r in summary["judged"]}
+    missed = [{"id": eid, **f} for eid, run in oracle.items() for f in run.get("failures") or []
+              if (eid, f["resource"]) not in named and f["class"] != "unknown"]
+    return {"rows": rows, "counts": dict(counts), "sandbox_only": missed}
 
 
 def _fmt(value: Any) -> str:
@@ -127,15 +187,30 @@ def print_report(summary: dict, results: dict[str, dict], detector_classes: set[
         note = "" if cls in detector_classes else "  (no detector for this class)"
         print(f"{cls:<32}{row['findings']:>9}{row['tp']:>5}{row['fp']:>5}{row['unjudged']:>5}{row['warnings']:>6}{_fmt(row['precision']):>11}"
               f"{row['expected_failures']:>10}{row['recalled']:>10}{_fmt(row['recall']):>8}{note}")
+    for cls, row in summary["per_class"].items():
+        if cls.endswith("/race") and row["tp"] + row["fp"]:
+            print(f"  outcome view of {cls}: {row['on_expected_failure']} of {row['tp'] + row['fp']} race findings sit on entries "
+                  f"whose recorded likely outcome is that failure; the others are races usually won")
     o = summary["overall"]
     print("-" * len(head))
     print(f"{'all classes':<32}{o['findings']:>9}{o['tp']:>5}{o['fp']:>5}{o['unjudged']:>5}{o['warnings']:>6}{_fmt(o['precision']):>11}")
 
 
+def print_oracle(comparison: dict) -> None:
+    print()
+    print("forecast vs sandbox (one deployment, forecast off, no repair; the sandbox's own rules and clock decide)")
+    for row in comparison["rows"]:
+        print(f"  {row['id']:<34}{row['resource']:<44}{row['class']:<26}{row['oracle']}")
+    for row in comparison["sandbox_only"]:
+        print(f"  sandbox only: {row['id']} {row['resource']} {row['class']}: {row['reason'][:120]}")
+    print("  " + ", ".join(f"{k}: {v}" for k, v in sorted(comparison["counts"].items())))
+
+
 def detector_classes() -> set[str]:
     from orchestrator.catalog.playbooks import load_playbooks
 
-    return {failure_class(b.id) for b in load_playbooks() if getattr(b, "forecast", None)}
+    classes = {failure_class(b.id) for b in load_playbooks() if getattr(b, "forecast", None)}
+    return classes | {f"{c}/race" for c in classes}
 
 
 def main() -> None:
@@ -144,6 +219,9 @@ def main() -> None:
     parser.add_argument("--subset", help="a named subset of the manifest (e.g. fast)")
     parser.add_argument("--sandbox", type=Path, help="bench_corpus results JSON: the sandbox's outcome per template")
     parser.add_argument("--json", type=Path, help="write the judgement to this file")
+    parser.add_argument("--oracle", action="store_true", help="compare with the sandbox: entries with findings")
+    parser.add_argument("--oracle-all", action="store_true", help="compare with the sandbox on every entry")
+    parser.add_argument("--oracle-json", type=Path, help="the sandbox run's results: read when present, else written")
     args = parser.parse_args()
     manifest = corpus_files.manifest()
     entries = manifest["templates"]
@@ -167,8 +245,22 @@ def main() -> None:
     summary = judge([e for e, _ in found], results, sandbox)
     print(f"forecast precision over {len(found)} corpus templates (region {region})")
     print_report(summary, results, detector_classes())
+    comparison = None
+    if args.oracle or args.oracle_all or args.oracle_json:
+        from forecast_oracle import oracle
+
+        ran: dict[str, dict] = {}
+        if args.oracle_json and args.oracle_json.exists():
+            ran = json.loads(args.oracle_json.read_text())
+        wanted = [e for e, _ in found if (args.oracle_all or results[e["id"]]["findings"]) and e["id"] not in ran]
+        if args.oracle or args.oracle_all:
+            ran.update(oracle(wanted))
+            if args.oracle_json:
+                args.oracle_json.write_text(json.dumps(ran, indent=2) + "\n")
+        comparison = compare_with_oracle(summary, ran)
+        print_oracle(comparison)
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "results": results}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"summary": summary, "results": results, "oracle": comparison}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

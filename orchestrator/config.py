@@ -16,10 +16,12 @@ from orchestrator.errors import BadInput, ConfigError
 __all__ = ["Config", "ENV_PREFIX", "PROJECT_FILE", "check_region", "default_config_path", "load_config"]
 
 ENV_PREFIX = "CFN_AUTOFIX_"
-# The project's own variables that share the prefix but are not configuration: where the test/bench corpus
-# and repository snapshots live, and the switch that rewrites golden files. Any other CFN_AUTOFIX_ name
-# must be a config key (a typo is an error, never silently ignored).
-NOT_CONFIG_ENV = frozenset({"CFN_AUTOFIX_CORPUS", "CFN_AUTOFIX_MIRRORS", "CFN_AUTOFIX_UPDATE_GOLDEN"})
+# Variables with the prefix that are not config keys: the test and bench tooling's corpus
+# location (tests/corpora/corpus_files.py), golden-file regeneration (tests), fetched mirrors (bench), and
+# the verify fork server's warm-up plan (verify/preload.py), which its worker processes inherit.
+# Any other CFN_AUTOFIX_* variable must name a config key (a typo is an error, not silently ignored).
+ENV_NOT_CONFIG = frozenset({"CFN_AUTOFIX_CORPUS", "CFN_AUTOFIX_UPDATE_GOLDEN", "CFN_AUTOFIX_MIRRORS",
+                            "CFN_AUTOFIX_VERIFY_PRELOAD"})
 PROJECT_FILE = "cfn-autofix.toml"
 
 # The shape of every AWS region name (us-east-1, us-gov-west-1, us-iso-east-1, ap-southeast-4, ...).
@@ -285,7 +287,7 @@ def _coerce(dotted: str, expected: Any, value: Any, source: str) -> Any:
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> None:
     for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name in NOT_CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_CONFIG:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section, _, key = rest.partition("_")

@@ -134,3 +134,12 @@ def test_invalid_toml_reports_the_line(tmp_path):
 def test_missing_explicit_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(config_file=tmp_path / "nope.toml", env={})
+
+
+def test_the_projects_own_tooling_variables_are_not_config_keys(tmp_path):
+    # The brief has everyone export CFN_AUTOFIX_CORPUS before running tests; the tool must still start.
+    env = {"CFN_AUTOFIX_CORPUS": "/somewhere", "CFN_AUTOFIX_UPDATE_GOLDEN": "1", "CFN_AUTOFIX_MIRRORS": "/m",
+           "CFN_AUTOFIX_DEPLOY_MAX_ATTEMPTS": "3"}
+    assert load_config(None, tmp_path, env=env).deploy.max_attempts == 3
+    with pytest.raises(ConfigError, match="unknown config key 'corpus.x'"):
+        load_config(None, tmp_path, env={"CFN_AUTOFIX_CORPUS_X": "1"})

@@ -91,11 +91,78 @@ Resources:
     assert "does not match the pattern" in found["BadBucket"].message
 
 
-def test_policy_version_finds_each_document_without_version():
+def test_policy_version_flags_only_the_managed_policy_iam_refuses():
+    # The trust policy and the inline policy without Version are accepted by IAM (read as 2008-10-17).
     found = run("policy_version_missing", (FIXTURES / "repairs" / "policy_version.yaml").read_text())
-    assert [(f.logical_id, f.details["pointer"]) for f in found] == [
-        ("Readers", "PolicyDocument"), ("Worker", "AssumeRolePolicyDocument"), ("Worker", "Policies/1/PolicyDocument"),
+    assert [(f.logical_id, f.details["pointer"], f.details["kind"], f.severity, f.fixable) for f in found] == [
+        ("Readers", "PolicyDocument", "managed-policy-language", "error", True),
     ]
+
+
+POLICY_LANGUAGE = """
+Resources:
+  Bucket: {Type: AWS::S3::Bucket}
+  Plain:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: no-version-no-variables
+          PolicyDocument:
+            Statement: [{Effect: Allow, Action: s3:GetObject, Resource: !Sub "arn:aws:s3:::${Bucket}/*"}]
+  HomeFolders:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: home
+      Groups: [staff]
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: s3:*
+            Resource: !Sub "arn:aws:s3:::${Bucket}/home/${!aws:username}/*"
+  OldLanguageManaged:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Version: "2008-10-17"
+        Statement: [{Effect: Allow, Action: s3:ListBucket, Resource: "*"}]
+  TypoPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Bucket
+      PolicyDocument:
+        Version: "2012-10-18"
+        Statement: [{Effect: Deny, Principal: "*", Action: s3:*, Resource: "*"}]
+  NoVersionBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Bucket
+      PolicyDocument:
+        Statement: [{Effect: Deny, Principal: "*", Action: s3:*, Resource: "*"}]
+"""
+
+
+def test_policy_version_reports_what_fails_or_changes_meaning_and_nothing_else():
+    found = {f.logical_id: f for f in run("policy_version_missing", POLICY_LANGUAGE)}
+    # Plain (no Version, no variables) and NoVersionBucketPolicy are created as written: no finding.
+    assert sorted(found) == ["HomeFolders", "OldLanguageManaged", "TypoPolicy"]
+    home = found["HomeFolders"]
+    # ${Bucket} is CloudFormation's own substitution; ${!aws:username} reaches IAM as a policy variable.
+    assert (home.severity, home.fixable, home.details["variables"]) == ("warning", False, ["${aws:username}"])
+    assert "read as literal text" in home.message
+    assert (found["OldLanguageManaged"].severity, found["OldLanguageManaged"].fixable) == ("error", True)
+    typo = found["TypoPolicy"]
+    assert (typo.details["kind"], typo.severity, typo.fixable) == ("invalid-version", "error", False)
+
+
+def test_policy_version_repair_sets_only_managed_policies():
+    template = loads_template(POLICY_LANGUAGE, fmt="yaml")
+    result = forecast_and_fix(template)
+    fixed = result.template.resources
+    assert fixed["OldLanguageManaged"]["Properties"]["PolicyDocument"]["Version"] == "2012-10-17"
+    assert "Version" not in fixed["HomeFolders"]["Properties"]["PolicyDocument"]
+    assert fixed["TypoPolicy"]["Properties"]["PolicyDocument"]["Version"] == "2012-10-18"
 
 
 def test_zone_detector_knows_each_regions_zones():

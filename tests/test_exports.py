@@ -69,3 +69,38 @@ def test_an_import_cycle_is_bad_input(tmp_path: Path) -> None:
             "Outputs:\n  Name:\n    Value: !GetAtt Topic.TopicName\n    Export:\n      Name: !Sub '${AWS::StackName}-Name'\n")
     with pytest.raises(BadInput, match=r"import each other's exports in a cycle: a.yaml -> b.yaml -> a.yaml|b.yaml -> a.yaml -> b.yaml"):
         link_cells([cell(tmp_path / "a.yaml"), cell(tmp_path / "b.yaml")], load_template)
+
+
+def test_a_companion_is_forecast_and_repaired_before_it_deploys_as_the_run_is(tmp_path: Path) -> None:
+    exporter = tmp_path / "exporter.yaml"
+    exporter.write_text((FIXTURES / "exporter.yaml").read_text().replace("Resources:\n", (
+        "Resources:\n"
+        "  Role:\n"
+        "    Type: AWS::IAM::Role\n"
+        "    Properties:\n"
+        "      AssumeRolePolicyDocument:\n"
+        "        Version: '2012-10-17'\n"
+        "        Statement: [{Effect: Allow, Principal: {Service: codedeploy.amazonaws.com}, Action: sts:AssumeRole}]\n"
+        "      ManagedPolicyArns: [arn:aws:iam::aws:policy/AWSCodeDeployRole]\n"), 1))
+    original = exporter.read_text()
+    result = invoke("deploy", str(FIXTURES / "importer.yaml"), "--with", str(exporter), "--report-json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0, report["stop_reason"]
+    [companion] = report["with"]
+    assert companion["status"] == "succeeded"
+    # The known failure was repaired before the companion's only deployment, which then had nothing to repair.
+    assert [r["repair"] for r in companion["forecast_repairs"]] and len(companion["attempts"]) == 1
+    assert companion["attempts"][0]["failures"] == []
+    assert exporter.read_text() == original
+
+
+def test_a_with_file_is_named_so_that_the_imports_resolve(tmp_path: Path) -> None:
+    # The importer names its exporter "shared"; the file is called network.yaml, as real projects differ.
+    network = tmp_path / "network.yaml"
+    network.write_text((FIXTURES / "exporter.yaml").read_text())
+    result = invoke("deploy", str(FIXTURES / "importer.yaml"), "--param", "ExporterStack=shared", "--with", str(network),
+                    "--report-json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0, report["stop_reason"]
+    assert [(w["stack_name"], w["status"]) for w in report["with"]] == [("shared", "succeeded")]
+    assert report["prerequisites_missing"] == []

@@ -76,8 +76,11 @@ def test_repaired_template_matches_golden_and_rerun_changes_nothing(case):
 def test_policy_version_leaves_documents_with_version_and_json_text_alone():
     plan, repaired = run_case(CASES[0])
     res = repaired.resources
-    assert plan.resources == ["Readers", "Worker"]
+    # Only the managed policy: IAM accepts trust and inline documents without Version (read as 2008-10-17).
+    assert plan.resources == ["Readers"]
     assert res["Worker"]["Properties"]["Policies"][0]["PolicyDocument"]["Version"] == "2012-10-17"
+    assert "Version" not in res["Worker"]["Properties"]["AssumeRolePolicyDocument"]
+    assert "Version" not in res["Worker"]["Properties"]["Policies"][1]["PolicyDocument"]
     assert isinstance(res["BucketPolicy"]["Properties"]["PolicyDocument"], str)
 
 

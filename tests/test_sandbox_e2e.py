@@ -77,11 +77,12 @@ def test_fixed_web_tier_reaches_create_complete(sandbox: Sandbox) -> None:
     resources = sandbox_client(sandbox, "cloudformation").list_stack_resources(StackName="web")["StackResourceSummaries"]
     assert len(resources) == 40
     assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
-    emulated = {r["resource_type"] for r in sandbox.emulated_resources("web")}
-    assert emulated == {"AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup",
-                        "AWS::AutoScaling::ScalingPolicy"}
+    # CodeDeploy and the scaling policy are real models too (issue 11): nothing is a stand-in.
+    assert sandbox.emulated_resources("web") == []
     fidelity = sandbox.fidelity("web")
-    assert len(fidelity["modeled"]) == 37 and len(fidelity["stand_in"]) == 3 and not fidelity["sandbox_limitations"]
+    assert len(fidelity["modeled"]) == 40 and fidelity["stand_in"] == [] and not fidelity["sandbox_limitations"]
+    assert sandbox_client(sandbox, "codedeploy").list_deployment_groups(
+        applicationName=sandbox_client(sandbox, "codedeploy").list_applications()["applications"][0])["deploymentGroups"]
     assert sandbox_client(sandbox, "cloudwatch").describe_alarms()["MetricAlarms"][0]["Dimensions"]
     # What moto alone gets wrong: the key policy is usable, KmsKeyId kept, managed policies attached.
     kms = sandbox_client(sandbox, "kms")
@@ -309,7 +310,8 @@ def test_public_parameters_zones_and_emulated_types_resolve(sandbox_factory: Any
     assert out["Zones"] == "ap-southeast-1a,ap-southeast-1b,ap-southeast-1c"
     assert out["Build"] == "builder"
     assert out["BuildArn"] == f"arn:aws:codebuild:ap-southeast-1:{box.account_id}:project/builder"
-    assert box.emulated_resources("small") == [{"logical_id": "Build", "resource_type": "AWS::CodeBuild::Project", "physical_id": "builder"}]
+    assert box.emulated_resources("small") == []
+    assert sandbox_client(box, "codebuild").batch_get_projects(names=["builder"])["projects"][0]["arn"] == out["BuildArn"]
 
 
 def test_unknown_availability_zone_is_a_validation_error(sandbox: Sandbox) -> None:

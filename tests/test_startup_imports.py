@@ -79,3 +79,17 @@ def test_a_missing_file_is_reported_without_loading_cfn_lint(tmp_path: Path) -> 
     code, imported = imported_by("forecast", str(tmp_path / "missing.yaml"))
     assert code == 2
     assert imported == set(), imported
+
+
+def test_a_name_over_its_schema_limit_is_found_without_importing_cfn_lint(tmp_path: Path) -> None:
+    # The names detector reads the registry schema cfn-lint ships as a data file, not through cfn-lint's
+    # schema manager (whose import loads all of cfn-lint).
+    template = tmp_path / "named.json"
+    template.write_text(json.dumps({"Resources": {
+        "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "b" * 70}}}}))
+    proc = subprocess.run([sys.executable, "-c", PROBE, "forecast", str(template)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["code"] == 1
+    assert "Logs" in proc.stdout and "63" in proc.stdout, proc.stdout  # S3's limit, from the schema
+    assert set(report["imported"]) == set(), report

@@ -242,3 +242,48 @@ def test_control_characters_in_event_text_cannot_drive_the_terminal() -> None:
     out = console.export_text()
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "Queue\\x1b[2J" in out and "reason \\x1b[31mred" in out
+
+
+# ------------------------------------------------------------------------------------------ sweep
+
+
+def sweep_items() -> list:
+    from datetime import timezone
+
+    from orchestrator.aws.sweep import SweepItem
+
+    arn = ("arn:aws:cloudformation:us-east-1:123456789012:stack/cfn-autofix-webtier-broken-20261201t2301-a1b2c3/"
+           "0f1e2d3c-4b5a-6978-8899-aabbccddeeff")
+    return [
+        SweepItem("us-east-1", "cfn-autofix-webtier-broken-20261201t2301-a1b2c3", "20261201T230112Z-a1b2c3",
+                  "CREATE_FAILED", datetime(2026, 12, 1, 23, 1, tzinfo=timezone.utc), ["tag", "journal"],
+                  "would delete", f"journal entry pending; stack {arn}"),
+        SweepItem("eu-west-1", "other-team-stack", None, "UPDATE_COMPLETE", None, ["journal"], "skipped",
+                  "not ours to judge: the stack belongs to account 210987654321"),
+    ]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sweep_snapshot_fits_the_width_and_cuts_nothing(width: int) -> None:
+    from orchestrator.cli.sweep import render_items
+
+    console = terminal(width)
+    render_items(sweep_items(), yes=False, console=console)
+    out = text_of(console)
+    assert max(len(line) for line in out.splitlines()) <= width
+    for item in sweep_items():
+        assert squeeze(item.stack_name) in squeeze(out) and squeeze(item.detail) in squeeze(out)
+    check_golden(f"sweep-{width}.txt", out)
+
+
+def test_sweep_in_a_pipe_is_never_hard_wrapped(capsys: pytest.CaptureFixture) -> None:
+    from orchestrator.cli.sweep import render_items
+
+    render_items(sweep_items(), yes=False, console=make_console(None))
+    out = capsys.readouterr().out
+    check_golden("sweep-pipe.txt", out)
+    lines = out.splitlines()
+    for item in sweep_items():
+        assert f"  {item.detail}" in lines  # the whole ARN on one line
+        assert any(line.endswith(item.stack_name) for line in lines)
+    assert all(line == line.rstrip() for line in lines)

@@ -248,22 +248,42 @@ def test_verify_command_bad_input(tmp_path, case, overrides, expected):
         _command(tmp_path, FakeDeploy(), **overrides)
 
 
-def test_progress_reads_each_running_cells_state_from_the_loops_log_lines():
+@pytest.mark.parametrize("configured", [False, True])
+def test_each_running_cells_state_is_its_deploys_phase_and_the_hosts_logging_is_left_alone(tmp_path, configured):
+    # The host's structlog configuration (none at all, or its own) is neither read nor changed by a run:
+    # the cells' states come from the phase callback the deploy function is handed.
     import structlog
 
-    from orchestrator.logs import configure_logging
+    host_configured, host_config = structlog.is_configured(), structlog.get_config()
+    structlog.reset_defaults()
+    if configured:
+        structlog.configure(processors=[structlog.processors.JSONRenderer()],
+                            logger_factory=structlog.PrintLoggerFactory(io.StringIO()))
+    before = structlog.get_config()
+    seen: list[tuple[str, str]] = []
 
-    configure_logging(json=True)
-    before = list(structlog.get_config()["processors"])
-    stream = io.StringIO()
-    with Progress(2, live=True, stream=stream) as progress:
-        progress.started("t.yaml|us-east-1|default")
-        with structlog.contextvars.bound_contextvars(cell="t.yaml|us-east-1|default"):
-            structlog.get_logger().info("stack_event", attempt=2, logical_id="Queue", status="CREATE_IN_PROGRESS")
-        assert progress.running["t.yaml|us-east-1|default"][0] == "attempt 2: stack_event Queue CREATE_IN_PROGRESS"
-        structlog.get_logger().info("unrelated_event", attempt=9)
-        assert progress.running["t.yaml|us-east-1|default"][0].startswith("attempt 2")
-    assert structlog.get_config()["processors"] == before
+    class Recording(Progress):
+        def state(self, cell_id, text, *, echo=True):
+            seen.append((cell_id, text))
+            super().state(cell_id, text, echo=echo)
+
+    def deploy(template, *, on_state, **kwargs):
+        assert structlog.get_config() == before
+        on_state("attempt 2: watching the create")
+        return FakeDeploy()(template, **kwargs)
+
+    cells = plan(matrix_path=MATRIX).cells[:2]
+    try:
+        with Recording(len(cells), live=True, stream=io.StringIO()) as progress:
+            run_cells(cells, deploy=deploy, workers=1, out_dir=tmp_path, progress=progress)
+        assert structlog.get_config() == before
+    finally:
+        structlog.reset_defaults()
+        if host_configured:
+            structlog.configure(**host_config)
+    for cell in cells:
+        assert (cell.id, "attempt 2: watching the create") in seen
+    assert progress.done == 2
 
 
 def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path, monkeypatch):
@@ -295,3 +315,30 @@ def test_ctrl_c_cancels_running_cells_and_records_the_queued_ones(tmp_path, monk
     assert cancel.is_set() and seen_cancel == [True]
     outcomes = sorted((r.get("error") or "", reports.classify(r)) for r in records)
     assert outcomes == [("", reports.FAILED), ("Interrupted: not run", reports.ERROR), ("Interrupted: not run", reports.ERROR)]
+
+
+def _logging_deploy(template, **kwargs):
+    """A deploy function worker processes can import: logs one event, returns a green report."""
+    import structlog
+
+    structlog.get_logger("tests").info("deploy_called", template=Path(template.path).name)
+    report = json.loads((REPORTS / "green.json").read_text())
+    report["region"] = kwargs["region"]
+    return SimpleNamespace(report=report)
+
+
+def test_worker_processes_log_through_the_hosts_configuration_and_print_nothing(tmp_path, capfd, monkeypatch):
+    # A library host that configured structlog its own way (here: capture_logs), not through the CLI.
+    from orchestrator import logs as our_logs
+    from orchestrator.verify.workers import PoolSettings
+
+    monkeypatch.setitem(our_logs._state, "configured", False)
+    cells = plan(matrix_path=MATRIX).cells[:2]
+    with capture_logs() as logs:
+        records = run_cells(cells, deploy=_logging_deploy, workers=2, out_dir=tmp_path,
+                            pool=PoolSettings(memory_mb=0, warm=False))
+    assert [r["error"] for r in records] == [None, None]
+    called = [e for e in logs if e["event"] == "deploy_called"]
+    assert sorted(e["cell"] for e in called) == sorted(c.id for c in cells)  # the cell id travels with it
+    printed = capfd.readouterr()
+    assert "deploy_called" not in printed.out and "deploy_called" not in printed.err

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orchestrator.cli.common import EmulatorOption, TargetKind, app, config_default, config_with_emulator, split_regions
+from orchestrator.cli.common import (EmulatorOption, TargetKind, app, config_default, config_with_emulator, make_console,
+                                     split_regions)
 
 if TYPE_CHECKING:  # the sweep machinery is imported when the command runs, not with --help
     from orchestrator.aws.sweep import SweepItem
@@ -41,44 +42,54 @@ def sweep_command(
         role_arn=role_arn or settings.aws.role_arn or None,
         allowed_accounts=settings.aws.allowed_accounts,
         emulator_endpoints=settings.aws.emulator_endpoints,
+        console=make_console(ctx),
     )
     raise typer.Exit(code)
 
 
-def render_items(items: list[SweepItem], *, yes: bool, stream: Any = None) -> None:
-    """The sweep's table: what it deleted (with --yes) or would delete (dry run)."""
-    import sys
+def render_items(items: list[SweepItem], *, yes: bool, console: Any = None) -> None:
+    """What the sweep deleted (with --yes) or would delete (dry run): per stack, its action and name, then its
+    region, status, age, run and source, then the detail, each wrapped at a terminal's width (never cut).
 
-    from rich.console import Console
-    from rich.table import Table
+    A table of eight columns cannot show a stack name and an ARN at 60 or 80 columns without cutting them;
+    this layout can. In a pipe (make_console) nothing is hard-wrapped: each of those is one line.
+    """
+    from rich.padding import Padding
     from rich.text import Text
 
     from orchestrator.termsafe import term_safe
 
-    console = Console(file=stream or sys.stdout, width=160 if not (stream or sys.stdout).isatty() else None)
+    console = console if console is not None else make_console()
     if not items:
-        console.print("sweep: nothing to sweep")
+        console.print("sweep: nothing to sweep", highlight=False)
         return
-    table = Table(title="sweep" if yes else "sweep (dry run: nothing deleted; pass --yes to delete)", title_justify="left")
-    for column in ("region", "stack", "run id", "created", "status", "found by", "action", "detail"):
-        table.add_column(column)
-    for item in items:
-        cells = (
-            item.region,
-            item.stack_name,
-            item.run_id or "",
-            item.created.strftime("%Y-%m-%d %H:%M") if item.created else "",
-            item.status,
-            "+".join(item.sources),
-            item.action,
-            item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else ""),
-        )
+    console.print("sweep" if yes else "sweep (dry run: nothing deleted; pass --yes to delete)", highlight=False)
+
+    def safe(text: str) -> str:
         # Names and details come from the account: shown as plain, inert text.
-        table.add_row(*(Text(term_safe(cell, keep_newlines=False)) for cell in cells))
-    console.print(table)
+        return term_safe(text, keep_newlines=False)
+
+    for item in items:
+        facts = [item.region, item.status]
+        if item.created:
+            facts.append(f"created {item.created.strftime('%Y-%m-%d %H:%M')}")
+        if item.run_id:
+            facts.append(f"run {item.run_id}")
+        facts.append(f"found by {'+'.join(item.sources)}")
+        detail = item.detail + (f" (emptied {', '.join(item.buckets_emptied)})" if item.buckets_emptied else "")
+        head = Text.assemble((f"{item.action:<12}", _ACTION_STYLE.get(item.action, "")), " ", (safe(item.stack_name), "bold"),
+                             overflow="fold")
+        console.print(head)
+        # Under the row, indented even where they wrap; a long ARN is folded, never cut.
+        for text in (Text(safe(", ".join(facts)), style="dim", overflow="fold"), Text(safe(detail), overflow="fold")):
+            if text:
+                console.print(Padding(text, (0, 0, 0, 2), expand=False))
 
 
-def run_sweep_command(*, older_than: str, journal_path: str | None, stream: Any = None, **fields: Any) -> int:
+_ACTION_STYLE = {"deleted": "green", "would delete": "yellow", "failed": "red", "refused": "red"}
+
+
+def run_sweep_command(*, older_than: str, journal_path: str | None, console: Any = None, **fields: Any) -> int:
     """`cfn-autofix sweep`: parse, sweep every region, print the table; returns the exit code.
 
     The other keywords (target, regions, endpoint_url, yes, profile, role_arn, allowed_accounts) go to sweep()."""
@@ -102,5 +113,5 @@ def run_sweep_command(*, older_than: str, journal_path: str | None, stream: Any 
         credentials=credentials,
         **fields,
     )
-    render_items(items, yes=bool(fields.get("yes")), stream=stream)
+    render_items(items, yes=bool(fields.get("yes")), console=console)
     return exit_code(items)

@@ -127,12 +127,25 @@ def s3_location(value: Any, form: Any) -> tuple[str, str] | None:
     return None
 
 
+@dataclass
+class Lookup:
+    """What decides S3 locations written with intrinsics, and the project serving absent nested templates."""
+
+    known: dict[str, Any] | None = None  # parameter and pseudo-parameter values of the document
+    project: Any = None  # deploy.project.Project on a sandbox target, else None
+    source: Path | None = None  # the file the document comes from (a parent, for its children)
+
+
 def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
-            load_child: Callable[[Path], dict] | None = None, resolve: Callable[[Any], Any] | None = None,
+            load_child: Callable[[Path], dict] | None = None, lookup: Lookup | None = None,
             _depth: int = 0) -> Packaged:
     """The deployable copy of `document` with its local artifacts uploaded (uploader None: only look)."""
+    from orchestrator.deploy.project import resolver
+
     out = Packaged(copy.deepcopy(document))
-    job = _Job(out, base_dir, uploader, load_child, _depth)
+    lookup = lookup or Lookup()
+    job = _Job(out, base_dir, uploader, load_child, _depth, lookup)
+    resolve = resolver(document, lookup.known) if lookup.known is not None else None
     resources = out.document.get("Resources") or {}
     for lid, resource in resources.items() if isinstance(resources, dict) else ():
         if not isinstance(resource, dict):
@@ -148,6 +161,12 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
                 continue
             literal = value if isinstance(value, str) or resolve is None else resolve(value)
             location = s3_location(literal, form)
+            served = (lookup.project.file_for(*location) if location is not None and packaging == "template"
+                      and lookup.project is not None else None)
+            if served is not None:
+                _package_one(job, props, prop, str(served), (packaging, form), where,
+                             served_for=f"s3://{location[0]}/{location[1]}")
+                continue
             if location is not None:
                 out.artifacts.append({"logical_id": lid, "resource_type": resource["Type"], "property": where,
                                       "s3": f"s3://{location[0]}/{location[1]}", "local": None})
@@ -163,9 +182,11 @@ class _Job:
     uploader: Uploader | None
     load_child: Callable[[Path], dict] | None
     depth: int
+    lookup: Lookup
 
 
-def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, Any], where: str) -> None:
+def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, Any], where: str,
+                 served_for: str | None = None) -> None:
     out, base_dir, uploader, load_child, depth = job.out, job.base_dir, job.uploader, job.load_child, job.depth
     packaging, form = how
     path = (base_dir / value).resolve()
@@ -175,11 +196,26 @@ def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, 
         out.missing.append({"logical_id": lid, "resource_type": rtype, "property": where,
                             "what": f"local path {value}", "reason": f"{value} does not exist beside the template"})
         return
+    shown = value
+    if served_for is not None and job.lookup.project is not None:
+        shown = path.relative_to(job.lookup.project.root.resolve()).as_posix()
+    # Where a child template comes from (its parent file, its own file) lets diagnosis follow it into that file.
+    origin = ({"parent": str(job.lookup.source.resolve()) if job.lookup.source else None, "file": str(path)}
+              if packaging == "template" else {})
+    origin.update({"served_for": served_for} if served_for else {})
     if uploader is None:
-        out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": value, "s3": None})
+        out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": shown, "s3": None,
+                              **origin})
         return
     if packaging == "template" and path.is_file() and load_child is not None and depth < 8:
-        child = package(load_child(path), path.parent, uploader, load_child=load_child, _depth=depth + 1)
+        child_doc = load_child(path)
+        child_lookup = Lookup(source=path, project=job.lookup.project)
+        if job.lookup.known is not None:
+            from orchestrator.deploy.project import child_known
+
+            child_lookup.known = child_known(job.lookup.known, job.out.document, props, child_doc)
+        child = package(child_doc, path.parent, uploader, load_child=load_child, lookup=child_lookup,
+                        _depth=depth + 1)
         out.missing.extend(child.missing)
         out.artifacts.extend(child.artifacts)
         data = json.dumps(child.document, indent=1, ensure_ascii=False).encode("utf-8")
@@ -195,5 +231,5 @@ def _package_one(job: _Job, props: dict, prop: str, value: str, how: tuple[str, 
     else:
         new = {form[0]: uploader.bucket, form[1]: key}
     _set(props, prop, new)
-    out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": value,
-                          "s3": f"s3://{uploader.bucket}/{key}"})
+    out.artifacts.append({"logical_id": lid, "resource_type": rtype, "property": where, "local": shown,
+                          "s3": f"s3://{uploader.bucket}/{key}", **origin})

@@ -148,7 +148,10 @@ def diagnose_events(
         if not event.status.endswith("_FAILED"):
             continue
         deleting = event.status == "DELETE_FAILED"
-        if _is_nested(event) and not deleting:
+        # A nested stack cancelled because a sibling failed ("Resource creation cancelled") is a consequence
+        # like any other resource's; only an embedded stack's own failure is followed.
+        cancelled = _is_cascade(event.reason) and _EMBEDDED.match(_normal(event.reason)) is None
+        if _is_nested(event) and not deleting and not cancelled:
             nested_failed[event.logical_id] = event
             first_failure_seen = True
             continue

@@ -15,6 +15,7 @@ from orchestrator.catalog.playbooks import Playbook, load_playbooks
 from orchestrator.config import Config
 from orchestrator.deploy import fidelity as fidelity_of
 from orchestrator.deploy.diagnosis import diagnose
+from orchestrator.deploy.missing import in_failures as missing_in, stop_reason as missing_stop_reason
 from orchestrator.deploy.outcome import DeployResult, RunState, cleanup, close_unborn, event_json, finish, fixed_path
 from orchestrator.deploy.nested import follow, split_by_template
 from orchestrator.deploy.prereqs import prepare
@@ -215,6 +216,10 @@ class _Runner:
         failures = self._diagnose(result, final)
         attempt["failures"] = [{**f.to_json(), **{k: f.details[k] for k in ("template", "via") if k in f.details}}
                                for f in failures]
+        missing = missing_in(failures, run.template.document, self.prepared, self.children)
+        if missing:  # something that exists nowhere: neither repaired nor retried
+            run.prerequisites.setdefault("prerequisites_missing", []).extend(missing)
+            return over(missing_stop_reason(missing), "stopping_prerequisite_missing")
         limited = [f for f in failures if f.playbook == FailureKind.SANDBOX_LIMITATION.value]
         if limited:
             # The sandbox's model of a service failed, not the template: never repaired, never retried.
@@ -442,11 +447,10 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
                 runner.prepared = prepare(run.source, options.parameters, session=session, target=tgt,
                                           run_id=run.run_id, stack_name=run.stack_name, journal=journal)
                 run.prerequisites = runner.prepared.to_json()
-                if runner.prepared.missing:
-                    first = runner.prepared.missing[0]
-                    where = first.get("property") or f"Resources.{first['logical_id']}"
-                    run.stop_reason = f"{first['class']}: {first['what']} ({where})"
-                    log.warning("stopping_prerequisite_missing", what=first["what"], count=len(runner.prepared.missing))
+                run.children.files.update(runner.prepared.child_files())
+                if (missing := runner.prepared.missing):
+                    run.stop_reason = missing_stop_reason(missing)
+                    log.warning("stopping_prerequisite_missing", what=missing[0]["what"], count=len(missing))
                 else:
                     runner.execute()
             except aws.AwsError as exc:
@@ -492,9 +496,5 @@ def _deploy_and_repair(run: RunState, options: RunOptions, playbooks: list[Playb
 
 
 from orchestrator.deploy.preflight import (  # noqa: E402  (kept importable from here: tests and callers use them)
-    _as_text,
-    check_parameters as _check_parameters,
-    companion_spec,
-    deploy_companions as _deploy_companions,
-    sandbox_config as _sandbox_config,
-)
+    _as_text, check_parameters as _check_parameters, companion_spec, deploy_companions as _deploy_companions,
+    sandbox_config as _sandbox_config)

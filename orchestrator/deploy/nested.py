@@ -28,11 +28,18 @@ EMBEDDED = re.compile(r"Embedded stack (arn:\S+) was not successfully (?:created
 MAX_DEPTH = 5
 
 
-def child_path(template: Template, logical_id: str) -> Path | None:
-    """The local file a nested stack resource's TemplateURL names, resolved beside its parent."""
+def child_path(template: Template, logical_id: str, files: dict[tuple[str, str], Path] | None = None) -> Path | None:
+    """The local file a nested stack resource's TemplateURL names, resolved beside its parent (or, from `files`,
+    the file packaged for it: a project file served for an S3 URL, see deploy/project.py)."""
     resource = (template.document.get("Resources") or {}).get(logical_id) or {}
     url = (resource.get("Properties") or {}).get("TemplateURL")
-    if resource.get("Type") != STACK_TYPE or not is_local(url):
+    if resource.get("Type") != STACK_TYPE:
+        return None
+    if files and template.path is not None:
+        served = files.get((str(template.path.resolve()), logical_id))
+        if served is not None and served.is_file():
+            return served
+    if not is_local(url):
         return None
     base = template.path.parent if template.path is not None else Path.cwd()
     path = (base / str(url)).resolve()
@@ -45,6 +52,7 @@ class Children:
     def __init__(self) -> None:
         self.templates: dict[Path, Template] = {}
         self.sources: dict[Path, Template] = {}
+        self.files: dict[tuple[str, str], Path] = {}  # (parent file, logical id) -> child file packaged for it
 
     def get(self, path: Path) -> Template:
         path = path.resolve()
@@ -68,7 +76,7 @@ def follow(failures: Sequence[Failure], parent: Template, *, session: Any, playb
     out: list[Failure] = []
     for failure in failures:
         match = EMBEDDED.search(failure.status_reason) if failure.resource_type == STACK_TYPE else None
-        path = child_path(parent, failure.logical_id) if match else None
+        path = child_path(parent, failure.logical_id, children.files) if match else None
         if match is None or path is None or depth >= MAX_DEPTH:
             out.append(failure)
             continue

@@ -72,12 +72,14 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
                        target: Any, journal: Any, into: list[_Runner], view: Any = None) -> None:
     """Deploy each `--with` template first, in order (its exports are then there to import); green or BadInput.
     `view`: the run's terminal view, which shows the companions' deployments too."""
-    from orchestrator.deploy.loop import _Runner, _as_template  # the runner drives each companion as it drives the run
+    from orchestrator.deploy.loop import _forecast, _Runner, _as_template  # each companion is driven as the run is
 
     runners = into
     for spec in options.with_templates:
         stack_name, path = companion_spec(spec)
         source = _as_template(path)
+        if "=" not in str(spec) or not str(spec).partition("=")[0]:
+            stack_name = importers_name(source.document, run.source.document, options.parameters, run.region) or stack_name
         companion = RunState(run_id=run.run_id, target=run.target, region=run.region, stack_name=stack_name,
                              strategy=run.strategy, source=source, template=source)
         declared = source.document.get("Parameters") or {}
@@ -88,16 +90,33 @@ def deploy_companions(run: RunState, options: RunOptions, playbooks: list[Playbo
         runners.append(runner)
         with bound_contextvars(stack=stack_name):
             log.info("companion_started", template=str(path))
+            if options.forecast:  # a companion gets the run's treatment: known failures repaired before deploying
+                _forecast(companion, options, playbooks)
             runner.prepared = prepare(source, values, session=session, target=target, run_id=run.run_id,
                                       stack_name=stack_name, journal=journal)
             if not runner.prepared.missing:
                 runner.execute()
         run.companions.append({"template": str(path), "stack_name": stack_name, "status": companion.status,
                                "stop_reason": companion.stop_reason, "attempts": companion.attempts,
+                               "forecast_repairs": companion.forecast_repairs,
                                **runner.prepared.to_json()})
         if companion.status != "succeeded":
             raise BadInput(f"--with template did not deploy green ({companion.stop_reason or companion.status})",
                            file=path)
+
+
+def importers_name(exporter: dict, importer: dict, parameters: dict[str, str], region: str) -> str | None:
+    """The stack name under which `exporter`'s exports are the names `importer` imports (an export
+    `${AWS::StackName}:Cluster` imported as `production:Cluster` means stack `production`), if any."""
+    from orchestrator.deploy.prereqs import export_patterns, import_names, names_known
+
+    wanted = [name for _, name, _ in import_names(importer, names_known(importer, parameters, region, "?"))]
+    for pattern in export_patterns(exporter, parameters, region):
+        for name in wanted:
+            match = pattern.match(name)
+            if match and match.groupdict().get("stack"):
+                return match.group("stack")
+    return None
 
 
 def companion_spec(spec: Any) -> tuple[str, Path]:

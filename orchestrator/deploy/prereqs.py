@@ -7,13 +7,14 @@ template; what exists nowhere (an S3 object, an export, a local path) is classif
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from orchestrator.deploy.artifacts import PACKAGEABLE, Packaged, Uploader, package
+from orchestrator.deploy.artifacts import PACKAGEABLE, Lookup, Packaged, Uploader, package
 from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs
 from orchestrator.deploy.values import ValueContext, expand
 from orchestrator.errors import BadInput
@@ -42,12 +43,19 @@ class Prepared:
     generated: list[dict] = field(default_factory=list)
     artifacts: list[dict] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
+    lookup: Lookup | None = None
 
     def deployable(self, document: dict, load_child: Any = None) -> dict:
         """The copy CloudFormation receives: local artifacts replaced by their S3 locations (children via load_child)."""
         if self.uploader is None or self.base_dir is None:
             return document
-        return package(document, self.base_dir, self.uploader, load_child=load_child or _load_child).document
+        return package(document, self.base_dir, self.uploader, load_child=load_child or _load_child,
+                       lookup=self.lookup).document
+
+    def child_files(self) -> dict[tuple[str, str], Path]:
+        """(parent file, logical id) -> the child template file packaged for it (local, or served by the project)."""
+        return {(a["parent"], a["logical_id"]): Path(a["file"]) for a in self.artifacts
+                if a.get("parent") and a.get("file") and a.get("s3")}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,7 +149,14 @@ def _check_existing(prepared: Prepared, template: Any, values: dict[str, str], *
     document, region = template.document, ctx.region
     known = _known_values(document, values, session, region)
     base_dir = template.path.parent if template.path is not None else Path.cwd()
-    look = package(document, base_dir, None, resolve=lambda node: resolve_known(node, known))
+    project = None
+    if sandbox and template.path is not None:
+        from orchestrator.aws import prereqs
+        from orchestrator.deploy.project import Project, project_root
+
+        project = Project(root=project_root(template.path), exists=lambda b, k: prereqs.object_exists(session, b, k))
+    prepared.lookup = Lookup(known=known, project=project, source=template.path)
+    look = package(document, base_dir, None, lookup=prepared.lookup)
     prepared.missing.extend({"class": PREREQUISITE_MISSING, **item} for item in look.missing)
     if any(a["local"] for a in look.artifacts) and not prepared.missing:
         bucket = ctx.autobucket()
@@ -151,7 +166,10 @@ def _check_existing(prepared: Prepared, template: Any, values: dict[str, str], *
             https=lambda key: session.template_url(bucket, key),
         )
         prepared.base_dir = base_dir
-        prepared.artifacts = package(document, base_dir, prepared.uploader, load_child=_load_child).artifacts
+        packaged = package(document, base_dir, prepared.uploader, load_child=_load_child, lookup=prepared.lookup)
+        prepared.artifacts = packaged.artifacts
+        # Children's own local paths are only looked at when they are packaged.
+        prepared.missing.extend({"class": PREREQUISITE_MISSING, **item} for item in packaged.missing)
     else:
         prepared.artifacts = look.artifacts
     if sandbox:
@@ -252,3 +270,33 @@ def missing_imports(document: dict, known: dict[str, Any], session: Any) -> list
              "property": where, "what": f"export {name}",
              "reason": f"no stack in the region exports {name}"}
             for lid, name, where in wanted if name not in exports]
+
+
+_STACK = "\x00STACK\x00"
+
+
+def names_known(document: dict, parameters: dict[str, str], region: str, stack: str = _STACK) -> dict[str, Any]:
+    """The values that decide export and import names: parameters (given, else Default), region, stack name."""
+    known: dict[str, Any] = {}
+    for name, spec in (document.get("Parameters") or {}).items():
+        if isinstance(spec, dict) and (name in parameters or "Default" in spec):
+            known[name] = parameters.get(name, spec.get("Default"))
+    known.update({"AWS::Region": region, "AWS::Partition": partition_for_region(region), "AWS::StackName": stack,
+                  "AWS::URLSuffix": "amazonaws.com"})
+    return known
+
+
+def export_patterns(document: dict, parameters: dict[str, str], region: str) -> list[re.Pattern[str]]:
+    """A pattern per export name; a stack-name part becomes the group `stack`."""
+    patterns = []
+    outputs = document.get("Outputs") or {}
+    for output in outputs.values() if isinstance(outputs, dict) else ():
+        name = ((output or {}).get("Export") or {}).get("Name") if isinstance(output, dict) else None
+        if name is None:
+            continue
+        value = resolve_known(name, names_known(document, parameters, region))
+        if not isinstance(value, str):
+            continue
+        parts = [re.escape(p) for p in value.split(_STACK)]
+        patterns.append(re.compile("^" + "(?P<stack>[A-Za-z][A-Za-z0-9-]*)".join(parts[:2]) + "".join(parts[2:]) + "$"))
+    return patterns

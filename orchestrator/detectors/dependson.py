@@ -10,6 +10,10 @@ from orchestrator.model import FailureKind, Finding
 from orchestrator.template.ordering import OrderingGap, documentation_url, ordering_gaps
 
 DEPENDS_ON_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html"
+# Every finding here is a race, not a certain failure: with no path between the two resources CloudFormation
+# creates them in parallel, and the create call fails only when it runs before the needed resource is done
+# (often won: the attachment is quick; lost in the wild, e.g. aws-cloudformation-templates#75, aws-cdk#1129).
+RACE = "race"
 
 
 class DependsOnCases(Detector):
@@ -47,7 +51,7 @@ def _part(ctx: DetectorContext, gap: OrderingGap, docs: str, line: int | None) -
         line=line,
         fixable=gap.certain,
         severity="error" if gap.certain else "warning",
-        details={"depends_on": needed, "case": gap.case["id"], "docs": case_docs,
+        details={"depends_on": needed, "case": gap.case["id"], "docs": case_docs, "timing": RACE,
                  **({"doubt": gap.doubt} if gap.doubt else {})},
     )
 
@@ -75,6 +79,6 @@ def _finding(ctx: DetectorContext, consumer: str, playbook: str, gaps: list[Orde
         fixable=bool(certain),
         severity="error" if certain else "warning",
         details={"depends_on": certain, "cases": sorted({g.case["id"] for g in gaps}),
-                 "docs": sorted({p.details["docs"] for p in parts})},
+                 "docs": sorted({p.details["docs"] for p in parts}), "timing": RACE},
         contributing=parts,
     )

@@ -1,7 +1,9 @@
-"""Where policy documents sit in a template, and which of them lack a Version (the 2008-10-17 language)."""
+"""Where policy documents sit in a template, and which of them have a Version the services refuse or misread."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 CURRENT = "2012-10-17"
@@ -47,13 +49,78 @@ def _documents(node: Any, path: tuple[str, ...], here: tuple) -> Iterator[tuple[
         yield from _documents(node[head], rest, (*here, head))
 
 
-def missing_version(document: dict) -> Iterator[tuple[str, tuple, str]]:
-    """(logical id, pointer parts under Properties, resource type) of every policy document without Version."""
+# The two values of the Version element IAM and S3 accept; a document without one is read as the first.
+VALID_VERSIONS = ("2008-10-17", CURRENT)
+# Policy variables (${aws:username}, ${s3:prefix}, ${*} ...), which only the 2012-10-17 language substitutes.
+_VARIABLE = re.compile(r"\$\{[^}!][^}]*\}")
+# In Fn::Sub text CloudFormation substitutes ${Name} itself; ${!aws:username} is how a policy variable is written.
+_SUB_VARIABLE = re.compile(r"\$\{![^}]+\}")
+
+
+@dataclass(frozen=True)
+class VersionProblem:
+    """A policy document whose language version makes its create call fail or changes what it means.
+
+    kind: "managed-policy-language" (IAM CreatePolicy takes only 2012-10-17), "invalid-version" (a Version
+    value neither IAM nor S3 accepts) or "variables-read-literally" (policy variables in the 2008-10-17
+    language: created, but ${aws:username} matches only that literal text).
+    """
+
+    logical_id: str
+    where: tuple
+    resource_type: str
+    kind: str
+    version: str | None  # the document's Version as written (None: absent)
+    variables: tuple[str, ...] = ()
+
+
+def policy_variables(document: Any) -> list[str]:
+    """The policy variables a document passes to IAM, as CloudFormation hands it over (Fn::Sub's own
+    ${Name} substitutions are not policy variables; its ${!name} escapes are)."""
+    found: list[str] = []
+    stack = [(document, False)]
+    while stack:
+        node, in_sub = stack.pop()
+        if isinstance(node, str) and in_sub:
+            found.extend(v.replace("${!", "${") for v in _SUB_VARIABLE.findall(node))
+        elif isinstance(node, str):
+            found.extend(_VARIABLE.findall(node))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Fn::Sub":
+                    text = value[0] if isinstance(value, list) and value else value
+                    stack.append((text, True))
+                    if isinstance(value, list) and len(value) > 1:
+                        stack.append((value[1], False))
+                else:
+                    stack.append((value, False))
+        elif isinstance(node, list):
+            stack.extend((item, False) for item in node)
+    return sorted(set(found))
+
+
+def version_problems(document: dict) -> Iterator[VersionProblem]:
+    """Every policy document of the template whose Version fails its create call or changes its meaning.
+
+    What the services check (sources in orchestrator/detectors/policy_version.py): IAM and S3 default a
+    missing Version to 2008-10-17 and accept it for inline, trust, bucket, queue, topic and key policies;
+    IAM's CreatePolicy (a managed policy) refuses any language older than 2012-10-17; a Version value other
+    than the two valid ones is refused everywhere. Policy variables work only in the 2012-10-17 language.
+    """
     for logical_id, resource in sorted(_resources(document).items()):
-        for path in DOCUMENT_PATHS.get(str(resource.get("Type")), ()):
+        rtype = str(resource.get("Type"))
+        for path in DOCUMENT_PATHS.get(rtype, ()):
             for where, doc in _documents(_props(resource), path, ()):
-                # A string document (JSON text) or an intrinsic is left alone: it is not ours to rewrite.
-                if isinstance(doc, dict) and "Statement" in doc and "Version" not in doc:
-                    yield logical_id, where, str(resource.get("Type"))
-
-
+                # A string document (JSON text) or an intrinsic is left alone: it is not ours to read or rewrite.
+                if not isinstance(doc, dict) or "Statement" not in doc:
+                    continue
+                version = doc.get("Version")
+                if version is not None and not isinstance(version, str):
+                    continue  # an intrinsic: decided at deployment
+                variables = tuple(policy_variables(doc.get("Statement")))
+                if version is not None and version not in VALID_VERSIONS:
+                    yield VersionProblem(logical_id, where, rtype, "invalid-version", version, variables)
+                elif rtype == "AWS::IAM::ManagedPolicy" and version != CURRENT:
+                    yield VersionProblem(logical_id, where, rtype, "managed-policy-language", version, variables)
+                elif version != CURRENT and variables:
+                    yield VersionProblem(logical_id, where, rtype, "variables-read-literally", version, variables)

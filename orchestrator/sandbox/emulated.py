@@ -7,6 +7,8 @@ import re
 import string
 from typing import Any
 
+from orchestrator.sandbox import standin_ids
+
 # Types whose physical id CloudFormation takes from a name property (Ref returns that name).
 _NAME_PROPERTIES = {
     "AWS::CodeDeploy::Application": "ApplicationName",
@@ -26,6 +28,8 @@ _ARN_FORMATS = {
     "AWS::CodePipeline::Pipeline": "arn:{partition}:codepipeline:{region}:{account}:{id}",
     "AWS::IAM::Group": "arn:{partition}:iam::{account}:group/{id}",
     "AWS::CodeDeploy::Application": "arn:{partition}:codedeploy:{region}:{account}:application:{id}",
+    "AWS::MSK::Cluster": "arn:{partition}:kafka:{region}:{account}:cluster/{id}",
+    "AWS::Cognito::UserPool": "arn:{partition}:cognito-idp:{region}:{account}:userpool/{id}",
 }
 
 
@@ -56,29 +60,45 @@ class EmulatedResource:
         self.reason = reason
         name_prop = _NAME_PROPERTIES.get(resource_type)
         given = self.properties.get(name_prop) if name_prop else None
+        self.seed = stack_id + logical_id
+        self.identifiers: dict[str, Any] = {}
         if isinstance(given, str) and given:
             self.physical_resource_id = given
         elif resource_type == "AWS::S3::BucketPolicy" and isinstance(self.properties.get("Bucket"), str):
             self.physical_resource_id = self.properties["Bucket"]
         else:
-            self.physical_resource_id = f"{stack_name[:40]}-{logical_id[:40]}-{_suffix(stack_id + logical_id)}"
+            ref, self.identifiers = standin_ids.identifiers(
+                resource_type, self.properties, {"stack_name": stack_name, "logical_id": logical_id, "seed": self.seed,
+                                                 "region": region}, self._arn_for)
+            self.physical_resource_id = ref or f"{stack_name[:40]}-{logical_id[:40]}-{_suffix(self.seed)}"
 
     @property
     def arn(self) -> str:
+        if self.physical_resource_id.startswith("arn:"):
+            return self.physical_resource_id
+        return self._arn_for(self.physical_resource_id)
+
+    def _arn_for(self, resource_id: str) -> str:
         template = _ARN_FORMATS.get(self.cf_resource_type)
         values = {"partition": self.partition, "region": self.region, "account": self.account_id,
-                  "id": self.physical_resource_id}
+                  "id": resource_id}
         if template:
             return template.format(**values)
         service = self.cf_resource_type.split("::")[1].lower() if "::" in self.cf_resource_type else "custom"
-        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", self.cf_resource_type.split("::")[-1]).lower()
-        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{kind}/{self.physical_resource_id}"
+        kind = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", self.cf_resource_type.split("::")[-1]).lower()
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{kind}/{resource_id}"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return True
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name in self.identifiers:
+            return self.identifiers[attribute_name]
+        known = standin_ids.known_attribute(self.cf_resource_type, attribute_name, self.physical_resource_id,
+                                            self.region, self.seed)
+        if known is not None:
+            return known
         if attribute_name == "Arn" or attribute_name.endswith("Arn"):
             return self.arn
         if attribute_name in ("Name", "Id") or attribute_name.endswith("Id"):
@@ -103,6 +123,12 @@ def _arn_tail(arn: str, marker: str) -> str | None:
 def fallback_attribute(model: Any, attribute: str, region: str = "") -> Any:
     """A GetAtt value for a moto model that lacks the attribute: AWS's documented value where derivable."""
     arn = getattr(model, "arn", None)
+    if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
+        # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), a list.
+        return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
+    if attribute == "DefaultNetworkAcl" and hasattr(model, "get_cidr_block_association_set"):
+        acls = getattr(model.ec2_backend, "network_acls", {}).values()
+        return next((acl.id for acl in acls if acl.vpc_id == model.id and acl.default), None)
     if attribute == "LoadBalancerFullName" and arn:
         return _arn_tail(arn, ":loadbalancer/")
     if attribute == "TargetGroupFullName" and arn:

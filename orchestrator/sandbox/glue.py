@@ -8,6 +8,7 @@ through the backend. Registered explicitly in MODELS.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 
@@ -23,6 +24,26 @@ def _document(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+_LEADING_ACRONYM = re.compile(r"^[A-Z]+?(?=[A-Z][a-z]|\d|$)")
+
+
+def camel(node: Any, opaque: frozenset[str] = frozenset({"Configuration"})) -> Any:
+    """CloudFormation's PascalCase property structure in the camelCase of JSON APIs (CodePipeline,
+    CodeBuild, CodeDeploy, Config): RoleArn -> roleArn, ECSServices -> ecsServices, S3BucketName ->
+    s3BucketName. Values under an `opaque` key (user-defined maps such as an action's Configuration) keep
+    their keys."""
+    if isinstance(node, list):
+        return [camel(item, opaque) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        match = _LEADING_ACRONYM.match(key) if len(key) > 1 and key[1].isupper() else None
+        new_key = key[:match.end()].lower() + key[match.end():] if match else key[:1].lower() + key[1:]
+        out[new_key] = value if key in opaque else camel(value, opaque)
+    return out
+
+
 class _GlueModel:
     """Common shape: physical_resource_id, get_cfn_attribute, delete(account, region)."""
 
@@ -33,6 +54,7 @@ class _GlueModel:
         self.physical_resource_id = physical_id
         self.account_id = account_id
         self.region = region
+        self.stack_id = ""
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -58,35 +80,65 @@ class _GlueModel:
         raise NotImplementedError
 
 
-def _iam(account_id: str, region: str) -> Any:
-    from moto.iam.models import iam_backends
-    from moto.utilities.utils import get_partition
+class PropertiesInvalid(Exception):
+    """CloudFormation's pre-deployment schema validation failed (AWS's plain text, no handler wrapper)."""
 
-    return iam_backends[account_id][get_partition(region)]
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
-class IamGroup(_GlueModel):
+class _BackendModel(_GlueModel):
+    """A glue model over one moto service backend: subclasses say which backend (`service`, keyed by
+    partition for global services) and implement `_create` (returning the physical id) and `_delete`."""
+
+    service = ""
+    global_service = False
+
+    def backend(self) -> Any:
+        from moto.backends import get_backend
+        from moto.utilities.utils import get_partition
+
+        backends = get_backend(self.service)  # type: ignore[call-overload]
+        return backends[self.account_id][get_partition(self.region) if self.global_service else self.region]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        model = cls("", account_id, region_name)
+        model.stack_id = str(kwargs.get("StackId") or "")
+        model.physical_resource_id = model._create(model.backend(), _props(cloudformation_json), resource_name)
+        return model
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._delete(self.backend())
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        raise NotImplementedError
+
+    def _delete(self, backend: Any) -> None:
+        raise NotImplementedError
+
+
+class IamGroup(_BackendModel):
     """AWS::IAM::Group: Ref is the group name; GetAtt Arn. Inline Policies and ManagedPolicyArns as IAM
     PutGroupPolicy/AttachGroupPolicy (attachment of managed policies is done by the sandbox's rules)."""
 
     resource_type = "AWS::IAM::Group"
+    service, global_service = "iam", True
     attributes = {"Arn": "arn"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "IamGroup":
-        props = _props(cloudformation_json)
-        backend = _iam(account_id, region_name)
-        group = backend.create_group(props.get("GroupName") or resource_name, path=props.get("Path") or "/")
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        group = backend.create_group(props.get("GroupName") or name, path=props.get("Path") or "/")
         for policy in props.get("Policies") or []:
             backend.put_group_policy(group.name, policy["PolicyName"], _document(policy["PolicyDocument"]))
-        model = cls(group.name, account_id, region_name)
-        model.name, model.arn = group.name, group.arn
-        model.managed_policies = group.managed_policies
-        return model
+        self.name, self.arn = group.name, group.arn
+        self.managed_policies = group.managed_policies
+        return group.name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _iam(account_id, region_name)
+    def _delete(self, backend: Any) -> None:
         group = backend.get_group(self.physical_resource_id)
         for policy in list(group.managed_policies.values()):
             policy.detach_from(group)
@@ -97,63 +149,47 @@ class IamGroup(_GlueModel):
         backend.delete_group(group.name)
 
 
-class UserToGroupAddition(_GlueModel):
+class UserToGroupAddition(_BackendModel):
     """AWS::IAM::UserToGroupAddition: IAM AddUserToGroup for each user; Ref is a generated id."""
 
     resource_type = "AWS::IAM::UserToGroupAddition"
+    service, global_service = "iam", True
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "UserToGroupAddition":
-        props = _props(cloudformation_json)
-        backend = _iam(account_id, region_name)
-        for user in props.get("Users") or []:
-            backend.add_user_to_group(props["GroupName"], user)
-        model = cls(resource_name, account_id, region_name)
-        model.group, model.users = props["GroupName"], list(props.get("Users") or [])
-        return model
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.group, self.users = props["GroupName"], list(props.get("Users") or [])
+        for user in self.users:
+            backend.add_user_to_group(self.group, user)
+        return name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _iam(account_id, region_name)
+    def _delete(self, backend: Any) -> None:
         for user in self.users:
             backend.remove_user_from_group(self.group, user)
 
 
-class EgressOnlyInternetGateway(_GlueModel):
+class EgressOnlyInternetGateway(_BackendModel):
     """AWS::EC2::EgressOnlyInternetGateway: EC2 CreateEgressOnlyInternetGateway; Ref and GetAtt Id are eigw-."""
 
     resource_type = "AWS::EC2::EgressOnlyInternetGateway"
+    service = "ec2"
     attributes = {"Id": "physical_resource_id"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "EgressOnlyInternetGateway":
-        from moto.ec2.models import ec2_backends
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        return backend.create_egress_only_internet_gateway(props["VpcId"]).id
 
-        props = _props(cloudformation_json)
-        gateway = ec2_backends[account_id][region_name].create_egress_only_internet_gateway(props["VpcId"])
-        return cls(gateway.id, account_id, region_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.ec2.models import ec2_backends
-
-        ec2_backends[account_id][region_name].delete_egress_only_internet_gateway(self.physical_resource_id)
+    def _delete(self, backend: Any) -> None:
+        backend.delete_egress_only_internet_gateway(self.physical_resource_id)
 
 
-class CloudWatchAlarm(_GlueModel):
+class CloudWatchAlarm(_BackendModel):
     """AWS::CloudWatch::Alarm: CloudWatch PutMetricAlarm; Ref is the alarm name, GetAtt Arn."""
 
     resource_type = "AWS::CloudWatch::Alarm"
+    service = "cloudwatch"
     attributes = {"Arn": "arn"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "CloudWatchAlarm":
-        from moto.cloudwatch.models import cloudwatch_backends
-
-        props = _props(cloudformation_json)
-        name = props.get("AlarmName") or resource_name
-        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        name = props.get("AlarmName") or name
+        alarm = backend.put_metric_alarm(
             name=name, namespace=props.get("Namespace"), metric_name=props.get("MetricName"),
             comparison_operator=props.get("ComparisonOperator"),
             evaluation_periods=int(props.get("EvaluationPeriods") or 1), period=int(props.get("Period") or 60),
@@ -169,197 +205,146 @@ class CloudWatchAlarm(_GlueModel):
             evaluate_low_sample_count_percentile=props.get("EvaluateLowSampleCountPercentile"),
             tags=[{"Key": k, "Value": v} for k, v in _tags(props).items()],
         )
-        model = cls(name, account_id, region_name)
-        model.arn = alarm.alarm_arn
-        return model
+        self.arn = alarm.alarm_arn
+        return name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.cloudwatch.models import cloudwatch_backends
-
-        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_resource_id])
+    def _delete(self, backend: Any) -> None:
+        backend.delete_alarms([self.physical_resource_id])
 
 
-class S3BucketPolicy(_GlueModel):
+class S3BucketPolicy(_BackendModel):
     """AWS::S3::BucketPolicy: S3 PutBucketPolicy on the bucket (which must exist: NoSuchBucket otherwise)."""
 
     resource_type = "AWS::S3::BucketPolicy"
+    service, global_service = "s3", True
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "S3BucketPolicy":
-        from moto.s3.models import s3_backends
-        from moto.utilities.utils import get_partition
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.bucket = props["Bucket"]
+        backend.put_bucket_policy(self.bucket, _document(props["PolicyDocument"]).encode())
+        return self.bucket
 
-        props = _props(cloudformation_json)
-        backend = s3_backends[account_id][get_partition(region_name)]
-        backend.put_bucket_policy(props["Bucket"], _document(props["PolicyDocument"]).encode())
-        model = cls(props["Bucket"], account_id, region_name)
-        model.bucket = props["Bucket"]
-        return model
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.s3.models import s3_backends
-        from moto.utilities.utils import get_partition
-
-        backend = s3_backends[account_id][get_partition(region_name)]
+    def _delete(self, backend: Any) -> None:
         if self.bucket in backend.buckets:
             backend.delete_bucket_policy(self.bucket)
 
 
-def _sns(account_id: str, region: str) -> Any:
-    from moto.sns.models import sns_backends
-
-    return sns_backends[account_id][region]
-
-
-class SnsSubscription(_GlueModel):
+class SnsSubscription(_BackendModel):
     """AWS::SNS::Subscription: SNS Subscribe (the topic must exist); Ref is the subscription ARN."""
 
     resource_type = "AWS::SNS::Subscription"
+    service = "sns"
     attributes = {"Arn": "physical_resource_id"}
     _ATTRIBUTES = {"RawMessageDelivery", "DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "SnsSubscription":
-        props = _props(cloudformation_json)
-        backend = _sns(account_id, region_name)
+    def _create(self, backend: Any, props: dict, name: str) -> str:
         subscription = backend.subscribe(props["TopicArn"], props.get("Endpoint") or "", props["Protocol"])
-        for name in cls._ATTRIBUTES & set(props):
-            value = props[name]
-            backend.set_subscription_attributes(subscription.arn, name,
+        for key in self._ATTRIBUTES & set(props):
+            value = props[key]
+            backend.set_subscription_attributes(subscription.arn, key,
                                                 value if isinstance(value, str) else json.dumps(value))
-        return cls(subscription.arn, account_id, region_name)
+        return subscription.arn
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        _sns(account_id, region_name).unsubscribe(self.physical_resource_id)
+    def _delete(self, backend: Any) -> None:
+        backend.unsubscribe(self.physical_resource_id)
 
 
-class SnsTopicPolicy(_GlueModel):
-    """AWS::SNS::TopicPolicy: SNS SetTopicAttributes(Policy) on each topic."""
+class SnsTopicPolicy(_BackendModel):
+    """AWS::SNS::TopicPolicy: SNS SetTopicAttributes(Policy) on each topic; deleting restores the default policy."""
 
     resource_type = "AWS::SNS::TopicPolicy"
+    service = "sns"
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "SnsTopicPolicy":
-        props = _props(cloudformation_json)
-        backend = _sns(account_id, region_name)
-        for topic in props.get("Topics") or []:
-            backend.set_topic_attribute(topic, "policy", _document(props["PolicyDocument"]))
-        model = cls(resource_name, account_id, region_name)
-        model.topics = list(props.get("Topics") or [])
-        return model
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        backend = _sns(account_id, region_name)
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.topics = list(props.get("Topics") or [])
         for topic in self.topics:
-            if topic in backend.topics:
-                backend.topics[topic]._policy_json = backend.topics[topic]._create_default_topic_policy(
-                    region_name, account_id, backend.topics[topic].name)
+            backend.set_topic_attribute(topic, "policy", _document(props["PolicyDocument"]))
+        return name
+
+    def _delete(self, backend: Any) -> None:
+        for arn in self.topics:
+            topic = backend.topics.get(arn)
+            if topic is not None:
+                topic._policy_json = topic._create_default_topic_policy(self.region, self.account_id, topic.name)
 
 
-class SqsQueuePolicy(_GlueModel):
+class SqsQueuePolicy(_BackendModel):
     """AWS::SQS::QueuePolicy: SQS SetQueueAttributes(Policy) on each queue URL."""
 
     resource_type = "AWS::SQS::QueuePolicy"
+    service = "sqs"
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "SqsQueuePolicy":
-        from moto.sqs.models import sqs_backends
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.queues = [str(url).rstrip("/").rsplit("/", 1)[-1] for url in props.get("Queues") or []]
+        for queue in self.queues:
+            backend.set_queue_attributes(queue, {"Policy": _document(props["PolicyDocument"])})
+        return name
 
-        props = _props(cloudformation_json)
-        backend = sqs_backends[account_id][region_name]
-        names = [str(url).rstrip("/").rsplit("/", 1)[-1] for url in props.get("Queues") or []]
-        for name in names:
-            backend.set_queue_attributes(name, {"Policy": _document(props["PolicyDocument"])})
-        model = cls(resource_name, account_id, region_name)
-        model.queues = names
-        return model
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.sqs.models import sqs_backends
-
-        backend = sqs_backends[account_id][region_name]
-        for name in self.queues:
-            if name in backend.queues:
-                backend.queues[name].policy = None
+    def _delete(self, backend: Any) -> None:
+        for queue in self.queues:
+            if queue in backend.queues:
+                backend.queues[queue].policy = None
 
 
-class IamRolePolicy(_GlueModel):
+class IamRolePolicy(_BackendModel):
     """AWS::IAM::RolePolicy: IAM PutRolePolicy on the named role."""
 
     resource_type = "AWS::IAM::RolePolicy"
+    service, global_service = "iam", True
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "IamRolePolicy":
-        props = _props(cloudformation_json)
-        _iam(account_id, region_name).put_role_policy(props["RoleName"], props["PolicyName"],
-                                                      _document(props["PolicyDocument"]))
-        model = cls(resource_name, account_id, region_name)
-        model.role, model.policy = props["RoleName"], props["PolicyName"]
-        return model
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.role, self.policy = props["RoleName"], props["PolicyName"]
+        backend.put_role_policy(self.role, self.policy, _document(props["PolicyDocument"]))
+        return name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        _iam(account_id, region_name).delete_role_policy(self.role, self.policy)
+    def _delete(self, backend: Any) -> None:
+        backend.delete_role_policy(self.role, self.policy)
 
 
-class SecretsManagerSecret(_GlueModel):
+class SecretsManagerSecret(_BackendModel):
     """AWS::SecretsManager::Secret: CreateSecret, with GenerateSecretString as GetRandomPassword makes it;
     Ref and GetAtt Id are the secret's ARN."""
 
     resource_type = "AWS::SecretsManager::Secret"
+    service = "secretsmanager"
     attributes = {"Id": "physical_resource_id"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "SecretsManagerSecret":
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        props = _props(cloudformation_json)
-        backend = secretsmanager_backends[account_id][region_name]
+    def _create(self, backend: Any, props: dict, name: str) -> str:
         secret = props.get("SecretString")
         spec = props.get("GenerateSecretString")
         if isinstance(spec, dict):
+            def flag(key: str, default: bool = False) -> bool:
+                return str(spec.get(key, default)).lower() == "true"
+
             password = json.loads(backend.get_random_password(
                 password_length=int(spec.get("PasswordLength", 32)),
-                exclude_characters=spec.get("ExcludeCharacters", ""),
-                exclude_numbers=str(spec.get("ExcludeNumbers", False)).lower() == "true",
-                exclude_punctuation=str(spec.get("ExcludePunctuation", False)).lower() == "true",
-                exclude_uppercase=str(spec.get("ExcludeUppercase", False)).lower() == "true",
-                exclude_lowercase=str(spec.get("ExcludeLowercase", False)).lower() == "true",
-                include_space=str(spec.get("IncludeSpace", False)).lower() == "true",
-                require_each_included_type=str(spec.get("RequireEachIncludedType", True)).lower() == "true",
+                exclude_characters=spec.get("ExcludeCharacters", ""), exclude_numbers=flag("ExcludeNumbers"),
+                exclude_punctuation=flag("ExcludePunctuation"), exclude_uppercase=flag("ExcludeUppercase"),
+                exclude_lowercase=flag("ExcludeLowercase"), include_space=flag("IncludeSpace"),
+                require_each_included_type=flag("RequireEachIncludedType", True),
             ))["RandomPassword"]
             if spec.get("SecretStringTemplate") and spec.get("GenerateStringKey"):
                 secret = json.dumps({**json.loads(spec["SecretStringTemplate"]), spec["GenerateStringKey"]: password})
             else:
                 secret = password
-        name = props.get("Name") or resource_name
-        backend.create_secret(name=name, secret_string=secret, secret_binary=None,
+        self.name = props.get("Name") or name
+        backend.create_secret(name=self.name, secret_string=secret, secret_binary=None,
                               description=props.get("Description"), tags=props.get("Tags") or [],
                               kms_key_id=props.get("KmsKeyId"), client_request_token=None, replica_regions=[],
                               force_overwrite=False)
-        model = cls(backend.secrets[name].arn, account_id, region_name)
-        model.name = name
-        return model
+        return backend.secrets[self.name].arn
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        secretsmanager_backends[account_id][region_name].delete_secret(
-            self.name, recovery_window_in_days=None, force_delete_without_recovery=True)
+    def _delete(self, backend: Any) -> None:
+        backend.delete_secret(self.name, recovery_window_in_days=None, force_delete_without_recovery=True)
 
 
 def _all_models() -> dict[str, type[_GlueModel]]:
-    from orchestrator.sandbox import glue_backup, glue_ec2, glue_logs, glue_network, glue_serverless
+    from orchestrator.sandbox import (
+        glue_backup, glue_data, glue_delivery, glue_logs, glue_network, glue_scaling, glue_serverless)
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
-             *glue_network.MODELS, *glue_ec2.MODELS,
-             *glue_logs.MODELS, *glue_serverless.MODELS, *glue_backup.MODELS)
+             *glue_logs.MODELS, *glue_serverless.MODELS, *glue_backup.MODELS,
+             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS, *glue_data.MODELS)
     return {model.resource_type: model for model in found}
 
 

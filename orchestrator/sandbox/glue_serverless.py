@@ -1,39 +1,10 @@
-"""CloudFormation models for Lambda function URLs and API Gateway's account settings, which moto's backends have but its CloudFormation lacks."""
+"""CloudFormation model for AWS::ApiGateway::Account (the region's API Gateway settings), which moto's backend has but its CloudFormation lacks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from orchestrator.sandbox.glue import _GlueModel, _props
-
-
-class LambdaUrl(_GlueModel):
-    """AWS::Lambda::Url: Lambda CreateFunctionUrlConfig on an existing function (by name or ARN); Ref and
-    GetAtt FunctionArn are the function's ARN, GetAtt FunctionUrl the https://<id>.lambda-url.<region>.on.aws/ URL."""
-
-    resource_type = "AWS::Lambda::Url"
-    attributes = {"FunctionArn": "physical_resource_id", "FunctionUrl": "url"}
-
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "LambdaUrl":
-        from moto.awslambda.models import lambda_backends
-
-        props = _props(cloudformation_json)
-        config = {key: props[key] for key in ("AuthType", "Cors", "InvokeMode") if key in props}
-        url = lambda_backends[account_id][region_name].create_function_url_config(props["TargetFunctionArn"], config)
-        model = cls(url.function.function_arn, account_id, region_name)
-        model.url = url.url.rstrip("/") + "/"
-        return model
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.awslambda.models import lambda_backends
-
-        backend = lambda_backends[account_id][region_name]
-        try:
-            backend.delete_function_url_config(self.physical_resource_id)
-        except Exception:  # noqa: BLE001 - the function went first (a rollback deletes in any order it may)
-            pass
 
 
 class ApiGatewayAccount(_GlueModel):
@@ -58,4 +29,4 @@ class ApiGatewayAccount(_GlueModel):
         return None
 
 
-MODELS = (LambdaUrl, ApiGatewayAccount)
+MODELS = (ApiGatewayAccount,)

@@ -11,7 +11,7 @@ from moto.cloudformation.models import Stack
 from moto.ec2.models.core import TaggedEC2Resource
 
 from orchestrator.model import SANDBOX_LIMITATION_MARKER
-from orchestrator.sandbox import glue, names, nested, rules
+from orchestrator.sandbox import glue, names, nested, rules, schema_check
 from orchestrator.sandbox.context import SandboxContext
 from orchestrator.sandbox.emulated import EmulatedResource
 
@@ -91,6 +91,7 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
     if resource_type == nested.STACK_TYPE:
         return nested.create_model(stack, ctx, logical_id, resolved.get("Properties") or {}), False, ""
     if cls is not None:
+        validate_glue_properties(resource_type, logical_id, resolved)
         try:
             model = cls.create_from_cloudformation_json(
                 name, resolved, stack.account_id, stack.region_name,
@@ -161,9 +162,21 @@ def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None
     rmap._parsed_resources.pop(logical_id, None)
 
 
+def validate_glue_properties(resource_type: str, logical_id: str, resolved: dict) -> None:
+    """The registry schema's pre-deployment validation, which AWS runs before a handler (glue types are
+    registry types: moto has no model of its own that would check them)."""
+    if glue.model_for(resource_type) is None:
+        return
+    invalid = schema_check.message(resource_type, logical_id, resolved.get("Properties") or {})
+    if invalid:
+        raise glue.PropertiesInvalid(invalid)
+
+
 def client_error_failure(exc: Exception, resource_type: str) -> Any:
     if isinstance(exc, nested.NestedStackFailed):  # AWS's own wording for a child stack, not a handler message
         return exc.failure
+    if isinstance(exc, glue.PropertiesInvalid):
+        return rules.RuleFailure(exc.message, "InvalidRequest", form="plain")
     status = getattr(exc, "code", 400)
     status = status if isinstance(status, int) else 400
     message = getattr(exc, "message", None) or str(exc)
@@ -186,6 +199,7 @@ def update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, 
         return emulated, True, "not modelled by moto"
     if hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
         return current, False, ""
+    validate_glue_properties(definition["Type"], lid, resolved)
     try:
         model = cls.update_from_cloudformation_json(original_resource=current, new_resource_name=name,
                                                     cloudformation_json=resolved, account_id=stack.account_id,

@@ -7,8 +7,9 @@ import json
 import re
 import string
 from functools import lru_cache
-from importlib import resources
 from typing import Any
+
+from orchestrator.template.names import resource_schema
 
 # Limits the services enforce that the shipped schemas do not state (ELBv2 API reference: names of
 # load balancers and target groups are at most 32 characters).
@@ -24,24 +25,6 @@ _EXTRA_MAX_LENGTH = {
 }
 SUFFIX_LENGTH = 12
 DEFAULT_MAX_LENGTH = 255
-
-
-@lru_cache(maxsize=1)
-def _provider_index() -> dict[str, str]:
-    base = resources.files("cfnlint.data.schemas.providers")
-    return json.loads(base.joinpath("us-east-1.json").read_text())
-
-
-@lru_cache(maxsize=512)
-def resource_schema(resource_type: str) -> dict[str, Any]:
-    """The CloudFormation registry schema cfn-lint ships for a type ({} when it has none)."""
-    digest = _provider_index().get(resource_type)
-    if not digest:
-        return {}
-    try:
-        return json.loads(resources.files("cfnlint.data.schemas.resources").joinpath(f"{digest}.json").read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def name_property(resource_type: str) -> str | None:

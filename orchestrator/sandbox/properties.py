@@ -91,10 +91,18 @@ def ssm_parameter_tags(resource_type: str, properties: dict) -> None:
         properties["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in properties["Tags"].items()]
 
 
+def method_integration_optionals(resource_type: str, properties: dict) -> None:
+    """API Gateway (PutIntegration): a MOCK integration has no IntegrationHttpMethod and no Uri, and
+    CloudFormation requires neither; moto's Method model indexes both unconditionally."""
+    integration = properties.get("Integration") if resource_type == "AWS::ApiGateway::Method" else None
+    if isinstance(integration, dict):
+        integration.setdefault("IntegrationHttpMethod", None)
+        integration.setdefault("Uri", None)
+
+
 def eip_domain(resource_type: str, properties: dict) -> None:
-    """An AWS::EC2::EIP without Domain is a VPC address: EC2-Classic is retired (2023), and AllocateAddress
-    gives every account a VPC address with an allocation id; moto's model allocates a Classic one (no
-    allocation id), which an EIPAssociation by AllocationId cannot find."""
+    """EC2-Classic is retired: every new Elastic IP is a VPC address with an AllocationId, Domain given or
+    not; moto's model makes a Classic address (no AllocationId) when Domain is left out."""
     if resource_type == "AWS::EC2::EIP" and not properties.get("Domain"):
         properties["Domain"] = "vpc"
 
@@ -118,9 +126,10 @@ def rds_group_names(resource_type: str, properties: dict) -> None:
         properties["DBSecurityGroups"] = [_Named(g) if isinstance(g, str) else g for g in properties["DBSecurityGroups"]]
 
 
-FIXUPS: tuple[Callable[[str, dict], None], ...] = (ssm_parameter_tags, eip_domain, rds_group_names, kms_key_tags, security_group_ports, rds_engine_case,
+FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
                                                    inline_policy_documents, rest_api_name_from_definition,
-                                                   load_balancer_subnet_mappings)
+                                                   method_integration_optionals, eip_domain, ssm_parameter_tags,
+                                                   rds_group_names, load_balancer_subnet_mappings)
 
 
 def apply(resource_type: str, properties: dict) -> None:

@@ -7,8 +7,10 @@ rule runner and its bundled data, none of which is a public API. pyproject.toml 
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
-from importlib import import_module, resources
+from importlib import import_module
+from pathlib import Path
 
 from orchestrator.errors import AutofixError
 
@@ -28,12 +30,33 @@ SEAMS: tuple[tuple[str, str], ...] = (
     ("cfnlint.runner", "run_template_by_data"),
     ("cfnlint.config", "ConfigMixIn"),
     ("cfnlint.runner", "Runner"),
-    ("cfnlint.schema", "PROVIDER_SCHEMA_MANAGER.get_resource_schema"),
 )
+# Data files read straight from cfn-lint's package folder (data_path), never through an import of cfn-lint.
 DATA_FILES: tuple[tuple[str, str], ...] = (
-    ("cfnlint.data.AdditionalSpecs", "Policies.json"),
+    ("cfnlint.data.AdditionalSpecs", "Policies.json"),  # iam/privilege.py
     ("cfnlint.data.AdditionalSpecs", "LmbdRuntimeLifecycle.json"),  # template/lambda_runtimes.py
+    ("cfnlint.data.schemas.providers", "us-east-1.json"),  # template/names.py: type -> registry schema
+    ("cfnlint.data.schemas.providers", "sam.json"),
 )
+
+
+@cache
+def package_dir() -> Path:
+    """cfn-lint's installed package folder, found without importing cfn-lint.
+
+    Importing any part of cfn-lint runs its package __init__, which loads all of it (rules, templates, sympy:
+    about a second of CPU). Reading its bundled data needs none of that, so the commands that only read
+    data (forecast of a JSON template, graph, playbooks) never pay for it.
+    """
+    found = importlib.util.find_spec("cfnlint")
+    if found is None or not found.submodule_search_locations:
+        raise CfnLintSeamError(f"cfn-lint is not installed (install {CFN_LINT_REQUIREMENT})")
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def data_path(*parts: str) -> Path:
+    """A file of cfn-lint's bundled data (cfnlint/data/...), found without importing cfn-lint."""
+    return package_dir().joinpath("data", *parts)
 
 
 class CfnLintSeamError(AutofixError):
@@ -67,8 +90,8 @@ def problems() -> list[str]:
                 break
     for package, name in DATA_FILES:
         try:
-            present = resources.files(package).joinpath(name).is_file()
-        except (ImportError, ModuleNotFoundError):
+            present = data_path(*package.split(".")[2:], name).is_file()
+        except CfnLintSeamError:
             present = False
         if not present:
             found.append(f"{package}/{name} is missing")

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from importlib import resources
 
 from orchestrator.errors import AutofixError
+from orchestrator.template.cfnlint_seams import data_path
 
 SOURCE_URL = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html"
 # Families whose newer runtimes run the same code after a version bump; go1.x moved to the OS-only
@@ -38,9 +38,8 @@ def _table() -> dict[str, Lifecycle]:
     # cfn-lint maintains the lifecycle table from the Lambda runtimes page (its rules E2531/W2531 use it);
     # guarded like moto's internals: a cfn-lint without it is a clear error, not a KeyError deep inside.
     try:
-        text = resources.files("cfnlint.data.AdditionalSpecs").joinpath("LmbdRuntimeLifecycle.json").read_text("utf-8")
-        raw = json.loads(text)
-    except (ModuleNotFoundError, FileNotFoundError, ValueError) as exc:
+        raw = json.loads(data_path("AdditionalSpecs", "LmbdRuntimeLifecycle.json").read_text("utf-8"))
+    except (AutofixError, OSError, ValueError) as exc:
         raise AutofixError(f"cfn-lint's Lambda runtime lifecycle table is missing or unreadable ({exc}); "
                            "reinstall the pinned cfn-lint") from None
 

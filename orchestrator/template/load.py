@@ -14,7 +14,6 @@ from orchestrator.model import PatchOp
 from orchestrator.template.decode import MAX_BYTES, DecodeProblem, parse_text, validate
 from orchestrator.template.jsonpatch import PatchError, apply_op, diff_ops, same_document, split_pointer
 from orchestrator.template.render_json import dump_json, splice_json
-from orchestrator.template.render_yaml import dump_yaml_patched, splice_yaml_resources
 
 # ---------------------------------------------------------------------------------------------
 # The template
@@ -200,6 +199,9 @@ def _render_text(fmt: str, base: str, ops: Sequence[PatchOp], document: Any) -> 
     if fmt == "json":
         attempts = (lambda: splice_json(base, document), lambda: dump_json(document, base))
     else:
+        # ruamel (round-trip YAML) is imported only when a YAML template is rendered: reading one never needs it.
+        from orchestrator.template.render_yaml import dump_yaml_patched, splice_yaml_resources
+
         attempts = (lambda: splice_yaml_resources(base, ops), lambda: dump_yaml_patched(base, ops))
     for attempt in attempts[:-1]:
         try:

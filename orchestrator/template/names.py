@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from orchestrator.template.cfnlint_seams import data_path
 
 SOURCE_URL = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html"
 _BOUND = re.compile(r"\{1,(\d+)\}")
@@ -32,21 +35,40 @@ class NameRule:
         return None
 
 
-def _schema(resource_type: str, region: str) -> dict[str, Any] | None:
-    # cfn-lint's internals are guarded: a missing schema or a changed API means "no rule known", never a crash.
-    try:
-        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+@lru_cache(maxsize=32)
+def _provider_index(region: str) -> dict[str, str]:
+    """Resource type -> file of its registry schema, as cfn-lint's schema manager maps them (a region it has no
+    list for reads us-east-1's; SAM's types are in every region)."""
+    providers = data_path("schemas", "providers")
+    listed = providers / f"{region}.json"
+    index = json.loads((listed if listed.is_file() else providers / "us-east-1.json").read_text(encoding="utf-8"))
+    sam = providers / "sam.json"
+    if sam.is_file():
+        index.update(json.loads(sam.read_text(encoding="utf-8")))
+    return index
 
-        return PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
-    except Exception:  # noqa: BLE001 - ResourceNotFoundError and any change of cfn-lint's internals
-        return None
+
+@lru_cache(maxsize=1024)
+def resource_schema(resource_type: str, region: str = "us-east-1") -> dict[str, Any]:
+    """The CloudFormation registry schema cfn-lint ships for a type ({} when it has none).
+
+    Read from cfn-lint's bundled files (template/cfnlint_seams.py checks they are there), not through its schema
+    manager: importing that loads all of cfn-lint, a second of start-up for a few small JSON files.
+    """
+    try:
+        digest = _provider_index(region).get(resource_type)
+        if not digest:
+            return {}
+        return json.loads(data_path("schemas", "resources", f"{digest}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a missing or unreadable file means "no rule known", never a crash
+        return {}
 
 
 @lru_cache(maxsize=512)
 def name_rule(resource_type: str, region: str = "us-east-1") -> NameRule | None:
     """The rule of the type's custom-name property (the "Name type" of the CloudFormation user guide):
     `<Type>Name` or `Name`, when it is create-only (a physical name) and the schema bounds it."""
-    schema = _schema(resource_type, region)
+    schema = resource_schema(resource_type, region)
     if not schema:
         return None
     short = resource_type.split("::")[-1]

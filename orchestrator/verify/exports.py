@@ -8,45 +8,17 @@ A cycle of imports is bad input.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from orchestrator.deploy.prereqs import import_names
+from orchestrator.deploy.prereqs import export_patterns, import_names, names_known
 from orchestrator.errors import BadInput
-from orchestrator.template.intrinsics import partition_for_region, resolve_known
 from orchestrator.verify.matrix import Cell
 
-_STACK = "\x00STACK\x00"
-
-
-def _known(document: dict, parameters: dict[str, str], region: str, stack: str = _STACK) -> dict[str, Any]:
-    known: dict[str, Any] = {}
-    for name, spec in (document.get("Parameters") or {}).items():
-        if isinstance(spec, dict) and (name in parameters or "Default" in spec):
-            known[name] = parameters.get(name, spec.get("Default"))
-    known.update({"AWS::Region": region, "AWS::Partition": partition_for_region(region), "AWS::StackName": stack,
-                  "AWS::URLSuffix": "amazonaws.com"})
-    return known
-
-
-def export_patterns(document: dict, parameters: dict[str, str], region: str) -> list[re.Pattern[str]]:
-    """A pattern per export name; a stack-name part becomes the group `stack`."""
-    patterns = []
-    outputs = document.get("Outputs") or {}
-    for output in outputs.values() if isinstance(outputs, dict) else ():
-        name = ((output or {}).get("Export") or {}).get("Name") if isinstance(output, dict) else None
-        if name is None:
-            continue
-        value = resolve_known(name, _known(document, parameters, region))
-        if not isinstance(value, str):
-            continue
-        parts = [re.escape(p) for p in value.split(_STACK)]
-        patterns.append(re.compile("^" + "(?P<stack>[A-Za-z][A-Za-z0-9-]*)".join(parts[:2]) + "".join(parts[2:]) + "$"))
-    return patterns
+_known = names_known
 
 
 def link_cells(cells: list[Cell], load: Any) -> list[Cell]:

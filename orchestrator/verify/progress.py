@@ -13,17 +13,6 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
-def state_text(event_dict: Mapping[str, Any]) -> str | None:
-    """A running cell's state as one log event of its deploy describes it (None for verify's own events)."""
-    event = str(event_dict.get("event", ""))
-    if event.startswith("verify_"):
-        return None
-    parts = [f"attempt {event_dict['attempt']}"] if "attempt" in event_dict else []
-    detail = " ".join(str(event_dict[key]) for key in ("logical_id", "status") if event_dict.get(key) not in (None, ""))
-    parts.append(f"{event} {detail}".strip())
-    return ": ".join(parts)
-
-
 class Progress:
     """Cells done/total and the state of every running cell: a rich live table on a TTY, log lines otherwise."""
 
@@ -42,8 +31,10 @@ class Progress:
 
             self._live = Live(self._render(), console=Console(file=self._stream), refresh_per_second=4, transient=True)
 
+    # Each running cell's state comes from its deploy's phase callback (on_state: "attempt 2: watching the
+    # create"), handed to the deploy function by verify/run.py. The host's structlog configuration is never
+    # read or changed: a library uses the host's logging as it finds it.
     def __enter__(self) -> Progress:
-        self._install_tap()
         if self._live is not None:
             self._live.start()
         return self
@@ -51,32 +42,6 @@ class Progress:
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
             self._live.stop()
-        self._remove_tap()
-
-    # The loop logs every step with the cell id bound (contextvars); a processor that reads those lines
-    # gives each running cell its current state without coupling the loop to the verify command.
-    def _install_tap(self) -> None:
-        self._saved_processors = None
-        if not structlog.is_configured():
-            return
-        processors = list(structlog.get_config()["processors"])
-        self._saved_processors = list(processors)
-        position = 1 if processors and processors[0] is structlog.contextvars.merge_contextvars else 0
-        processors.insert(position, self._tap)
-        structlog.configure(processors=processors)
-
-    def _remove_tap(self) -> None:
-        if getattr(self, "_saved_processors", None) is not None:
-            structlog.configure(processors=self._saved_processors)
-            self._saved_processors = None
-
-    def _tap(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-        cell_id = event_dict.get("cell")
-        if cell_id in self.running:
-            text = state_text(event_dict)
-            if text is not None:
-                self.state(cell_id, text, echo=False)
-        return event_dict
 
     def started(self, cell_id: str) -> None:
         with self._lock:

@@ -219,6 +219,10 @@ def root_causes(cell: Mapping[str, Any]) -> str:
     report = cell.get("report")
     if not report:
         return str(cell.get("error") or "no deploy report")
+    missing = report.get("prerequisites_missing") or []
+    if missing and report.get("status") != "succeeded":  # something exists nowhere: named, not a deploy failure
+        return "; ".join(f"{m.get('class')}: {m.get('what')} ({m.get('property') or 'Resources.' + str(m.get('logical_id'))})"
+                         for m in missing)
     attempts = report.get("attempts") or []
     for attempt in reversed(attempts):
         if attempt.get("failures"):
@@ -318,7 +322,8 @@ def render_junit(run: Mapping[str, Any]) -> str:
             report = cell.get("report") or {}
             if outcome == FAILED:
                 counts["failures"] += 1
-                failure = ET.SubElement(case, "failure", message=root_causes(cell), type="DeployFailed")
+                kind = "PrerequisiteMissing" if report.get("prerequisites_missing") else "DeployFailed"
+                failure = ET.SubElement(case, "failure", message=root_causes(cell), type=kind)
                 failure.text = _attempts_text(report)
             elif outcome in (ERROR, MISSING):
                 counts["errors"] += 1

@@ -161,6 +161,8 @@ def _run_cell_body(cell: Cell, record: dict[str, Any], settings: CellSettings, s
             parameters=parameters,
             out=cell_out_path(cell, settings.out_dir),
             cancel_event=settings.cancel_event,
+            # The loop's phases ("attempt 2: watching the create") are the cell's state in the progress view.
+            on_state=state,
             **({"with_templates": cell.with_templates} if cell.with_templates else {}),
             **dict(settings.deploy_options or {}),
         )

@@ -19,7 +19,7 @@ import structlog
 
 from orchestrator import redact
 from orchestrator.verify.matrix import Cell
-from orchestrator.verify.progress import Progress, state_text
+from orchestrator.verify.progress import Progress
 
 log = structlog.get_logger(__name__)
 
@@ -66,9 +66,13 @@ def _worker_init(events: Any, cancel: Any, log_settings: dict[str, Any] | None, 
         # (whatever that is at the time: a terminal, a pipe, a test runner's capture), never interleaved.
         sys.stderr = _LinesToParent(events)
         configure_logging(**log_settings)
-        processors = list(structlog.get_config()["processors"])
-        processors.insert(1 if processors and processors[0] is structlog.contextvars.merge_contextvars else 0, _tap)
-        structlog.configure(processors=processors)
+    else:
+        # A library host configured structlog its own way (or not at all), and its processors cannot cross a
+        # process boundary: each event goes back as data and the parent logs it through the host's
+        # configuration, which decides whether and where it appears. (Unconfigured, structlog would print
+        # every worker's lines on stdout: a library must stay silent unless its host asks.)
+        structlog.configure(processors=[structlog.contextvars.merge_contextvars, _event_to_parent],
+                            logger_factory=structlog.ReturnLoggerFactory(), cache_logger_on_first_use=False)
     if warm_target is not None:
         _warm(warm_target)
     _WORKER["start_cpu_s"] = _cpu_s()
@@ -91,6 +95,20 @@ class _LinesToParent(io.TextIOBase):
         return False
 
 
+def _event_to_parent(_logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
+    fields = {key: value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+              for key, value in event_dict.items() if key != "event"}
+    _WORKER["events"].put(("event", method, (str(event_dict.get("event", "")), fields)))
+    raise structlog.DropEvent
+
+
+def _relog(method: str, payload: tuple[str, dict[str, Any]]) -> None:
+    """In the parent: a worker's event, logged through the host's structlog configuration."""
+    event, fields = payload
+    emit = getattr(log, method, None)
+    (emit if callable(emit) else log.info)(event, **fields)
+
+
 def _warm(target: str) -> None:
     """Import the deploy loop (and, for the embedded target, moto with the sandbox's seams checked) before
     the first cell arrives, so that no cell pays the start-up."""
@@ -101,15 +119,6 @@ def _warm(target: str) -> None:
         from orchestrator.sandbox import patches
 
         patches.self_test()
-
-
-def _tap(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    cell_id = event_dict.get("cell")
-    if cell_id is not None:
-        text = state_text(event_dict)
-        if text is not None:
-            _WORKER["events"].put(("state", cell_id, text))
-    return event_dict
 
 
 def _cpu_s() -> float:
@@ -193,6 +202,9 @@ def run_in_processes(
             if kind == "log":
                 sys.stderr.write(text + "\n")
                 sys.stderr.flush()
+                continue
+            if kind == "event":
+                _relog(cell_id, text)
                 continue
             if cell_id in finished:
                 continue
