@@ -378,7 +378,9 @@ def _finish(rows: list[dict], json_path: Path | None) -> None:
     print("totals: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     kinds: dict[str, int] = {}
     for row in rows:
-        for kind, count in (row["measured"].get("stand_in_types") or {}).items():
+        found = row["measured"].get("stand_in_types") or {}
+        # Older runs (bench/results/s11b-corpus-*.json) list the types without counts.
+        for kind, count in (found.items() if isinstance(found, dict) else ((k, 1) for k in found)):
             kinds[kind] = kinds.get(kind, 0) + count
     print("stand-ins by type: " + (", ".join(f"{k}={v}" for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
                                    or "none"))
