@@ -9,6 +9,7 @@ import queue as queue_module
 import resource
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -247,10 +248,33 @@ def run_in_processes(
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             collect({f for f in done if not f.cancelled()})
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        drain()
+        _shutdown_draining(pool, drain)
         events.close()
     return [results.get(cell.id) or not_run(cell) for cell in cells]
+
+
+def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> None:
+    """Shut the pool down while its workers' last lines are still being read.
+
+    A worker that exits first flushes what it put on the event queue into the pipe; with the pipe full and
+    nobody reading, it never exits and the shutdown waits for it forever (seen under load, when a cell's
+    clean-up logs more than the pipe holds after its record came back).
+    """
+    stop = threading.Event()
+
+    def keep_draining() -> None:
+        while not stop.is_set():
+            drain()
+            stop.wait(0.05)
+
+    reader = threading.Thread(target=keep_draining, name="verify-drain", daemon=True)
+    reader.start()
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        stop.set()
+        reader.join()
+    drain()
 
 
 def _start_warm_forkserver(cells: list[Cell], target: str) -> None:
