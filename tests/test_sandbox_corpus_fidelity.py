@@ -33,3 +33,32 @@ def test_nested_stack_parameters_are_passed_as_cloudformation_strings(sandbox):
     stack = cf.describe_stacks(StackName="nested-params")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", events_of(cf, "nested-params")
     assert stack["Outputs"][0]["OutputValue"] == "true,5,0.5"
+
+
+def test_classic_elb_source_security_group_is_its_own_group(sandbox):
+    """GetAtt SourceSecurityGroup.GroupName/.OwnerAlias name the ELB's group (default_elb_... when none is
+    given) and the account: back-end instances admit it by name (cfn-elb-locked-down-asg)."""
+    cf = sandbox_client(sandbox, "cloudformation")
+    template = {"Resources": {
+        "Elb": {"Type": "AWS::ElasticLoadBalancing::LoadBalancer", "Properties": {
+            "AvailabilityZones": {"Fn::GetAZs": ""},
+            "Listeners": [{"LoadBalancerPort": "80", "InstancePort": "80", "Protocol": "HTTP"}]}},
+        "InstanceSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "from the load balancer only",
+            "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": "80", "ToPort": "80",
+                                      "SourceSecurityGroupOwnerId": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.OwnerAlias"]},
+                                      "SourceSecurityGroupName": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.GroupName"]}}]}}},
+        "Outputs": {"Group": {"Value": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.GroupName"]}},
+                    "Owner": {"Value": {"Fn::GetAtt": ["Elb", "SourceSecurityGroup.OwnerAlias"]}},
+                    "Sg": {"Value": {"Ref": "InstanceSg"}}}}
+    cf.create_stack(StackName="elb-source", TemplateBody=json.dumps(template), DisableRollback=True)
+    stack = cf.describe_stacks(StackName="elb-source")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events_of(cf, "elb-source")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    ec2, elb = sandbox_client(sandbox, "ec2"), sandbox_client(sandbox, "elb")
+    [balancer] = elb.describe_load_balancers()["LoadBalancerDescriptions"]
+    [elb_group] = ec2.describe_security_groups(GroupIds=balancer["SecurityGroups"])["SecurityGroups"]
+    account = sandbox_client(sandbox, "sts").get_caller_identity()["Account"]
+    assert outputs["Group"] == elb_group["GroupName"] and outputs["Owner"] == account
+    [rule] = ec2.describe_security_groups(GroupIds=[outputs["Sg"]])["SecurityGroups"][0]["IpPermissions"]
+    assert rule["UserIdGroupPairs"][0]["GroupId"] == elb_group["GroupId"]

@@ -120,9 +120,28 @@ def _arn_tail(arn: str, marker: str) -> str | None:
     return None
 
 
+def _elb_source_group(model: Any, attribute: str) -> Any:
+    """AWS::ElasticLoadBalancing::LoadBalancer SourceSecurityGroup.GroupName / .OwnerAlias: the load
+    balancer's own security group (the `default_elb_...` group when none is given) and its owner, the
+    account; back-end instances name it in their ingress rules."""
+    from moto.ec2.models import ec2_backends
+    from moto.elb.models import elb_backends
+
+    for region, backend in elb_backends[model.account_id].items():
+        if backend.load_balancers.get(model.name) is model and model.security_groups:
+            group = ec2_backends[model.account_id][region].get_security_group_from_id(model.security_groups[0])
+            if group is not None:
+                return group.name if attribute.endswith(".GroupName") else group.owner_id
+    return None
+
+
 def fallback_attribute(model: Any, attribute: str) -> Any:
     """A GetAtt value for a moto model that lacks the attribute: AWS's documented value where derivable."""
     arn = getattr(model, "arn", None)
+    if attribute in ("SourceSecurityGroup.GroupName", "SourceSecurityGroup.OwnerAlias") and hasattr(model, "security_groups"):
+        group = _elb_source_group(model, attribute)
+        if group is not None:
+            return group
     if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
         # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), a list.
         return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
