@@ -62,3 +62,38 @@ def test_classic_elb_source_security_group_is_its_own_group(sandbox):
     assert outputs["Group"] == elb_group["GroupName"] and outputs["Owner"] == account
     [rule] = ec2.describe_security_groups(GroupIds=[outputs["Sg"]])["SecurityGroups"][0]["IpPermissions"]
     assert rule["UserIdGroupPairs"][0]["GroupId"] == elb_group["GroupId"]
+
+
+def test_an_update_after_a_repair_retries_a_cancelled_ingress_rule_without_a_duplicate(sandbox):
+    """An ingress rule cancelled by another resource's failure is created again by the next update, as
+    CloudFormation does, without "The specified rule already exists" (fargate-public-vpc after a repair);
+    deleting the stack revokes a rule it added to a group it does not own."""
+    ec2, cf = sandbox_client(sandbox, "ec2"), sandbox_client(sandbox, "cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    outside = ec2.create_security_group(GroupName="outside", Description="not the stack's", VpcId=vpc)["GroupId"]
+
+    def template(policy: str) -> str:
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        return json.dumps({"Resources": {
+            "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "d", "VpcId": vpc}},
+            "FromSelf": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                "GroupId": {"Ref": "Sg"}, "IpProtocol": "-1", "SourceSecurityGroupId": {"Ref": "Sg"}}},
+            "Outside": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                "GroupId": outside, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "SourceSecurityGroupId": {"Ref": "Sg"}}},
+            "Role": {"Type": "AWS::IAM::Role", "DependsOn": "Sg", "Properties": {
+                "AssumeRolePolicyDocument": trust, "ManagedPolicyArns": [f"arn:aws:iam::aws:policy/{policy}"]}}}})
+
+    cf.create_stack(StackName="ingress-retry", TemplateBody=template("NoSuchPolicy"), DisableRollback=True,
+                    Capabilities=["CAPABILITY_IAM"])
+    failed = events_of(cf, "ingress-retry")
+    assert failed["FromSelf"] == failed["Outside"] == "Resource creation cancelled", failed
+    cf.update_stack(StackName="ingress-retry", TemplateBody=template("ReadOnlyAccess"), Capabilities=["CAPABILITY_IAM"])
+    assert cf.describe_stacks(StackName="ingress-retry")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE", \
+        events_of(cf, "ingress-retry")
+    group = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+             for r in cf.describe_stack_resources(StackName="ingress-retry")["StackResources"]}["Sg"]
+    [rule] = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert rule["IpProtocol"] == "-1" and [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [group]
+    assert len(ec2.describe_security_groups(GroupIds=[outside])["SecurityGroups"][0]["IpPermissions"]) == 1
+    cf.delete_stack(StackName="ingress-retry")
+    assert ec2.describe_security_groups(GroupIds=[outside])["SecurityGroups"][0]["IpPermissions"] == []

@@ -194,6 +194,25 @@ def update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, 
     return model, False, ""
 
 
+def _revoke_ingress(backend: Any, model: Any) -> None:
+    """RevokeSecurityGroupIngress of the rule moto's AWS::EC2::SecurityGroupIngress authorized (moto keeps
+    the rule when the resource is deleted or its cancelled creation is retried, so an update after a
+    repair failed "The specified rule already exists"). A rule already gone with its group is no error."""
+    props = getattr(model, "properties", None) or {}
+    group = getattr(model, "security_group", None)
+    if group is None or backend.get_security_group_from_id(group.id) is None:
+        return
+    ranges = [{"CidrIp": props["CidrIp"], "Description": props.get("Description")}] if props.get("CidrIp") else []
+    source = {key: props[prop] for key, prop in (("GroupId", "SourceSecurityGroupId"), ("GroupName", "SourceSecurityGroupName"))
+              if props.get(prop)}
+    try:
+        backend.revoke_security_group_ingress(group.id, str(props.get("IpProtocol")), props.get("FromPort"),
+                                              props.get("ToPort"), ranges, source_groups=[source] if source else [])
+    except Exception as exc:  # noqa: BLE001 - InvalidPermission.NotFound: nothing left to revoke
+        if not is_client_error(exc):
+            raise
+
+
 def delete_through_api(account_id: str, region: str, resource_type: str, model: Any) -> bool:
     """Delete types whose moto model has no CloudFormation delete, through the service backend.
 
@@ -232,6 +251,8 @@ def delete_through_api(account_id: str, region: str, resource_type: str, model: 
     elif resource_type == "AWS::EC2::EIP":
         ec2().release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
             else ec2().release_address(address=model.public_ip)
+    elif resource_type == "AWS::EC2::SecurityGroupIngress":
+        _revoke_ingress(ec2(), model)
     elif resource_type == "AWS::EC2::NatGateway":
         ec2().delete_nat_gateway(model.id)
     elif resource_type == "AWS::EC2::LaunchTemplate":
