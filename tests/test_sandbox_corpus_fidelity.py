@@ -97,3 +97,32 @@ def test_an_update_after_a_repair_retries_a_cancelled_ingress_rule_without_a_dup
     assert len(ec2.describe_security_groups(GroupIds=[outside])["SecurityGroups"][0]["IpPermissions"]) == 1
     cf.delete_stack(StackName="ingress-retry")
     assert ec2.describe_security_groups(GroupIds=[outside])["SecurityGroups"][0]["IpPermissions"] == []
+
+
+def test_network_load_balancer_placed_by_subnet_mappings(sandbox):
+    """SubnetMappings (each subnet with its Elastic IP), Type and IpAddressType reach CreateLoadBalancer
+    (cfn-nlb-eips); moto's own CloudFormation model passed only Subnets."""
+    ec2, cf = sandbox_client(sandbox, "ec2"), sandbox_client(sandbox, "cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
+               for i, zone in enumerate("ab")]
+    template = {"Resources": {
+        "Eip1": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Eip2": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+        "Nlb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Type": "network", "IpAddressType": "ipv4", "Tags": [{"Key": "team", "Value": "edge"}],
+            "SubnetMappings": [{"AllocationId": {"Fn::GetAtt": [f"Eip{i + 1}", "AllocationId"]}, "SubnetId": subnet}
+                               for i, subnet in enumerate(subnets)]}},
+        "Targets": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+            "Port": 10, "Protocol": "TCP", "VpcId": vpc}},
+        "Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+            "LoadBalancerArn": {"Ref": "Nlb"}, "Port": 80, "Protocol": "TCP",
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Targets"}}]}}}}
+    cf.create_stack(StackName="nlb-eips", TemplateBody=json.dumps(template), DisableRollback=True)
+    assert cf.describe_stacks(StackName="nlb-eips")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE", events_of(cf, "nlb-eips")
+    elbv2 = sandbox_client(sandbox, "elbv2")
+    [balancer] = elbv2.describe_load_balancers()["LoadBalancers"]
+    assert balancer["Type"] == "network" and balancer["VpcId"] == vpc
+    assert sorted(zone["SubnetId"] for zone in balancer["AvailabilityZones"]) == sorted(subnets)
+    tags = elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
+    assert {"Key": "team", "Value": "edge"} in tags

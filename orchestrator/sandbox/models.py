@@ -84,6 +84,24 @@ def prepare(stack: Stack, logical_id: str, definition: dict) -> tuple[Any, dict,
     return None, {"Type": resource_type, **resolved_json}, generated
 
 
+def _elbv2_load_balancer(name: str, resolved: dict, account_id: str, region: str, **_: Any) -> Any:
+    """AWS::ElasticLoadBalancingV2::LoadBalancer with every CreateLoadBalancer input: moto's own CloudFormation
+    model passes only Subnets, SecurityGroups and Scheme, so an NLB placed by SubnetMappings (its Elastic
+    IPs) failed "The specified subnet does not exist." and Type/IpAddressType/Tags were dropped."""
+    from moto.elbv2.models import elbv2_backends
+
+    props = resolved.get("Properties") or {}
+    return elbv2_backends[account_id][region].create_load_balancer(
+        name, props.get("SecurityGroups") or [], props.get("Subnets") or [],
+        subnet_mappings=props.get("SubnetMappings"), scheme=props.get("Scheme") or "internet-facing",
+        loadbalancer_type=props.get("Type"), ip_address_type=props.get("IpAddressType") or "ipv4",
+        tags=props.get("Tags") or None)
+
+
+# Types whose moto CloudFormation model drops inputs the service API takes: created through the backend.
+_FULL_CREATE = {"AWS::ElasticLoadBalancingV2::LoadBalancer": _elbv2_load_balancer}
+
+
 def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
                   resolved: dict, name: str) -> tuple[Any, bool, str]:
     """Create through moto when it models the type, else emulate. Returns (model, emulated, why)."""
@@ -93,7 +111,8 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
     if cls is not None:
         validate_glue_properties(resource_type, logical_id, resolved)
         try:
-            model = cls.create_from_cloudformation_json(
+            create = _FULL_CREATE.get(resource_type, cls.create_from_cloudformation_json)
+            model = create(
                 name, resolved, stack.account_id, stack.region_name,
                 LogicalId=logical_id, StackId=stack.stack_id, ResourceType=resource_type,
             )
