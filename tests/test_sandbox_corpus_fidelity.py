@@ -126,3 +126,31 @@ def test_network_load_balancer_placed_by_subnet_mappings(sandbox):
     assert sorted(zone["SubnetId"] for zone in balancer["AvailabilityZones"]) == sorted(subnets)
     tags = elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
     assert {"Key": "team", "Value": "edge"} in tags
+
+
+def test_an_ingress_resource_repeating_an_inline_rule_is_created(sandbox):
+    """CloudFormation's SecurityGroupIngress handler takes a rule the group already has as created
+    (startup-vpc repeats inline rules as separate resources); deleting it revokes the shared rule."""
+    ec2, cf = sandbox_client(sandbox, "ec2"), sandbox_client(sandbox, "cloudformation")
+    vpc = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    rule = {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}
+
+    def template(with_repeat: bool) -> str:
+        resources = {
+            "Elb": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "elb", "VpcId": vpc}},
+            "App": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupDescription": "app", "VpcId": vpc,
+                "SecurityGroupIngress": [{**rule, "SourceSecurityGroupId": {"Ref": "Elb"}}]}}}
+        if with_repeat:
+            resources["AppFromElb"] = {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+                **rule, "GroupId": {"Ref": "App"}, "SourceSecurityGroupId": {"Ref": "Elb"}}}
+        return json.dumps({"Resources": resources, "Outputs": {"App": {"Value": {"Ref": "App"}}}})
+
+    cf.create_stack(StackName="repeat-rule", TemplateBody=template(True), DisableRollback=True)
+    stack = cf.describe_stacks(StackName="repeat-rule")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", events_of(cf, "repeat-rule")
+    app = stack["Outputs"][0]["OutputValue"]
+    assert len(ec2.describe_security_groups(GroupIds=[app])["SecurityGroups"][0]["IpPermissions"]) == 1
+    cf.update_stack(StackName="repeat-rule", TemplateBody=template(False))
+    assert cf.describe_stacks(StackName="repeat-rule")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert ec2.describe_security_groups(GroupIds=[app])["SecurityGroups"][0]["IpPermissions"] == []

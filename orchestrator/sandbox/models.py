@@ -98,8 +98,30 @@ def _elbv2_load_balancer(name: str, resolved: dict, account_id: str, region: str
         tags=props.get("Tags") or None)
 
 
-# Types whose moto CloudFormation model drops inputs the service API takes: created through the backend.
-_FULL_CREATE = {"AWS::ElasticLoadBalancingV2::LoadBalancer": _elbv2_load_balancer}
+def _security_group_ingress(name: str, resolved: dict, account_id: str, region: str, **kwargs: Any) -> Any:
+    """AWS::EC2::SecurityGroupIngress whose rule the group already has (an identical inline rule of the
+    group, say): CloudFormation's handler takes the rule as created and the stack goes on, where EC2 alone
+    answers InvalidPermission.Duplicate (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/612).
+    Deleting the resource still revokes the shared rule, as on AWS."""
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.security_groups import SecurityGroupIngress
+
+    try:
+        return SecurityGroupIngress.create_from_cloudformation_json(name, resolved, account_id, region, **kwargs)
+    except InvalidPermissionDuplicateError:
+        props = resolved.get("Properties") or {}
+        backend = ec2_backends[account_id][region]
+        group = backend.describe_security_groups(group_ids=[props["GroupId"]])[0] if props.get("GroupId") \
+            else backend.describe_security_groups(groupnames=[props.get("GroupName")])[0]
+        log.debug("ingress_rule_already_present", group_id=group.id)
+        return SecurityGroupIngress(group, props)
+
+
+# Types whose moto CloudFormation model drops inputs the service API takes (or answers differently from
+# CloudFormation's handler): created through the backend.
+_FULL_CREATE = {"AWS::ElasticLoadBalancingV2::LoadBalancer": _elbv2_load_balancer,
+                "AWS::EC2::SecurityGroupIngress": _security_group_ingress}
 
 
 def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
