@@ -123,12 +123,6 @@ def _arn_tail(arn: str, marker: str) -> str | None:
 def fallback_attribute(model: Any, attribute: str, region: str = "") -> Any:
     """A GetAtt value for a moto model that lacks the attribute: AWS's documented value where derivable."""
     arn = getattr(model, "arn", None)
-    if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
-        # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), a list.
-        return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
-    if attribute == "DefaultNetworkAcl" and hasattr(model, "get_cidr_block_association_set"):
-        acls = getattr(model.ec2_backend, "network_acls", {}).values()
-        return next((acl.id for acl in acls if acl.vpc_id == model.id and acl.default), None)
     if attribute == "LoadBalancerFullName" and arn:
         return _arn_tail(arn, ":loadbalancer/")
     if attribute == "TargetGroupFullName" and arn:

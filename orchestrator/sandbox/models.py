@@ -84,6 +84,46 @@ def prepare(stack: Stack, logical_id: str, definition: dict) -> tuple[Any, dict,
     return None, {"Type": resource_type, **resolved_json}, generated
 
 
+def _elbv2_load_balancer(name: str, resolved: dict, account_id: str, region: str, **_: Any) -> Any:
+    """AWS::ElasticLoadBalancingV2::LoadBalancer with every CreateLoadBalancer input: moto's own CloudFormation
+    model passes only Subnets, SecurityGroups and Scheme, so an NLB placed by SubnetMappings (its Elastic
+    IPs) failed "The specified subnet does not exist." and Type/IpAddressType/Tags were dropped."""
+    from moto.elbv2.models import elbv2_backends
+
+    props = resolved.get("Properties") or {}
+    return elbv2_backends[account_id][region].create_load_balancer(
+        name, props.get("SecurityGroups") or [], props.get("Subnets") or [],
+        subnet_mappings=props.get("SubnetMappings"), scheme=props.get("Scheme") or "internet-facing",
+        loadbalancer_type=props.get("Type"), ip_address_type=props.get("IpAddressType") or "ipv4",
+        tags=props.get("Tags") or None)
+
+
+def _security_group_ingress(name: str, resolved: dict, account_id: str, region: str, **kwargs: Any) -> Any:
+    """AWS::EC2::SecurityGroupIngress whose rule the group already has (an identical inline rule of the
+    group, say): CloudFormation's handler takes the rule as created and the stack goes on, where EC2 alone
+    answers InvalidPermission.Duplicate (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/612).
+    Deleting the resource still revokes the shared rule, as on AWS."""
+    from moto.ec2.exceptions import InvalidPermissionDuplicateError
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.security_groups import SecurityGroupIngress
+
+    try:
+        return SecurityGroupIngress.create_from_cloudformation_json(name, resolved, account_id, region, **kwargs)
+    except InvalidPermissionDuplicateError:
+        props = resolved.get("Properties") or {}
+        backend = ec2_backends[account_id][region]
+        group = backend.describe_security_groups(group_ids=[props["GroupId"]])[0] if props.get("GroupId") \
+            else backend.describe_security_groups(groupnames=[props.get("GroupName")])[0]
+        log.debug("ingress_rule_already_present", group_id=group.id)
+        return SecurityGroupIngress(group, props)
+
+
+# Types whose moto CloudFormation model drops inputs the service API takes (or answers differently from
+# CloudFormation's handler): created through the backend.
+_FULL_CREATE = {"AWS::ElasticLoadBalancingV2::LoadBalancer": _elbv2_load_balancer,
+                "AWS::EC2::SecurityGroupIngress": _security_group_ingress}
+
+
 def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,
                   resolved: dict, name: str) -> tuple[Any, bool, str]:
     """Create through moto when it models the type, else emulate. Returns (model, emulated, why)."""
@@ -93,16 +133,14 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
     if cls is not None:
         validate_glue_properties(resource_type, logical_id, resolved)
         try:
-            model = cls.create_from_cloudformation_json(
+            create = _FULL_CREATE.get(resource_type, cls.create_from_cloudformation_json)
+            model = create(
                 name, resolved, stack.account_id, stack.region_name,
                 LogicalId=logical_id, StackId=stack.stack_id, ResourceType=resource_type,
             )
         except Exception as exc:
             if is_client_error(exc):
-                existing = _existing_rule(stack, resource_type, resolved, exc)
-                if existing is None:
-                    raise
-                return existing, False, ""
+                raise
             # A moto model crashing on a valid template is a gap of the sandbox, said out loud.
             log.warning("moto_model_failed", logical_id=logical_id, resource_type=resource_type, error=repr(exc))
             raise SandboxLimitation(resource_type, "creating the resource", exc) from exc
@@ -125,23 +163,6 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
         reason=why,
     )
     return emulated, True, why
-
-
-def _existing_rule(stack: Stack, resource_type: str, resolved: dict, exc: Exception) -> Any:
-    """CloudFormation's AWS::EC2::SecurityGroupIngress handler succeeds when EC2 answers InvalidPermission.Duplicate:
-    the rule it was to add is there already (templates repeat a group's inline rule as a separate resource to
-    break a reference cycle). None for every other error, which fails the resource as EC2 answered it.
-    (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/612)"""
-    if resource_type != "AWS::EC2::SecurityGroupIngress" or "InvalidPermission.Duplicate" not in (
-            getattr(exc, "code", None), getattr(exc, "error_type", None)):
-        return None
-    from moto.ec2.models import ec2_backends
-    from moto.ec2.models.security_groups import SecurityGroupIngress
-
-    props = resolved.get("Properties") or {}
-    ec2 = ec2_backends[stack.account_id][stack.region_name]
-    group = ec2.get_security_group_by_name_or_id(props.get("GroupId") or props.get("GroupName"))
-    return SecurityGroupIngress(group, props) if group is not None else None
 
 
 def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
@@ -214,6 +235,25 @@ def update_model(stack: Stack, ctx: SandboxContext, lid: str, definition: dict, 
     return model, False, ""
 
 
+def _revoke_ingress(backend: Any, model: Any) -> None:
+    """RevokeSecurityGroupIngress of the rule moto's AWS::EC2::SecurityGroupIngress authorized (moto keeps
+    the rule when the resource is deleted or its cancelled creation is retried, so an update after a
+    repair failed "The specified rule already exists"). A rule already gone with its group is no error."""
+    props = getattr(model, "properties", None) or {}
+    group = getattr(model, "security_group", None)
+    if group is None or backend.get_security_group_from_id(group.id) is None:
+        return
+    ranges = [{"CidrIp": props["CidrIp"], "Description": props.get("Description")}] if props.get("CidrIp") else []
+    source = {key: props[prop] for key, prop in (("GroupId", "SourceSecurityGroupId"), ("GroupName", "SourceSecurityGroupName"))
+              if props.get(prop)}
+    try:
+        backend.revoke_security_group_ingress(group.id, str(props.get("IpProtocol")), props.get("FromPort"),
+                                              props.get("ToPort"), ranges, source_groups=[source] if source else [])
+    except Exception as exc:  # noqa: BLE001 - InvalidPermission.NotFound: nothing left to revoke
+        if not is_client_error(exc):
+            raise
+
+
 def delete_through_api(account_id: str, region: str, resource_type: str, model: Any) -> bool:
     """Delete types whose moto model has no CloudFormation delete, through the service backend.
 
@@ -252,6 +292,8 @@ def delete_through_api(account_id: str, region: str, resource_type: str, model: 
     elif resource_type == "AWS::EC2::EIP":
         ec2().release_address(allocation_id=getattr(model, "allocation_id", None)) if getattr(model, "allocation_id", None) \
             else ec2().release_address(address=model.public_ip)
+    elif resource_type == "AWS::EC2::SecurityGroupIngress":
+        _revoke_ingress(ec2(), model)
     elif resource_type == "AWS::EC2::NatGateway":
         ec2().delete_nat_gateway(model.id)
     elif resource_type == "AWS::EC2::LaunchTemplate":

@@ -58,6 +58,20 @@ class NestedStack:
         engine.delete(self.child, self.ctx, self.backend)
 
 
+def parameter_strings(parameters: Any) -> dict[str, str]:
+    """The child's parameters as CloudFormation passes them: every value a string, booleans as `true`/`false`.
+
+    A value resolved from YAML or a condition (`!If [C, true, false]`, `Size: 5`) is a JSON scalar in the
+    parent's template; CloudFormation renders it as its JSON text, never Python's `True`.
+    """
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else str(value)
+
+    return {str(k): text(v) for k, v in (parameters or {}).items()}
+
+
 def _template_from_s3(url: str, account_id: str) -> str | None:
     for pattern in _S3_URL:
         match = pattern.match(url.strip())
@@ -101,7 +115,7 @@ def update_model(current: NestedStack, properties: dict) -> NestedStack:
     body = _template_from_s3(str(properties.get("TemplateURL") or ""), child.account_id)
     if body is None:
         raise NestedStackFailed(EmbeddedFailure("TemplateURL must reference a valid S3 object to which you have access"))
-    parameters = {str(k): str(v) for k, v in (properties.get("Parameters") or {}).items()}
+    parameters = parameter_strings(properties.get("Parameters"))
     if body == child.template and parameters == dict(child.parameters):
         return current
     engine.update(child, current.ctx, body, parameters, backend=current.backend)
@@ -123,7 +137,7 @@ def create_child(parent: Stack, ctx: SandboxContext, logical_id: str, properties
         return None, EmbeddedFailure(f"TemplateURL must reference a valid S3 object to which you have access: {url}")
     backend = cloudformation_backends[parent.account_id][parent.region_name]
     name = f"{parent.name}-{logical_id}-{uuid.uuid4().hex[:12].upper()}"[:128]
-    parameters = {str(k): str(v) for k, v in (properties.get("Parameters") or {}).items()}
+    parameters = parameter_strings(properties.get("Parameters"))
     try:
         child = Stack(stack_id=generate_stack_id(name, parent.region_name, parent.account_id), name=name, template=body,
                       parameters=parameters, account_id=parent.account_id, region_name=parent.region_name,

@@ -74,16 +74,6 @@ def rest_api_name_from_definition(resource_type: str, properties: dict) -> None:
         properties["Name"] = title
 
 
-def load_balancer_subnet_mappings(resource_type: str, properties: dict) -> None:
-    """ELBv2 (CreateLoadBalancer) takes its subnets from Subnets or from SubnetMappings (a subnet with an
-    Elastic IP per zone, as network load balancers use); moto's model reads only Subnets."""
-    if resource_type != "AWS::ElasticLoadBalancingV2::LoadBalancer" or properties.get("Subnets"):
-        return
-    mappings = properties.get("SubnetMappings")
-    if isinstance(mappings, list):
-        properties["Subnets"] = [m["SubnetId"] for m in mappings if isinstance(m, dict) and m.get("SubnetId")]
-
-
 def ssm_parameter_tags(resource_type: str, properties: dict) -> None:
     """AWS::SSM::Parameter Tags are a JSON object {key: value} (its schema, unlike most types'); SSM's
     PutParameter takes [{Key, Value}], which is what moto's model indexes, so the map form crashed it."""
@@ -129,7 +119,7 @@ def rds_group_names(resource_type: str, properties: dict) -> None:
 FIXUPS: tuple[Callable[[str, dict], None], ...] = (kms_key_tags, security_group_ports, rds_engine_case,
                                                    inline_policy_documents, rest_api_name_from_definition,
                                                    method_integration_optionals, eip_domain, ssm_parameter_tags,
-                                                   rds_group_names, load_balancer_subnet_mappings)
+                                                   rds_group_names)
 
 
 def apply(resource_type: str, properties: dict) -> None:
@@ -150,16 +140,3 @@ def import_rest_api_body(check: Any, model: Any) -> None:
     document = {k: v for k, v in body.items() if k != "swagger"}
     document.update(openapi=str(body.get("openapi") or "3.0.1"), info={"description": "", **(body.get("info") or {})})
     apigateway_backends[check.account_id][check.region].put_rest_api(model.id, document, False, mode="overwrite")
-
-
-def load_balancer_type(check: Any, model: Any) -> None:
-    """ELBv2 CreateLoadBalancer takes Type (application, network, gateway) and IpAddressType; moto's model
-    makes every balancer an application one, so a network balancer's TCP listener was refused with
-    "Listener protocol 'TCP' must be one of 'HTTP, HTTPS'"."""
-    if check.resource_type != "AWS::ElasticLoadBalancingV2::LoadBalancer":
-        return
-    kind, addresses = check.properties.get("Type"), check.properties.get("IpAddressType")
-    if isinstance(kind, str) and kind:
-        model.type = kind
-    if isinstance(addresses, str) and addresses:
-        model.ip_address_type = addresses

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from orchestrator.iam.policy import logs_can_use_key, managed_policy
 from orchestrator.sandbox.checks import Check, Rule, RuleFailure, TemplateGraph, request_id_factory
-from orchestrator.sandbox.properties import import_rest_api_body, load_balancer_type
+from orchestrator.sandbox.properties import import_rest_api_body
 from orchestrator.template import refs
 
 __all__ = ["CHECKS", "POST_CREATE_FIXUPS", "PRE_CREATE_FIXUPS", "Check", "Rule", "RuleFailure", "TemplateGraph",
@@ -407,7 +407,6 @@ POST_CREATE_FIXUPS: tuple[Callable[[Check, Any], None], ...] = (
     keep_log_group_kms_key,
     attach_managed_policies,
     import_rest_api_body,
-    load_balancer_type,
 )
 
 
