@@ -210,3 +210,22 @@ def test_stack_events_come_in_pages_of_100_newest_first(sandbox: Sandbox) -> Non
     assert stamps == sorted(stamps, reverse=True)
     with pytest.raises(cf.exceptions.ClientError, match="NextToken"):
         cf.describe_stack_events(StackName="paged", NextToken="nonsense")
+
+
+def test_the_cached_verdict_covers_every_module_of_the_sandbox(tmp_path, monkeypatch) -> None:
+    import shutil
+    from importlib import resources
+
+    from orchestrator.sandbox import bootstrap
+
+    copy = tmp_path / "sandbox"
+    shutil.copytree(resources.files("orchestrator.sandbox"), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    real_files = resources.files
+    monkeypatch.setattr(bootstrap.resources, "files",
+                        lambda name: copy if name == "orchestrator.sandbox" else real_files(name))
+    before = bootstrap.self_test_key("5.2.5", ["seam"])
+    assert bootstrap.self_test_key("5.2.5", ["seam"]) == before
+    # A glue model the self-test's stack does not name still changes what a sandbox builds: a new verdict.
+    glue = copy / "glue_delivery.py"
+    glue.write_text(glue.read_text() + "\n# changed\n")
+    assert bootstrap.self_test_key("5.2.5", ["seam"]) != before

@@ -17,7 +17,6 @@ _LOCK = threading.Lock()
 _shared = False
 
 # The files whose behaviour the self-test proves: a change to any of them invalidates a cached verdict.
-_PROVEN_SOURCES = ("patches.py", "engine.py", "rules.py", "models.py", "emulated.py", "context.py", "accounts.py", "keys.py")
 
 
 def share_region_lists() -> None:
@@ -106,14 +105,15 @@ def cache_dir() -> Path:
 
 
 def self_test_key(moto_version: str, seams: list[str]) -> str:
-    """moto's version, our seam table and the source of every module the self-test proves, this interpreter
-    and machine: the self-test's verdict holds while none of them changes."""
+    """moto's version, our seam table and the source of every module of the sandbox (the self-test's stack
+    goes through the engine, its rules, the glue models and the seams), this interpreter and machine: the
+    self-test's verdict holds while none of them changes."""
     digest = hashlib.sha256()
     for part in (moto_version, sys.version, platform.machine(), platform.node(), *seams):
         digest.update(part.encode() + b"\0")
     package = resources.files("orchestrator.sandbox")
-    for name in _PROVEN_SOURCES:
-        digest.update(package.joinpath(name).read_bytes())
+    for source in sorted((entry for entry in package.iterdir() if entry.name.endswith(".py")), key=lambda e: e.name):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     digest.update(resources.files("orchestrator.data").joinpath("sandbox_self_test.json").read_bytes())
     return digest.hexdigest()
 
