@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import zipfile
@@ -12,7 +13,7 @@ import boto3
 
 from orchestrator import deploy_with_autofix
 from orchestrator.deploy.artifacts import Uploader, package, s3_location, zip_bytes
-from orchestrator.template import load_template
+from orchestrator.template import load_template, loads_template
 
 TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -155,3 +156,94 @@ def test_an_s3_object_that_does_not_exist_is_prerequisite_missing_never_repaired
     assert result.report["stop_reason"] == "prerequisite-missing: s3://team-artifacts/builds/fn.zip (Resources.Fn.Properties.Code)"
     [missing] = result.report["prerequisites_missing"]
     assert missing["class"] == "prerequisite-missing" and missing["logical_id"] == "Fn"
+
+
+GLOBAL_CODE = """AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    CodeUri: src/
+    Runtime: python3.12
+Resources:
+  First:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+  Second:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: util.handler
+"""
+
+
+def test_globals_function_code_uri_is_packaged_for_each_function_without_its_own(tmp_path: Path) -> None:
+    base = project(tmp_path)
+    (base / "other").mkdir()
+    (base / "other" / "main.py").write_text("def handler(event, context):\n    return 2\n")
+    document = loads_template(GLOBAL_CODE).document
+    document["Resources"]["Own"] = {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "other/", "Handler": "main.handler"}}
+    document["Resources"]["Inline"] = {"Type": "AWS::Serverless::Function", "Properties": {"InlineCode": "def handler(e, c): pass", "Handler": "index.handler"}}
+    original = copy.deepcopy(document)
+    uploader, stored = recorder()
+    out = package(document, base, uploader)
+    assert document == original
+    res = out.document["Resources"]
+    shared = res["First"]["Properties"]["CodeUri"]
+    assert shared.startswith("s3://run-bucket/artifacts/") and res["Second"]["Properties"]["CodeUri"] == shared
+    assert shared == f"s3://run-bucket/artifacts/{hashlib.sha256(zip_bytes(base / 'src')).hexdigest()}.zip"
+    assert res["Own"]["Properties"]["CodeUri"] not in (shared, "other/") and "CodeUri" not in res["Inline"]["Properties"]
+    assert out.document["Globals"]["Function"]["CodeUri"] == shared  # no local path left in the deployed copy
+    assert len(stored) == 2  # src/ zipped once for both functions, other/ once
+    credited = sorted(a["logical_id"] for a in out.artifacts if a.get("from") == "Globals.Function.CodeUri")
+    assert credited == ["First", "Second"]
+
+
+def test_a_missing_globals_code_uri_is_reported_once_where_the_template_names_it(tmp_path: Path) -> None:
+    out = package(loads_template(GLOBAL_CODE).document, tmp_path, None)
+    assert [(m["property"], m["what"]) for m in out.missing] == [("Globals.Function.CodeUri", "local path src/")]
+
+
+# A role naming the CodeDeploy policy without its path: one failed deployment and a repair, so the
+# packaging is redone for the second deployment and the repaired template is written.
+BROKEN_ROLE = """  DeployRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: codedeploy.amazonaws.com}
+            Action: sts:AssumeRole
+      ManagedPolicyArns:
+        - arn:aws:iam::aws:policy/AWSCodeDeployRole
+"""
+
+
+def test_sam_functions_sharing_globals_code_uri_deploy_packaged(tmp_path: Path, sandbox) -> None:
+    base = project(tmp_path)
+    text = GLOBAL_CODE + BROKEN_ROLE
+    (base / "template.yaml").write_text(text)
+    result = deploy_with_autofix(base / "template.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", keep_stack=True,
+                                 forecast=False, report_json=tmp_path / "report.json")
+    assert result.status == "succeeded", result.report["stop_reason"]
+    assert result.deployments == 2 and result.repaired_template == base / "template.fixed.yaml"
+    shipped = {a["logical_id"]: a for a in result.report["artifacts"] if a["local"]}
+    assert set(shipped) == {"First", "Second"} and {a["local"] for a in shipped.values()} == {"src/"}
+    assert {a["from"] for a in shipped.values()} == {"Globals.Function.CodeUri"}
+    cfn = boto3.client("cloudformation", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+    lam = boto3.client("lambda", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+    s3 = boto3.client("s3", endpoint_url=sandbox.endpoint_url, **sandbox.credentials)
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cfn.describe_stack_resources(StackName=result.stack_name)["StackResources"]}
+    for lid, artifact in shipped.items():
+        bucket, _, key = artifact["s3"][5:].partition("/")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert {"app.py", "util.py"} <= set(zipfile.ZipFile(io.BytesIO(body)).namelist())
+        code = lam.get_function(FunctionName=physical[lid])["Configuration"]
+        assert code["Handler"] == {"First": "app.handler", "Second": "util.handler"}[lid]
+    assert (base / "template.yaml").read_text() == text
+    repaired = load_template(result.repaired_template).document
+    assert repaired["Globals"]["Function"]["CodeUri"] == "src/"
+    assert "CodeUri" not in repaired["Resources"]["First"]["Properties"]
+    assert repaired["Resources"]["DeployRole"] != load_template(base / "template.yaml").document["Resources"]["DeployRole"]

@@ -3,7 +3,8 @@
 Local paths in the properties of PACKAGEABLE are zipped (directories, and files where the property
 takes a zip) or uploaded as they are, put in the run's bucket and rewritten to their S3 location in
 the DEPLOYED copy of the template only: the repaired template keeps its local paths. A child
-template (TemplateURL, Serverless::Application Location) is packaged recursively.
+template (TemplateURL, Serverless::Application Location) is packaged recursively. A `CodeUri` given in
+`Globals.Function` is packaged for every SAM function that does not name its own, as `sam package` does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PACKAGEABLE: dict[str, list[tuple[str, str, Any]]] = {
     "AWS::CloudFormation::Stack": [("TemplateURL", "template", "https")],
 }
 _ARCHIVES = (".zip", ".jar")
+_GLOBAL_CODE = "Globals.Function.CodeUri"
 _HTTPS_S3 = (re.compile(r"^https?://s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/([^/]+)/(.+)$"),
              re.compile(r"^https?://([^./]+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com(?:\.cn)?/(.+)$"))
 
@@ -147,6 +149,7 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
     job = _Job(out, base_dir, uploader, load_child, _depth, lookup)
     resolve = resolver(document, lookup.known) if lookup.known is not None else None
     resources = out.document.get("Resources") or {}
+    took_global = _apply_global_code(out.document)
     for lid, resource in resources.items() if isinstance(resources, dict) else ():
         if not isinstance(resource, dict):
             continue
@@ -170,7 +173,53 @@ def package(document: dict, base_dir: Path, uploader: Uploader | None, *,
             if location is not None:
                 out.artifacts.append({"logical_id": lid, "resource_type": resource["Type"], "property": where,
                                       "s3": f"s3://{location[0]}/{location[1]}", "local": None})
+    _credit_global_code(out, took_global)
     return out
+
+
+def _apply_global_code(document: dict) -> list[str]:
+    """Give Globals.Function.CodeUri to each SAM function without code of its own; the ids that took it.
+
+    SAM's transform merges Globals after packaging, so `sam package` copies this one global into the
+    functions first (aws-sam-cli#1706, PR #1766); other Globals (Api DefinitionUri) it leaves alone, as here.
+    """
+    code = _get(document, _GLOBAL_CODE)
+    shared = _get(document, "Globals.Function")
+    resources = document.get("Resources")
+    if code is None or not isinstance(resources, dict):
+        return []
+    took = []
+    for lid, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.setdefault("Properties", {})
+        merged = {**shared, **props} if isinstance(props, dict) else {}
+        # Code of its own, or an image, and the global does not apply to it.
+        if not isinstance(props, dict) or {"CodeUri", "InlineCode", "ImageUri"} & set(props) \
+                or merged.get("PackageType") == "Image":
+            continue
+        props["CodeUri"] = copy.deepcopy(code)
+        took.append(lid)
+    return took
+
+
+def _credit_global_code(out: Packaged, took: list[str]) -> None:
+    """Name Globals.Function.CodeUri where the functions' copies are reported; the deployed Globals follow."""
+    if not took:
+        return
+    copies = {f"Resources.{lid}.Properties.CodeUri" for lid in took}
+    for item in out.artifacts:
+        if item["property"] in copies:
+            item["from"] = _GLOBAL_CODE
+    seen = False
+    for item in list(out.missing):
+        if item["property"] in copies:  # one path missing once, where the template names it
+            if seen:
+                out.missing.remove(item)
+            item["property"], seen = _GLOBAL_CODE, True
+    packaged = out.document["Resources"][took[0]]["Properties"]["CodeUri"]
+    if not is_local(packaged):  # no local path is left in the deployed copy, even one every function overrides
+        _set(out.document, _GLOBAL_CODE, copy.deepcopy(packaged))
 
 
 @dataclass
