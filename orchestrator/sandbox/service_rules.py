@@ -1,4 +1,4 @@
-"""Service rules of the sandbox: how Lambda, IAM, S3, EC2 and Logs refuse requests that moto accepts.
+"""Service rules of the sandbox: how Lambda, IAM, S3, EC2, Logs and RDS refuse requests that moto accepts.
 
 Each rule models the service's own check (its API constraint, its lifecycle table, its account state) and
 answers with the service's wording; none reuses a detector's or a repair's predicate.
@@ -173,10 +173,62 @@ class LogGroupExists(ServiceRule):
                            "AlreadyExists", "CloudWatchLogs", 400)
 
 
+# RDS engines and engine versions that can no longer be created, with the date creation ended, from AWS's
+# end-of-life notices: Aurora MySQL version 1 (engine "aurora", MySQL 5.6) and Aurora Serverless v1.
+_AURORA_MYSQL1_EOL = date(2023, 2, 28)  # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.MySQL56.EOL.html
+_SERVERLESS_V1_EOL = date(2025, 3, 31)  # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless.html
+_RETIRED_ENGINES: dict[str, date] = {"aurora": _AURORA_MYSQL1_EOL}
+# Version prefixes retired per engine (Aurora MySQL 1 versions were 5.6.10a and 5.6.mysql_aurora.1.x).
+_RETIRED_VERSIONS: dict[str, tuple[tuple[str, date], ...]] = {
+    "aurora": (("5.6.", _AURORA_MYSQL1_EOL),),
+    "aurora-mysql": (("5.6.", _AURORA_MYSQL1_EOL),),
+}
+_RETIRED_ENGINE_MODES: dict[str, date] = {"serverless": _SERVERLESS_V1_EOL}
+
+
+class RdsRetiredEngine(ServiceRule):
+    """RDS CreateDBCluster/CreateDBInstance refuse an engine, engine version or engine mode past its end of
+    life. Wording as RDS answers: a version it no longer offers is InvalidParameterCombination "Cannot find
+    version <v> for <engine>"; the retired engine name itself is InvalidParameterValue "Unrecognized engine
+    name: aurora"; a retired engine mode is "The engine mode <m> you requested is currently unavailable."."""
+
+    id = "rds-retired-engine"
+    description = "RDS creates no DB cluster or instance on a retired engine, engine version or engine mode"
+    source_url = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.MySQL56.EOL.html"
+
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
+        self.today = today
+
+    def _refusal(self, properties: dict) -> str | None:
+        engine = properties.get("Engine")
+        if not isinstance(engine, str):
+            return None
+        engine, today = engine.lower(), self.today()
+        version = properties.get("EngineVersion")
+        if isinstance(version, str):
+            for prefix, end in _RETIRED_VERSIONS.get(engine, ()):
+                if version.startswith(prefix) and today > end:
+                    return f"Cannot find version {version} for {engine}"
+        if engine in _RETIRED_ENGINES and today > _RETIRED_ENGINES[engine]:
+            return f"Unrecognized engine name: {engine}"
+        mode = properties.get("EngineMode")
+        end = _RETIRED_ENGINE_MODES.get(mode.lower()) if isinstance(mode, str) else None
+        if end is not None and today > end:
+            return f"The engine mode {mode} you requested is currently unavailable."
+        return None
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type not in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
+            return None
+        message = self._refusal(check.properties)
+        return None if message is None else RuleFailure(message, "InvalidRequest", "Rds", 400)
+
+
 SERVICE_RULES: tuple[ServiceRule, ...] = (
     LambdaRuntimeSupport(),
     PolicyLanguageVersion(),
     NameLength(),
     SubnetZone(),
     LogGroupExists(),
+    RdsRetiredEngine(),
 )
