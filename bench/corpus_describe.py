@@ -19,18 +19,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from orchestrator.deploy.fixtures import KINDS as FIXTURE_KINDS  # noqa: E402
 from orchestrator.template import load_template  # noqa: E402
 
-# AWS-specific parameter types (and their List<> forms) -> the prerequisite kind a fixture provides.
+# AWS-specific parameter types (and their List<> forms) -> the prerequisite kind: the fixture kinds the tool
+# provides, and two it does not.
 _TYPE_KINDS = {
-    "AWS::EC2::VPC::Id": "vpc",
-    "AWS::EC2::Subnet::Id": "subnet",
-    "AWS::EC2::SecurityGroup::Id": "security-group",
-    "AWS::EC2::SecurityGroup::GroupName": "security-group",
-    "AWS::EC2::KeyPair::KeyName": "keypair",
-    "AWS::Route53::HostedZone::Id": "hosted-zone",
-    "AWS::EC2::Image::Id": "image",
-    "AWS::EC2::AvailabilityZone::Name": "availability-zone",
+    **FIXTURE_KINDS,
     "AWS::EC2::Instance::Id": "other:instance",
     "AWS::EC2::Volume::Id": "other:volume",
 }

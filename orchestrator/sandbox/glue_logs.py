@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.sandbox.glue import _GlueModel, _props
+from orchestrator.sandbox.glue import _BackendModel
+
 
 def _flag(value: Any, default: bool = False) -> bool:
     return default if value is None else str(value).lower() == "true"
 
 
-class Trail(_GlueModel):
+class Trail(_BackendModel):
     """AWS::CloudTrail::Trail: CloudTrail CreateTrail (the bucket must exist, the SNS topic too), then
     PutEventSelectors and StartLogging when IsLogging; Ref is the trail name, GetAtt Arn and SnsTopicArn."""
 
     resource_type = "AWS::CloudTrail::Trail"
+    service = "cloudtrail"
     attributes = {"Arn": "arn", "SnsTopicArn": "sns_topic_arn"}
 
-    @classmethod
-    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
-                                        region_name: str, **kwargs: Any) -> "Trail":
-        from moto.cloudtrail.models import cloudtrail_backends
-
-        props = _props(cloudformation_json)
-        backend = cloudtrail_backends[account_id][region_name]
-        name = props.get("TrailName") or resource_name
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        name = props.get("TrailName") or name
         topic = props.get("SnsTopicName")
         if isinstance(topic, str) and topic.startswith("arn:"):
             topic = topic.rsplit(":", 1)[-1]  # CloudTrail takes the topic's name or its ARN
@@ -38,14 +34,11 @@ class Trail(_GlueModel):
             backend.put_event_selectors(name, props.get("EventSelectors") or [], props.get("AdvancedEventSelectors") or [])
         if _flag(props.get("IsLogging")):
             backend.start_logging(name)
-        model = cls(name, account_id, region_name)
-        model.arn, model.sns_topic_arn = trail.arn, trail.topic_arn
-        return model
+        self.arn, self.sns_topic_arn = trail.arn, trail.topic_arn
+        return name
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.cloudtrail.models import cloudtrail_backends
-
-        cloudtrail_backends[account_id][region_name].delete_trail(self.physical_resource_id)
+    def _delete(self, backend: Any) -> None:
+        backend.delete_trail(self.physical_resource_id)
 
 
 MODELS = (Trail,)
