@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import networkx as nx
-
 from orchestrator.iam.policy import grants
 from orchestrator.model import Failure, PatchOp, RepairPlan
 from orchestrator.repairs.base import Repair, as_list, physical_map, props, resources_of, set_depends_on
@@ -116,6 +114,8 @@ class AddDependsOn(Repair):
         # The whole class: every other resource missing the same ordering to the same resource.
         for consumer, needed in unordered.items():
             pairs |= {(consumer, n) for n in needed & targets}
+
+        import networkx as nx  # here, not at import: loading the registry (every forecast) must not pay for it
 
         g = nx.DiGraph(graph.g)
         additions: dict[str, list[str]] = {}

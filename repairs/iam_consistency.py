@@ -50,7 +50,7 @@ class IamEventualConsistency(Repair):
             graph = build_graph(template)
         shaped: list[Failure] = []
         for failure in failures:
-            if failure.logical_id not in graph.g:
+            if failure.logical_id not in graph:
                 continue
             named = {m["name"] for m in _ROLE_IN_ARN.finditer(failure.status_reason or "")}
             roles = _template_roles_named(document, named) - {failure.logical_id}

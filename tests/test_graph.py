@@ -7,6 +7,8 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from cfnlint.decode import decode
 from cfnlint.graph import Graph as CfnLintGraph
 from cfnlint.template import Template as CfnLintTemplate
@@ -230,3 +232,45 @@ def test_resource_edges_match_cfn_lint_graph(name):
     resources = set(document["Resources"])
     expected = {(u, v) for u, v in theirs.edges() if u in resources and v in resources}
     assert build_graph(load_template(path)).resource_edges() == expected
+
+
+# The graph answers reachability and acyclicity from its own reference index (a forecast must not import
+# networkx); networkx's algorithms on the same edges are the reference those answers must equal.
+_NAMES = st.sampled_from(list("ABCDEFG"))
+
+
+@given(st.lists(st.tuples(_NAMES, _NAMES), max_size=14))
+def test_reachability_and_cycles_equal_networkx_on_any_graph(edges: list[tuple[str, str]]) -> None:
+    g = nx.DiGraph()
+    g.add_nodes_from("ABCDEFG", kind="resource", type="")
+    for u, v in edges:
+        g.add_edge(u, v, kind="Ref", refs=[{"kind": "Ref", "path": f"/{u}/{v}"}])
+    graph = DependencyGraph(g)
+    for a in "ABCDEFGZ":
+        known = a in g
+        assert graph.ancestors(a) == (nx.descendants(g, a) if known else set())
+        assert graph.descendants(a) == (nx.ancestors(g, a) if known else set())
+        for b in "ABCDEFGZ":
+            assert graph.depends_on(a, b) == (a != b and known and b in g and nx.has_path(g, a, b))
+            assert graph.would_cycle(a, b) == (a == b or (known and b in g and nx.has_path(g, b, a)))
+    cycle = graph.find_cycle()
+    assert (cycle is None) == nx.is_directed_acyclic_graph(g)
+    if cycle is not None:
+        assert all(g.has_edge(u, v) for u, v in zip(cycle, cycle[1:])) and cycle[0] == cycle[-1]
+
+
+def test_the_networkx_view_holds_the_index_nodes_and_edges_in_order() -> None:
+    checked = 0
+    for name in ALL_FIXTURES:
+        try:
+            graph = build_graph(load_template(FIXTURES / name))
+        except BadInput:
+            continue  # the fixtures meant not to build
+        g = graph.g
+        assert list(g.nodes(data=True)) == graph.nodes()
+        assert list(g.edges(data=True)) == graph.edges()
+        order = {n: i for i, n in enumerate(graph.deployment_order())}
+        assert all(order[v] < order[u] for u, v in graph.resource_edges()), name  # what a resource needs comes first
+        assert all(n in graph for n in g) and "not-a-node" not in graph
+        checked += 1
+    assert checked >= 5

@@ -42,7 +42,7 @@ def graph_command(
     redact.current().add(redact.noecho_values(tpl.document))
     graph = build_graph(tpl)
     marked = list(highlight or [])
-    missing = [node for node in marked if node not in graph.g]
+    missing = [node for node in marked if node not in graph]
     if missing:
         raise BadInput(f"--highlight: no node {missing[0]!r} in the graph", file=str(template))
     if fmt is GraphFormat.json:

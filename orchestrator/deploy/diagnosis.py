@@ -174,10 +174,10 @@ def diagnose_events(
     failed = {event.logical_id for event in roots} | set(nested_failed)
     found: list[tuple[StackEvent, list[Failure]]] = []
     for event in roots:
-        if graph is not None and event.logical_id in graph.g:
+        if graph is not None and event.logical_id in graph:
             culprits = sorted(
                 other for other in failed
-                if other != event.logical_id and other in graph.g and graph.depends_on(event.logical_id, other)
+                if other != event.logical_id and other in graph and graph.depends_on(event.logical_id, other)
             )
             if culprits:
                 diagnosis.dropped.append((event.logical_id, f"depends on failed {', '.join(culprits)}"))

@@ -27,9 +27,10 @@ class DetectorContext:
     def document(self) -> dict:
         return self.template.document
 
-    @property
+    @cached_property
     def resources(self) -> dict:
         # Fn::ForEach fragments (AWS::LanguageExtensions) are not resources until CloudFormation expands them.
+        # Built once per context: detectors ask for it per resource, and a forecast never changes its template.
         return {lid: body for lid, body in (self.document.get("Resources") or {}).items() if isinstance(body, dict)}
 
     @cached_property

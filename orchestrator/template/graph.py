@@ -1,15 +1,16 @@
-"""The template's dependency graph (networkx): resources, parameters, conditions, mappings and outputs."""
+"""The template's dependency graph (a reference index; networkx for its algorithms): resources, parameters, conditions, mappings and outputs."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Iterable
 
 from orchestrator.errors import BadInput
 from orchestrator.template import language_extensions, refs
 from orchestrator.template.jsonpatch import pointer
 from orchestrator.template.load import Template
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["DependencyGraph", "EDGE_KINDS", "build_graph", "node_id"]
 
@@ -28,86 +29,187 @@ def node_id(kind: str, name: str) -> str:
 
 
 class DependencyGraph:
-    """Typed dependency graph; an edge A -> B means A depends on B."""
+    """Typed dependency graph; an edge A -> B means A depends on B.
+
+    The graph is held as a plain reference index (nodes and each node's targets, in the order networkx
+    keeps them), which answers membership, edges and reachability; networkx is imported only for what
+    needs its algorithms (a cycle to report, an order to deploy in) or by a caller asking for `g`.
+    A forecast thus never imports networkx (about 0.1 s of a short process's start-up).
+    """
 
     def __init__(self, g: nx.DiGraph | None = None):
-        self.g: nx.DiGraph = g if g is not None else nx.DiGraph()
+        self._nodes: dict[str, dict[str, Any]] = {}
+        self._succ: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pred: dict[str, set[str]] | None = None
+        self._reach: dict[str, frozenset[str]] = {}
+        self._nx: nx.DiGraph | None = g
+        if g is not None:
+            for n, data in g.nodes(data=True):
+                self.add_node(n, data)
+            for u, v, data in g.edges(data=True):
+                self._succ[u][v] = data
+
+    # --- building (by the builder below, before anyone queries) ----------------------------------
+
+    def add_node(self, n: str, attrs: dict[str, Any]) -> None:
+        """Add n or update its attributes (as networkx's add_node: the first insertion fixes its place)."""
+        self._nodes.setdefault(n, {}).update(attrs)
+        self._succ.setdefault(n, {})
+
+    def add_edge(self, u: str, v: str, data: dict[str, Any]) -> None:
+        for n in (u, v):
+            if n not in self._nodes:
+                self.add_node(n, {})
+        self._succ[u][v] = data
+
+    def edge(self, u: str, v: str) -> dict[str, Any] | None:
+        """The data of the edge u -> v ({"kind", "refs"}), or None."""
+        return self._succ.get(u, {}).get(v)
 
     # --- queries -------------------------------------------------------------------------------
 
+    @property
+    def g(self) -> nx.DiGraph:
+        """The graph as a networkx DiGraph (built on first use, then kept; treat it as read-only)."""
+        if self._nx is None:
+            import networkx
+
+            g = networkx.DiGraph()
+            g.add_nodes_from(self._nodes.items())
+            g.add_edges_from((u, v, data) for u, targets in self._succ.items() for v, data in targets.items())
+            self._nx = g
+        return self._nx
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def nodes(self) -> list[tuple[str, dict[str, Any]]]:
+        """(node id, attributes) in insertion order."""
+        return list(self._nodes.items())
+
+    def edges(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(source, target, data) in networkx's order: by source in node order, then by insertion."""
+        return [(u, v, data) for u, targets in self._succ.items() for v, data in targets.items()]
+
     def resources(self) -> list[str]:
-        return [n for n, kind in self.g.nodes(data="kind") if kind == "resource"]
+        return [n for n, data in self._nodes.items() if data.get("kind") == "resource"]
 
     def deployment_order(self) -> list[str]:
         """Resources with dependencies first; ties keep template order."""
-        position = {n: i for i, n in enumerate(self.g.nodes)}
-        order = nx.lexicographical_topological_sort(self.g.reverse(copy=False), key=position.__getitem__)
-        return [n for n in order if self.g.nodes[n].get("kind") == "resource"]
+        import networkx
+
+        position = {n: i for i, n in enumerate(self._nodes)}
+        order = networkx.lexicographical_topological_sort(self.g.reverse(copy=False), key=position.__getitem__)
+        return [n for n in order if self._nodes[n].get("kind") == "resource"]
+
+    def _reachable(self, node: str) -> frozenset[str]:
+        """Every node reachable from node by one or more edges (memoised: the graph does not change)."""
+        found = self._reach.get(node)
+        if found is None:
+            seen: set[str] = set()
+            stack = list(self._succ.get(node, ()))
+            while stack:
+                n = stack.pop()
+                if n not in seen:
+                    seen.add(n)
+                    stack.extend(self._succ.get(n, ()))
+            found = self._reach[node] = frozenset(seen)
+        return found
 
     def depends_on(self, a: str, b: str) -> bool:
         """a transitively depends on b (through any nodes)."""
-        if a == b or a not in self.g or b not in self.g:
+        if a == b or a not in self._nodes or b not in self._nodes:
             return False
-        return nx.has_path(self.g, a, b)
+        return b in self._reachable(a)
 
     def is_ordered(self, a: str, b: str) -> bool:
         return self.depends_on(a, b) or self.depends_on(b, a)
 
     def ancestors(self, node: str) -> set[str]:
         """Everything node depends on."""
-        return set(nx.descendants(self.g, node)) if node in self.g else set()
+        return set(self._reachable(node) - {node}) if node in self._nodes else set()
 
     def descendants(self, node: str) -> set[str]:
         """Everything that depends on node."""
-        return set(nx.ancestors(self.g, node)) if node in self.g else set()
+        if node not in self._nodes:
+            return set()
+        if self._pred is None:
+            self._pred = {n: set() for n in self._nodes}
+            for u, targets in self._succ.items():
+                for v in targets:
+                    self._pred[v].add(u)
+        seen: set[str] = set()
+        stack = list(self._pred[node])
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(self._pred[n])
+        return seen - {node}
+
+    def _acyclic(self) -> bool:
+        """No dependency cycle: every node can be peeled off once nothing depends on it any more."""
+        waiting = {n: 0 for n in self._nodes}
+        for targets in self._succ.values():
+            for v in targets:
+                waiting[v] += 1
+        ready = [n for n, count in waiting.items() if count == 0]
+        peeled = 0
+        while ready:
+            n = ready.pop()
+            peeled += 1
+            for v in self._succ[n]:
+                waiting[v] -= 1
+                if waiting[v] == 0:
+                    ready.append(v)
+        return peeled == len(self._nodes)
 
     def find_cycle(self) -> list[str] | None:
         """One dependency cycle as [A, B, ..., A], or None."""
-        if nx.is_directed_acyclic_graph(self.g):
+        if self._acyclic():
             return None
-        edges = nx.find_cycle(self.g)
+        import networkx
+
+        edges = networkx.find_cycle(self.g)
         return [u for u, _ in edges] + [edges[0][0]]
 
     def would_cycle(self, a: str, b: str) -> bool:
         """Adding a -> b (a depends on b) would create a cycle."""
         if a == b:
             return True
-        if a not in self.g or b not in self.g:
+        if a not in self._nodes or b not in self._nodes:
             return False
-        return nx.has_path(self.g, b, a)
+        return a in self._reachable(b)
 
     def resource_edges(self) -> set[tuple[str, str]]:
-        kinds = self.g.nodes
-        return {
-            (u, v) for u, v in self.g.edges if kinds[u].get("kind") == "resource" and kinds[v].get("kind") == "resource"
-        }
+        kinds = self._nodes
+        return {(u, v) for u, v, _ in self.edges() if kinds[u].get("kind") == "resource" and kinds[v].get("kind") == "resource"}
 
     def refs(self, a: str, b: str) -> list[dict[str, Any]]:
         """Every reference from a to b: [{"kind", "path", ...}]; [] when there is no edge."""
-        if not self.g.has_edge(a, b):
-            return []
-        return list(self.g.edges[a, b]["refs"])
+        data = self.edge(a, b)
+        return list(data["refs"]) if data is not None else []
 
     # --- renderings ----------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        nodes = [{"id": n, "kind": d.get("kind", ""), "type": d.get("type", "")} for n, d in self.g.nodes(data=True)]
+        nodes = [{"id": n, "kind": d.get("kind", ""), "type": d.get("type", "")} for n, d in self.nodes()]
         edges = [
             {"source": u, "target": v, "kind": d["kind"], "path": d["refs"][0]["path"], "refs": list(d["refs"])}
-            for u, v, d in self.g.edges(data=True)
+            for u, v, d in self.edges()
         ]
         return {"nodes": nodes, "edges": edges}
 
     def to_dot(self, highlight: Iterable[str] = ()) -> str:
         marked = set(highlight)
         lines = ["digraph template {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
-        for n, d in self.g.nodes(data=True):
+        for n, d in self.nodes():
             label = n if not d.get("type") else f"{n}\\n{d['type']}"
             attrs = [f"label={_dot_quote(label)}", f"shape={_DOT_SHAPE.get(d.get('kind', ''), 'box')}"]
             if n in marked:
                 attrs += ["style=filled", 'fillcolor="#ff8a65"', 'color="#d84315"', "penwidth=2"]
             lines.append(f"  {_dot_quote(n)} [{', '.join(attrs)}];")
-        for u, v, d in self.g.edges(data=True):
+        for u, v, d in self.edges():
             style, color = _DOT_EDGE[d["kind"]]
             lines.append(
                 f"  {_dot_quote(u)} -> {_dot_quote(v)} [label={_dot_quote(d['kind'])}, style={style}, color=\"{color}\"];"
@@ -117,18 +219,18 @@ class DependencyGraph:
 
     def to_mermaid(self, highlight: Iterable[str] = ()) -> str:
         marked = set(highlight)
-        ids = {n: f"n{i}" for i, n in enumerate(self.g.nodes)}
+        ids = {n: f"n{i}" for i, n in enumerate(self._nodes)}
         lines = ["flowchart LR"]
-        for n, d in self.g.nodes(data=True):
+        for n, d in self.nodes():
             label = n if not d.get("type") else f"{n}<br/>{d['type']}"
             open_, close = _MERMAID_SHAPE.get(d.get("kind", ""), ("[", "]"))
             lines.append(f'  {ids[n]}{open_}"{_mermaid_text(label)}"{close}')
-        for u, v, d in self.g.edges(data=True):
+        for u, v, d in self.edges():
             arrow = _MERMAID_ARROW[d["kind"]]
             lines.append(f"  {ids[u]} {arrow}|{d['kind']}| {ids[v]}")
         if marked & set(ids):
             lines.append("  classDef highlight fill:#ff8a65,stroke:#d84315,stroke-width:2px")
-            lines.append("  class " + ",".join(ids[n] for n in self.g.nodes if n in marked) + " highlight")
+            lines.append("  class " + ",".join(ids[n] for n in self._nodes if n in marked) + " highlight")
         return "\n".join(lines) + "\n"
 
 
@@ -181,7 +283,7 @@ class _Builder:
                 self.doc = language_extensions.expand(self.doc)
             except language_extensions.TemplateError as exc:
                 raise BadInput(str(exc), file=self.tpl.name if self.tpl else None) from None
-        self.g = nx.DiGraph()
+        self.graph = DependencyGraph()
         self.resources = _section(self.doc, "Resources")
         self.parameters = _section(self.doc, "Parameters")
         self.conditions = _section(self.doc, "Conditions")
@@ -212,19 +314,19 @@ class _Builder:
     # --- building ------------------------------------------------------------------------------
 
     def build(self) -> DependencyGraph:
-        g = self.g
+        graph = self.graph
         for lid, body in self.resources.items():
-            g.add_node(lid, kind="resource", type=body.get("Type", "") if isinstance(body, dict) else "")
+            graph.add_node(lid, {"kind": "resource", "type": body.get("Type", "") if isinstance(body, dict) else ""})
         for name, body in self.parameters.items():
             ptype = body.get("Type", "") if isinstance(body, dict) else ""
-            g.add_node(name, kind="parameter", type=ptype if isinstance(ptype, str) else "")
+            graph.add_node(name, {"kind": "parameter", "type": ptype if isinstance(ptype, str) else ""})
         for name in self.conditions:
-            g.add_node(node_id("condition", name), kind="condition", type="")
+            graph.add_node(node_id("condition", name), {"kind": "condition", "type": ""})
         for name in self.mappings:
-            g.add_node(node_id("mapping", name), kind="mapping", type="")
+            graph.add_node(node_id("mapping", name), {"kind": "mapping", "type": ""})
         outputs = _section(self.doc, "Outputs")
         for name in outputs:
-            g.add_node(node_id("output", name), kind="output", type="")
+            graph.add_node(node_id("output", name), {"kind": "output", "type": ""})
 
         for name, body in self.conditions.items():
             self._walk(node_id("condition", name), body, ("Conditions", name), in_condition=True)
@@ -249,20 +351,20 @@ class _Builder:
                 else:
                     self._walk(source, value, ("Outputs", name, key))
 
-        graph = DependencyGraph(g)
         cycle = graph.find_cycle()
         if cycle:
-            first = g.edges[cycle[0], cycle[1]]["refs"][0]["path"]
+            first = graph.refs(cycle[0], cycle[1])[0]["path"]
             shown = cycle if len(cycle) <= 12 else [*cycle[:10], f"... ({len(cycle) - 1} resources in all)", cycle[-1]]
             self._fail("dependency cycle: " + " -> ".join(shown), first)
         return graph
 
     def _edge(self, source: str, target: str, kind: str, path: str, **extra: Any) -> None:
         ref = {"kind": kind, "path": path, **extra}
-        if self.g.has_edge(source, target):
-            self.g.edges[source, target]["refs"].append(ref)
+        data = self.graph.edge(source, target)
+        if data is not None:
+            data["refs"].append(ref)
         else:
-            self.g.add_edge(source, target, kind=kind, refs=[ref])
+            self.graph.add_edge(source, target, {"kind": kind, "refs": [ref]})
 
     def _depends_on(self, source: str, value: Any, parts: tuple[str, ...]) -> None:
         if isinstance(value, str):
