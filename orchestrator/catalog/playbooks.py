@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -189,14 +191,43 @@ def _packaged() -> list[Playbook]:
 
 @functools.cache
 def _packaged_once() -> tuple[Playbook, ...]:
-    """The package's own playbooks are read once per process (40 YAML files, ~0.8 s): they cannot change."""
-    folder = importlib_resources.files("orchestrator.playbooks")
+    """The package's own playbooks are read once per process: they cannot change."""
+    return tuple(read_folder(importlib_resources.files("orchestrator.playbooks"), "playbooks/"))
+
+
+INDEX_NAME = "index.json"
+
+
+def read_folder(folder: Any, prefix: str) -> list[Playbook]:
+    """The playbooks of a packaged folder (a Path or an importlib Traversable), in file-name order.
+
+    Parsing 40 YAML files with the pure-Python parser is about a fifth of a forecast's whole process, so the
+    folder carries their parsed data in INDEX_NAME (tools/gen_playbook_index.py), each with the SHA-256 of
+    the text it was parsed from. A file whose text is not the indexed one (edited, added) is parsed from its
+    YAML: the index can be stale, never wrong.
+    """
+    index = _read_index(folder)
     found = []
     for item in sorted(folder.iterdir(), key=lambda t: t.name):
-        if item.name.endswith((".yaml", ".yml")):
+        if not item.name.endswith((".yaml", ".yml")):
+            continue
+        known = index.get(item.name)
+        if known is not None and known[0] == hashlib.sha256(item.read_bytes()).hexdigest():
+            data = known[1]
+        else:
             with importlib_resources.as_file(item) as path:
-                found.append(parse_playbook(read_data_yaml(path), f"playbooks/{item.name}"))
-    return tuple(found)
+                data = read_data_yaml(path)
+        found.append(parse_playbook(data, prefix + item.name))
+    return found
+
+
+def _read_index(folder: Any) -> dict[str, tuple[str, Any]]:
+    """file name -> (SHA-256 of its text, its parsed data); empty when the folder has no readable index."""
+    try:
+        entries = json.loads(folder.joinpath(INDEX_NAME).read_text(encoding="utf-8"))["playbooks"]
+        return {name: (entry["sha256"], entry["data"]) for name, entry in entries.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _from_entry_points() -> list[Playbook]:
