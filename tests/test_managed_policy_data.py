@@ -26,3 +26,18 @@ def test_packaged_file_is_the_generator_output() -> None:
 def test_catalog_knows_the_codedeploy_policy_at_its_service_role_path() -> None:
     assert managed_policy("arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole") is not None
     assert managed_policy("arn:aws:iam::aws:policy/AWSCodeDeployRole") is None
+
+
+def test_the_catalog_parses_each_policy_on_first_use_and_equals_the_whole_file() -> None:
+    from orchestrator.iam.policy import _Catalog, _entries
+
+    text = TARGET.read_text(encoding="utf-8")
+    raw = _entries(text)
+    assert raw is not None, "the packaged file is one policy a line: the lazy catalog must be the one in use"
+    catalog = _Catalog(raw)
+    assert "AWSCodeDeployRole" in catalog and "NoSuchPolicy" not in catalog and catalog.get("NoSuchPolicy") is None
+    assert catalog["AWSCodeDeployRole"]["Path"] == "/service-role/"
+    assert len(catalog._parsed) == 1  # only what was asked for
+    assert dict(catalog.items()) == json.loads(text)
+    # Any other form of the file (hand-edited, pretty-printed) is not split into lines but parsed whole.
+    assert _entries(json.dumps(json.loads(text), indent=2)) is None
