@@ -46,6 +46,7 @@ def test_the_wheel_carries_repairs_playbooks_config_and_data_under_orchestrator(
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "orchestrator/repairs/base.py" in names
     assert "orchestrator/playbooks/transient.yaml" in names
+    assert "orchestrator/playbooks/index.json" in names  # without it every start parses the playbooks' YAML
     assert "orchestrator/defaults/default.toml" in names
     assert "orchestrator/data/dependson_cases.json" in names
     assert "orchestrator/data/sandbox_self_test.json" in names
