@@ -6,7 +6,10 @@ finding is judged against the recorded expectation: a true positive when the ent
 with the finding's class, a false positive otherwise. Where a bench_corpus results JSON is given
 (--sandbox PATH, e.g. bench/results/corpus-before.json), the sandbox's outcome for the template is
 shown beside each finding as a second opinion; the manifest's expectation decides.
-Recall per class: of the entries expected to fail with a class, those the forecast reports with it.
+Recall per class: of the entries expected to fail with a class, those the forecast reports with it. An
+entry whose expectation says the failure is not statically knowable (expected.static.knowable false, with
+its reason: the state of another account, not a fact of the template) is listed with that reason under
+its class and left out of recall; it is never dropped silently.
 Warnings (findings whose condition is unknown, or advisories) are not predictions of a failure: they
 are counted and listed, not judged. A finding of another class on an entry expected to fail is
 "unjudged": the expectation records only the deployment's first failure.
@@ -45,8 +48,13 @@ import corpus_files  # noqa: E402  (the manifest is committed; the template file
 
 
 def failure_class(playbook: str) -> str:
-    """The corpus failure class (issue 13 ids) of a playbook's findings: the DependsOn playbooks share one."""
-    return "missing-depends-on" if playbook.startswith("missing-depends-on") else playbook
+    """The corpus failure class (issue 13 ids) of a playbook's findings: the class the playbook declares
+    (the DependsOn playbooks share one; rds-engine-retired is invalid-property, rds-instance-class is
+    capacity-unavailable)."""
+    from orchestrator.catalog.playbooks import class_of, load_playbooks
+
+    found = class_of(playbook, load_playbooks())
+    return "missing-depends-on" if playbook.startswith("missing-depends-on") else playbook if found == "unknown" else found
 
 
 def forecast_entry(entry: dict, path: Path, region: str) -> dict:
@@ -85,9 +93,14 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
     expected_by_class: dict[str, set[str]] = defaultdict(set)
     found_by_class: dict[str, set[str]] = defaultdict(set)
     judged: list[dict] = []
+    not_static: dict[str, list[dict]] = defaultdict(list)
     for entry in entries:
         exp = entry["expected"]
-        if exp.get("outcome") == "failure":
+        if exp.get("outcome") == "failure" and (exp.get("static") or {}).get("knowable", True) is False:
+            # The manifest records why this failure is not a fact of the template (another account's state):
+            # listed with its reason and left out of recall, never dropped silently.
+            not_static[exp["class"]].append({"id": entry["id"], "why": exp["static"]["why"]})
+        elif exp.get("outcome") == "failure":
             expected_by_class[exp["class"]].add(entry["id"])
         recorded_races = {(race["resource"], race["class"]) for race in exp.get("races") or []}
         for race in exp.get("races") or []:
@@ -120,7 +133,7 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
     # A recorded race of a class is also a recorded failure of that class where it is the likely outcome.
     for cls in [c for c in expected_by_class if not c.endswith("/race")]:
         found_by_class[cls] |= {key.split(":")[0] for key in found_by_class.get(f"{cls}/race", set())}
-    classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings) | set(unjudged))
+    classes = sorted(set(tp) | set(fp) | set(expected_by_class) | set(warnings) | set(unjudged) | set(not_static))
     per_class = {}
     for cls in classes:
         n_found = tp[cls] + fp[cls] + unjudged[cls]
@@ -132,6 +145,7 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
             "recalled": len(expected & found_by_class.get(cls, set())),
             "recall": round(len(expected & found_by_class.get(cls, set())) / len(expected), 3) if expected else None,
             **({"on_expected_failure": on_expected_failure[cls]} if cls.endswith("/race") else {}),
+            "not_static": not_static.get(cls, []),
         }
     total = sum(tp.values()) + sum(fp.values()) + sum(unjudged.values())
     return {"per_class": per_class, "judged": judged,
@@ -185,8 +199,13 @@ def print_report(summary: dict, results: dict[str, dict], detector_classes: set[
     print("-" * len(head))
     for cls, row in summary["per_class"].items():
         note = "" if cls in detector_classes else "  (no detector for this class)"
+        if row.get("not_static"):
+            note += f"  (+{len(row['not_static'])} not statically knowable, listed below)"
         print(f"{cls:<32}{row['findings']:>9}{row['tp']:>5}{row['fp']:>5}{row['unjudged']:>5}{row['warnings']:>6}{_fmt(row['precision']):>11}"
               f"{row['expected_failures']:>10}{row['recalled']:>10}{_fmt(row['recall']):>8}{note}")
+    for cls, row in summary["per_class"].items():
+        for item in row.get("not_static") or []:
+            print(f"  {cls}: {item['id']} is a recorded failure the template alone cannot show; not in recall: {item['why']}")
     for cls, row in summary["per_class"].items():
         if cls.endswith("/race") and row["tp"] + row["fp"]:
             print(f"  outcome view of {cls}: {row['on_expected_failure']} of {row['tp'] + row['fp']} race findings sit on entries "
