@@ -10,6 +10,9 @@ from orchestrator.model import Finding
 from orchestrator.template import rds_offerings
 
 RDS_TYPES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")
+# Properties that leave an instance's engine version to deploy time: an EngineVersion the template does not
+# decide (a parameter without value, a YAML float), a snapshot, a source instance, a cluster.
+_VERSION_FROM_ELSEWHERE = ("EngineVersion", "DBSnapshotIdentifier", "SourceDBInstanceIdentifier", "DBClusterIdentifier")
 # Retired engine names RDS no longer lists, with what took their place (said in the finding, never applied:
 # moving a database to another engine major version is an upgrade with its own plan).
 _ENGINE_NOTES = {
@@ -30,6 +33,18 @@ def _same_line(version: str, current: Iterable[str]) -> list[str]:
     parts = version.split(".")
     major = parts[0] if parts[0].isdigit() and int(parts[0]) >= 10 else ".".join(parts[:2])
     return sorted((v for v in current if v == major or v.startswith(major + ".")), key=rds_offerings.version_key)
+
+
+def _version_text(value: object) -> str | None:
+    """An EngineVersion as RDS receives it; None for a YAML float (15.10 reads as 15.1: the text is lost)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value) or None
+
+
+def _older_than_listed(version: str, listed: Iterable[str]) -> bool:
+    same = _same_line(version, listed)
+    return bool(same) and rds_offerings.version_key(version) < rds_offerings.version_key(same[-1])
 
 
 class RdsEngineRetired(Detector):
@@ -67,14 +82,15 @@ class RdsEngineRetired(Detector):
             found.append(("Engine", f"RDS creates no {rtype} with engine '{engine}' (it lists {', '.join(sorted(listed.names))})"
                           + (f": {note}" if note else ""), {"engine": engine, "docs": url}))
             return found  # its versions and modes say nothing more
-        version = ctx.known_value(lid, "EngineVersion")
-        if isinstance(version, (int, float)) and not isinstance(version, bool):
-            version = str(version)
-        if isinstance(version, str) and version:
+        version = _version_text(ctx.known_value(lid, "EngineVersion"))
+        if version:
             current = listed.current(engine)
             if version in listed.deprecated.get(engine, frozenset()):
                 why = "is deprecated: RDS creates no new databases on it"
-            elif listed.versions.get(engine) and version not in listed.versions[engine]:
+            elif listed.versions.get(engine) and version not in listed.versions[engine] and _older_than_listed(
+                    version, listed.versions[engine]):
+                # Only an older unlisted version: one newer than every listed version of its line may be newer
+                # than cfn-lint's data, not refused by RDS.
                 why = "is not a version RDS lists"
             else:
                 why = ""
@@ -120,12 +136,11 @@ class RdsInstanceClassNotOffered(Detector):
         listed = rds_offerings.engines("AWS::RDS::DBInstance")
         if listed is None or engine not in listed.names:
             return None  # an unknown engine is rds_engine_retired's finding
-        version = ctx.known_value(lid, "EngineVersion")
-        version = str(version) if isinstance(version, (str, int, float)) and not isinstance(version, bool) else None
+        version = _version_text(ctx.known_value(lid, "EngineVersion"))
         if version:
             offered = rds_offerings.classes_for_version(engine, version)
             scope = f"{engine} {version}"
-        elif "EngineVersion" in ctx.props(lid) or any(k in ctx.props(lid) for k in ("DBSnapshotIdentifier", "SourceDBInstanceIdentifier", "DBClusterIdentifier")):
+        elif any(key in ctx.props(lid) for key in _VERSION_FROM_ELSEWHERE):
             return None  # the version is decided at deploy time (a parameter without value, a snapshot, a source, a cluster)
         else:
             # No EngineVersion: RDS picks its default version. Flag only a class no current version offers.
