@@ -162,13 +162,16 @@ def compare_with_oracle(summary: dict, oracle: dict[str, dict]) -> dict:
         if row["verdict"] == "warning" or row["id"] not in oracle:
             continue
         run = oracle[row["id"]]
-        failed = {f["resource"]: f["class"] for f in run.get("failures") or []}
+        # The oracle records the playbook that named each failure; compare classes.
+        failed = {f["resource"]: failure_class(f["class"]) for f in run.get("failures") or []}
         if row["resource"] in failed:
             verdict = "confirmed" if failed[row["resource"]] == row["class"] else f"fails as {failed[row['resource']]}"
         elif run.get("status") == "green":
             verdict = "sandbox green"
         elif failed:
             verdict = "not reached (failed first: " + ", ".join(sorted(failed)) + ")"
+        elif run.get("prerequisites_missing"):
+            verdict = "not deployed (prerequisite missing: " + ", ".join(run["prerequisites_missing"][:2]) + ")"
         else:
             verdict = f"sandbox {run.get('status')}"
         counts[verdict.split(" (")[0]] += 1
