@@ -91,10 +91,10 @@ def known_values(document: dict, values: dict[str, Any], pseudo: dict[str, Any])
     return known
 
 
-def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, child: dict) -> dict[str, Any]:
-    """The known values of a nested child: what the parent passes that its known values decide, else Defaults."""
+def parent_passes(parent_known: dict[str, Any], parent: dict, properties: dict) -> dict[str, str]:
+    """What a nested stack resource passes its child that the parent's known values decide, as parameter text."""
     given = properties.get("Parameters") if isinstance(properties, dict) else None
-    passed: dict[str, Any] = {}
+    passed: dict[str, str] = {}
     if isinstance(given, dict):
         resolved = resolver(parent, parent_known)(given)
         for name, value in resolved.items():
@@ -104,4 +104,9 @@ def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, ch
                 passed[name] = str(value)
             elif isinstance(value, list) and all(isinstance(v, str) for v in value):
                 passed[name] = ",".join(value)
-    return known_values(child, passed, parent_known)
+    return passed
+
+
+def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, child: dict) -> dict[str, Any]:
+    """The known values of a nested child: what the parent passes that its known values decide, else Defaults."""
+    return known_values(child, parent_passes(parent_known, parent, properties), parent_known)
