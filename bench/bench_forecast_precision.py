@@ -22,6 +22,11 @@ graph, bench/results/s18-precision.md): a true positive when the manifest record
 a false positive otherwise; recall is over the recorded races. The outcome view is printed beside it: how
 many race findings sit on entries whose recorded likely outcome is that failure.
 
+Nested children are forecast too (deploy/nested_forecast.py), read from the entry's repository snapshot
+(--mirror-root, as bench_corpus stages it): a child finding counts for its parent entry, unless the child
+file is itself a manifest entry, which judges it. A child read as the project's copy of a literal published
+URL gives warnings only (the published object may differ), so it is listed, not judged.
+
 --oracle deploys the entries with findings (or every entry with --oracle-all) once on the embedded sandbox
 with the forecast off and no repair (bench/forecast_oracle.py): the sandbox's own rules and simulated
 clock decide, and each finding is compared with what the sandbox failed. --oracle-json caches that run.
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -46,6 +52,9 @@ sys.path.insert(0, str(ROOT / "tests" / "corpora"))
 sys.path.insert(0, str(ROOT / "bench"))
 import corpus_files  # noqa: E402  (the manifest is committed; the template files are located, never committed)
 
+# (repo, path) -> manifest id: a nested child that is itself an entry is judged there.
+ENTRY_BY_FILE: dict[tuple[str, str], str] = {}
+
 
 def failure_class(playbook: str) -> str:
     """The corpus failure class (issue 13 ids) of a playbook's findings: the class the playbook declares
@@ -57,26 +66,40 @@ def failure_class(playbook: str) -> str:
     return "missing-depends-on" if playbook.startswith("missing-depends-on") else playbook if found == "unknown" else found
 
 
-def forecast_entry(entry: dict, path: Path, region: str) -> dict:
+def _row(f: Any) -> dict:
+    return {"class": failure_class(f.playbook), "playbook": f.playbook, "resource": f.logical_id,
+            "severity": getattr(f, "severity", "error") or "error", "message": f.message,
+            "timing": (f.details or {}).get("timing", "")}
+
+
+def forecast_entry(entry: dict, path: Path, region: str, mirror_root: Path | None = None) -> dict:
+    """The entry's findings, its nested children's included (read from the repository's snapshot, as the
+    CLI reads them from a checkout: deploy/nested_forecast.py). A child finding whose child file is itself
+    a manifest entry is judged there, not twice."""
+    import tempfile
+
     import structlog
 
+    from bench_corpus import stage_artifacts
+    from orchestrator.deploy.nested_forecast import forecast_children
     from orchestrator.errors import AutofixError
     from orchestrator.forecast.run import forecast
     from orchestrator.template import load_template
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     started = time.perf_counter()
+    parameters = dict(entry.get("parameters") or {})
     try:
         template = load_template(path)
-        findings = forecast(template, region=region, parameters=dict(entry.get("parameters") or {}))
+        rows = [_row(f) for f in forecast(template, region=region, parameters=parameters)]
+        with tempfile.TemporaryDirectory() as stage:
+            staged = stage_artifacts(entry, mirror_root, Path(stage)) if mirror_root else None
+            for child in forecast_children(load_template(staged), region=region, parameters=parameters) if staged else []:
+                relative = child.path.relative_to(Path(stage).resolve()).as_posix()
+                own = ENTRY_BY_FILE.get((entry["repo"], relative))
+                rows += [{**_row(f), "child": relative, **({"judged_in": own} if own else {})} for f in child.findings]
     except AutofixError as exc:
         return {"id": entry["id"], "error": str(exc).splitlines()[0][:200], "findings": [], "seconds": 0.0}
-    rows = [
-        {"class": failure_class(f.playbook), "playbook": f.playbook, "resource": f.logical_id,
-         "severity": getattr(f, "severity", "error") or "error", "message": f.message,
-         "timing": (f.details or {}).get("timing", "")}
-        for f in findings
-    ]
     return {"id": entry["id"], "findings": rows, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -112,6 +135,9 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
             if f["severity"] != "error":
                 warnings[cls] += 1
                 judged.append({**row, "verdict": "warning"})
+                continue
+            if f.get("judged_in"):
+                judged.append({**row, "verdict": f"in {f['judged_in']}"})  # that entry judges its own finding
                 continue
             if f.get("timing") == "race":
                 found_by_class[cls].add(f"{entry['id']}:{f['resource']}")
@@ -191,7 +217,8 @@ def print_report(summary: dict, results: dict[str, dict], detector_classes: set[
     print("per-finding judgement (error findings against the manifest's expected outcome; sandbox = bench_corpus outcome)")
     for row in summary["judged"]:
         box = f"  [sandbox: {row.get('sandbox')} {','.join(row.get('sandbox_classes') or [])}]" if row.get("sandbox") else ""
-        print(f"  {row['verdict']:<8}{row['id']:<34}{row['class']:<24}{row['resource']}{box}")
+        child = f" (nested: {row['child']})" if row.get("child") else ""
+        print(f"  {row['verdict']:<8} {row['id']:<34}{row['class']:<24}{row['resource']}{child}{box}")
         print(f"          {row['message'][:160]}")
     errors = [r for r in results.values() if r.get("error")]
     for r in errors:
@@ -244,6 +271,8 @@ def main() -> None:
     parser.add_argument("--oracle", action="store_true", help="compare with the sandbox: entries with findings")
     parser.add_argument("--oracle-all", action="store_true", help="compare with the sandbox on every entry")
     parser.add_argument("--oracle-json", type=Path, help="the sandbox run's results: read when present, else written")
+    parser.add_argument("--mirror-root", type=Path, default=Path(os.environ.get("CFN_AUTOFIX_MIRRORS", "/work/.mirror")),
+                        help="git snapshots (<owner>+<name>/repo): nested children are read from the entry's repository")
     args = parser.parse_args()
     manifest = corpus_files.manifest()
     entries = manifest["templates"]
@@ -263,7 +292,8 @@ def main() -> None:
         data = json.loads(args.sandbox.read_text())
         sandbox = {row["id"]: row.get("measured", {}) for row in data.get("rows", [])}
     region = manifest.get("region", "us-east-1")
-    results = {entry["id"]: forecast_entry(entry, path, region) for entry, path in found}
+    ENTRY_BY_FILE.update({(e["repo"], e["path"]): e["id"] for e in manifest["templates"]})
+    results = {entry["id"]: forecast_entry(entry, path, region, args.mirror_root) for entry, path in found}
     summary = judge([e for e, _ in found], results, sandbox)
     print(f"forecast precision over {len(found)} corpus templates (region {region})")
     print_report(summary, results, detector_classes())
@@ -276,7 +306,7 @@ def main() -> None:
             ran = json.loads(args.oracle_json.read_text())
         wanted = [e for e, _ in found if (args.oracle_all or results[e["id"]]["findings"]) and e["id"] not in ran]
         if args.oracle or args.oracle_all:
-            ran.update(oracle(wanted))
+            ran.update(oracle(wanted, mirror_root=args.mirror_root))
             if args.oracle_json:
                 args.oracle_json.write_text(json.dumps(ran, indent=2) + "\n")
         comparison = compare_with_oracle(summary, ran)
