@@ -110,3 +110,14 @@ def test_cli_lists_child_findings_under_the_child_file_and_fix_leaves_the_child(
     fixed = CliRunner().invoke(app, ["forecast", str(top), "--fix"])
     assert fixed.exit_code == 1 and child.read_text() == before
     assert not (tmp_path / "db.fixed.yaml").exists()
+
+
+def test_cli_json_stays_parseable_when_children_come_from_the_project(tmp_path):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "templates" / "db.yaml", CHILD)
+    top = write(tmp_path / "templates" / "main.yaml",
+                parent("!Sub https://${Bucket}.s3.amazonaws.com/proj/templates/db.yaml"))
+    result = CliRunner().invoke(app, ["forecast", str(top), "--format", "json"])
+    documents = json.loads(result.stdout)  # nothing but the report on stdout
+    assert result.exit_code == 1
+    assert [f["severity"] for f in documents[1]["findings"]] == ["error"]

@@ -85,7 +85,7 @@ def forecast_command(
     for path, tpl in loaded:
         try:
             results[path] = _forecast_one(path, tpl, books, settings.deploy.region, parameters, destinations.get(path))
-            results.update(_forecast_children(tpl, books, settings.deploy.region, parameters, skip=results))
+            results.update(_forecast_children(ctx, tpl, books, settings.deploy.region, parameters, skip=results))
         except BadInput as exc:
             if len(templates) == 1:
                 raise
@@ -127,13 +127,15 @@ def _forecast_one(path: Path, tpl: Any, books: list[Any], region: str, parameter
     }
 
 
-def _forecast_children(tpl: Any, books: list[Any], region: str, parameters: dict[str, str],
+def _forecast_children(ctx: typer.Context, tpl: Any, books: list[Any], region: str, parameters: dict[str, str],
                        skip: dict[Path, Any]) -> dict[Path, dict[str, Any]]:
     """The nested children's findings, each under its own file (never repaired here: see deploy/nested_forecast.py)."""
     resources = tpl.document.get("Resources") if isinstance(tpl.document.get("Resources"), dict) else {}
     if not any(isinstance(r, dict) and r.get("Type") == "AWS::CloudFormation::Stack" for r in resources.values()):
         return {}  # the common case: no need to import the deploy package
     from orchestrator.deploy.nested_forecast import forecast_children
+
+    start_logging(ctx)  # a child it cannot read is logged, to stderr, never into the output
 
     out: dict[Path, dict[str, Any]] = {}
     for child in forecast_children(tpl, region=region, parameters=parameters, playbooks=books):

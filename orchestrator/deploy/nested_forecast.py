@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import structlog
 
 from orchestrator.deploy.artifacts import is_local, s3_location
-from orchestrator.deploy.project import Project, known_values, parent_passes, project_root, resolver
+from orchestrator.deploy.project import known_values, parent_passes, project_file, project_root, resolver
 from orchestrator.errors import AutofixError
 from orchestrator.model import Finding
 from orchestrator.template import Template, load_template
@@ -43,7 +43,7 @@ class ChildForecast:
     findings: list[Finding] = field(default_factory=list)
 
 
-def child_file(parent: Template, lid: str, project: Project | None,
+def child_file(parent: Template, lid: str, project: Path | None,
                known: dict[str, Any]) -> tuple[Path, str, bool] | None:
     """The file a nested stack resource's TemplateURL names (local beside the parent, or served by the project),
     how it was found, and whether it is exactly what the deployment reads: a local file, or the project's
@@ -58,7 +58,7 @@ def child_file(parent: Template, lid: str, project: Project | None,
     location = s3_location(url, None)
     if location is None or project is None:
         return None
-    served = project.file_for(*location)
+    served = project_file(project, location[1])
     return (served, str(url), not isinstance(raw, str)) if served is not None else None
 
 
@@ -103,8 +103,8 @@ def forecast_children(parent: Template, *, region: str, parameters: dict[str, st
                          {"AWS::Region": region, "AWS::Partition": partition,
                           "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"})
     conditions = static_resolver(parent.document, region=region, partition=partition, parameters=parameters or {})
-    # No target to ask: every S3 object counts as absent, so the project's file stands in for it.
-    project = Project(root=project_root(parent.path), exists=lambda bucket, key: False) if parent.path else None
+    # No target to ask: the project's file stands in for the object (read, never served: nothing is deployed).
+    project = project_root(parent.path)
     out: list[ChildForecast] = []
     for lid in sorted(stacks):
         condition = conditions.resource_condition(lid)
