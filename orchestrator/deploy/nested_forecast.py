@@ -49,7 +49,7 @@ def child_file(parent: Template, lid: str, project: Path | None,
     how it was found, and whether it is exactly what the deployment reads: a local file, or the project's
     file for a URL built from parameters (the project's own upload, as taskcat makes); not for a literal
     URL of a published bucket, whose object may differ from the project's copy."""
-    raw = ((parent.document.get("Resources") or {}).get(lid) or {}).get("Properties", {}).get("TemplateURL")
+    raw = (((parent.document.get("Resources") or {}).get(lid) or {}).get("Properties") or {}).get("TemplateURL")
     base = parent.path.parent if parent.path is not None else Path.cwd()
     if is_local(raw):
         path = (base / str(raw)).resolve()
@@ -105,6 +105,8 @@ def forecast_children(parent: Template, *, region: str, parameters: dict[str, st
     conditions = static_resolver(parent.document, region=region, partition=partition, parameters=parameters or {})
     # No target to ask: the project's file stands in for the object (read, never served: nothing is deployed).
     project = project_root(parent.path)
+    if parent.path is not None:
+        _seen = _seen | {parent.path.resolve()}  # a template naming itself is read once
     out: list[ChildForecast] = []
     for lid in sorted(stacks):
         condition = conditions.resource_condition(lid)
