@@ -14,7 +14,8 @@ counted against the 10% (the share is stand-ins / (modeled + stand-ins)). They a
 template in the `skp` column and in the totals, so that a condition decided wrongly shows up; the sandbox
 decides conditions with CloudFormation's coercions (a Number parameter's text, "true"/"false" strings).
   unexpected green       green where real CloudFormation fails (manifest `expected`)
-  expected failure       failed with the class the manifest records
+  expected failure       failed with the class the manifest records (in a deployment; green after the
+                         tool repaired it counts too: the sandbox refused as AWS does)
   other failure          expected a failure, failed for another class
   false failure          expected green, failed with every prerequisite provided
   sandbox limitation     a failure classified `sandbox-limitation`
@@ -193,7 +194,10 @@ def verdict(entry: dict, m: dict) -> str:
         return "prerequisite missing" if missing or "auto" in (entry.get("parameters") or {}).values() else "bad input"
     if status == "succeeded":
         if expected["outcome"] == "failure":
-            return "unexpected green"
+            # Green after the tool repaired the failure the manifest records, met in a deployment (the
+            # sandbox's own event, never the forecast's prediction): the sandbox gave AWS's outcome.
+            met = expected.get("class") in set(m.get("failure_classes") or [])
+            return "expected failure" if met else "unexpected green"
         built = (m.get("modeled") or 0) + (m.get("stand_in") or 0)
         stand_ins = m.get("stand_in") or 0
         return "hollow green" if built == 0 or stand_ins > HOLLOW_SHARE * built else "substantive green"
