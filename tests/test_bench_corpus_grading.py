@@ -53,3 +53,11 @@ FAILS = {"expected": {"outcome": "failure", "class": "lambda-runtime-deprecated"
 def test_a_green_after_repairing_the_recorded_failure_is_that_failure(bench, classes, verdict):
     measured = {"status": "succeeded", "modeled": 7, "stand_in": 0, "skipped": 0, "failure_classes": classes}
     assert bench.verdict(FAILS, measured) == verdict
+
+
+def test_a_green_the_forecast_repaired_before_deploying_did_not_test_the_sandbox(bench):
+    measured = {"status": "succeeded", "modeled": 7, "stand_in": 0, "skipped": 0, "failure_classes": [],
+                "forecast_classes": ["lambda-runtime-deprecated"]}
+    assert bench.verdict(FAILS, measured) == "repaired by forecast"
+    assert "repaired by forecast" in bench.totals([{"verdict": "repaired by forecast", "expected": FAILS["expected"],
+                                                    "measured": measured}])

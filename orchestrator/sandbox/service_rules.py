@@ -289,6 +289,35 @@ class RdsOrderable(ServiceRule):
         return None if message is None else RuleFailure(message, "InvalidRequest", "Rds", 400)
 
 
+class S3BucketExists(ServiceRule):
+    """S3 PutBucketPolicy answers NoSuchBucket "The specified bucket does not exist" until the bucket is
+    created. A bucket policy that names a bucket of the stack by its literal name (a Sub of the same text,
+    not a Ref) has no ordering, so CloudFormation may start it while the bucket's creation is in progress.
+    The simulated clock decides, by state: the policy loses when, at its start, the bucket of that name does
+    not exist yet, or belongs to a resource of the stack whose creation has not completed (with
+    SandboxConfig.race_probability, 1.0: always). A policy that starts after the bucket completed, by
+    whatever path or timing, wins. The answer is S3's (404, legacy handler form) whichever the case."""
+
+    id = "s3-bucket-exists"
+    description = "S3 puts a bucket policy only on a bucket whose creation has completed"
+    source_url = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::S3::BucketPolicy" or not isinstance(check.properties.get("Bucket"), str):
+            return None
+        from moto.s3.models import s3_backends
+
+        name = check.properties["Bucket"]
+        exists = name in s3_backends[check.account_id][check.partition].buckets
+        creating = [lid for lid, definition in check.graph.resources.items()
+                    if definition.get("Type") == "AWS::S3::Bucket" and getattr(check.lookup(lid), "name", None) == name
+                    and not check.is_ready(lid)]
+        if exists and not (creating and check.ctx.loses_race()):
+            return None
+        return RuleFailure("The specified bucket does not exist", "NotFound", "Amazon S3", 404, "NoSuchBucket",
+                           form="legacy")
+
+
 SERVICE_RULES: tuple[ServiceRule, ...] = (
     LambdaRuntimeSupport(),
     PolicyLanguageVersion(),
@@ -297,4 +326,5 @@ SERVICE_RULES: tuple[ServiceRule, ...] = (
     LogGroupExists(),
     RdsRetiredEngine(),
     RdsOrderable(),
+    S3BucketExists(),
 )
