@@ -4,7 +4,10 @@ Each configuration runs in a fresh process (`cfn-autofix verify`'s code path: ru
 worker processes (`--processes`, the default) and, with --threads, also as threads of one process (the
 behaviour before worker processes). Prints wall time, speed-up over 1 worker, the peak memory of the
 parent and of the largest worker, and the machine's load average (a loaded machine cannot show speed-up).
-Run: .venv/bin/python bench/bench_verify.py [--workers 1,2,4,N] [--threads] [--json-out FILE]
+With --profile each configuration also prints its timeline: the parent's phases (wrapped here, in the
+bench's own process) and each worker's (the epoch timestamps every cell record carries), from the start of
+the command, so that the serial part of a run (what no second worker can shorten) is measured, not guessed.
+Run: .venv/bin/python bench/bench_verify.py [--workers 1,2,4,N] [--threads] [--profile] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -88,21 +91,109 @@ def write_matrix(folder: Path) -> Path:
     return matrix
 
 
-def run_once(workers: int, processes: bool) -> dict:
+_PARENT_PHASES = [  # (module, attribute, phase): the parent's steps run_verify_command goes through
+    ("orchestrator.verify.run", "plan", "plan"),
+    ("orchestrator.verify.run", "verify", "verify"),
+    ("orchestrator.verify.workers", "_start_warm_forkserver", "forkserver_start"),
+    ("orchestrator.verify.workers", "_shutdown_draining", "pool_shutdown"),
+    ("orchestrator.verify.outputs", "write_outputs", "write_outputs"),
+]
+
+
+def _record_phases(phases: list) -> None:
+    """Wrap the parent's steps so that each appends (phase, start, end) in epoch seconds."""
+    import functools
+    import importlib
+
+    from orchestrator.verify.progress import Progress
+
+    for module_name, attribute, phase in _PARENT_PHASES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+
+        def wrapped(*args, __original=original, __phase=phase, **kwargs):
+            started = time.time()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                phases.append((__phase, started, time.time()))
+
+        setattr(module, attribute, functools.wraps(original)(wrapped))
+    finished = Progress.finished
+
+    def record_arrived(self, record, __finished=finished):
+        phases.append(("record_arrived", time.time(), time.time()))
+        return __finished(self, record)
+
+    Progress.finished = record_arrived
+
+
+def _timeline(started: float, ended: float, phases: list, cells: list) -> dict:
+    """Phases and per-worker intervals as seconds since the command began."""
+    def rel(stamp):
+        return round(stamp - started, 3) if stamp else None
+
+    parent = [(name, rel(a), rel(b)) for name, a, b in phases]
+    per_worker: dict[int, dict] = {}
+    for cell in cells:
+        worker = cell.get("worker") or {}
+        line = worker.get("timeline")
+        if not line:
+            continue
+        entry = per_worker.setdefault(worker["pid"], {"warm": [rel(t) for t in line.get("forkserver_warm") or []],
+                                                      "init": [rel(t) for t in line["init"]], "cells": []})
+        entry["cells"].append([cell["id"], rel(line["cell"][0]), rel(line["cell"][1]), cell.get("outcome")])
+    spans = [c for w in per_worker.values() for c in w["cells"]]
+    first = min((c[1] for c in spans), default=None)
+    last = max((c[2] for c in spans), default=None)
+    busy = sum(c[2] - c[1] for c in spans)
+    total = rel(ended)
+    return {"total_s": total, "parent": parent, "workers": per_worker, "first_cell_start_s": first,
+            "last_cell_end_s": last, "cells_busy_s": round(busy, 3),
+            "serial_s": round(first + (total - last), 3) if first is not None else None}
+
+
+def print_timeline(row: dict) -> None:
+    line = row["timeline"]
+    print(f"\n-- timeline: {row['mode']}, {row['workers']} worker(s), {line['total_s']} s "
+          f"(seconds since the command began) --")
+    for name, start, end in sorted(line["parent"], key=lambda p: p[1]):
+        if name != "record_arrived":
+            print(f"  parent  {name:<18} {start:7.3f} -> {end:7.3f}  ({end - start:.3f} s)")
+    arrivals = [p[1] for p in line["parent"] if p[0] == "record_arrived"]
+    if arrivals:
+        print(f"  parent  records arrived      {', '.join(f'{a:.2f}' for a in sorted(arrivals))}")
+    for pid, worker in line["workers"].items():
+        warm = worker["warm"]
+        if warm:
+            print(f"  fork server warm-up        {warm[0]:7.3f} -> {warm[1]:7.3f}  ({warm[1] - warm[0]:.3f} s)")
+        init = worker["init"]
+        print(f"  worker {pid} init           {init[0]:7.3f} -> {init[1]:7.3f}")
+        for cell_id, start, end, outcome in worker["cells"]:
+            print(f"  worker {pid} cell {start:7.3f} -> {end:7.3f}  ({end - start:.3f} s) {outcome:<9} {cell_id}")
+    print(f"  first cell starts at {line['first_cell_start_s']} s; last cell ends at {line['last_cell_end_s']} s; "
+          f"serial part (before the first cell + after the last) {line['serial_s']} s; "
+          f"cells busy {line['cells_busy_s']} s in total")
+
+
+def run_once(workers: int, processes: bool, profile: bool = False) -> dict:
     """One configuration in this (fresh) process, through the command's code path."""
     from orchestrator.cli.verify import run_verify_command
     from orchestrator.config import load_config
     from orchestrator.logs import configure_logging
 
     configure_logging(json=True, level="error")
+    phases: list = []
+    if profile:
+        _record_phases(phases)
     with tempfile.TemporaryDirectory() as tmp:
         matrix = write_matrix(Path(tmp))
         report = Path(tmp) / "verify.json"
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         code = run_verify_command(None, matrix_path=matrix, workers=workers, processes=processes,
                                   out_dir=Path(tmp) / "out", report_json=report, config=load_config(env={}),
                                   stream=io.StringIO())
-        wall = time.perf_counter() - started
+        wall, ended_at = time.perf_counter() - started, time.time()
         run = json.loads(report.read_text())
     summary = run["summary"]
     workers_rss = [cell.get("worker", {}).get("max_rss_mb", 0) for cell in run["cells"]]
@@ -116,6 +207,7 @@ def run_once(workers: int, processes: bool) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime
     return {
+        **({"timeline": _timeline(started_at, ended_at, phases, run["cells"])} if profile else {}),
         "mode": "processes" if processes else "threads",
         "workers": workers,
         "cells": summary["cells"],
@@ -139,10 +231,11 @@ def main() -> int:
     parser.add_argument("--mode", default="processes", choices=["processes", "threads"], help=argparse.SUPPRESS)
     parser.add_argument("--workers", default=f"1,2,4,{os.cpu_count()}", help="comma-separated worker counts")
     parser.add_argument("--threads", action="store_true", help="also run every count as threads of one process")
+    parser.add_argument("--profile", action="store_true", help="also print each configuration's timeline")
     parser.add_argument("--json-out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one, args.mode == "processes")))
+        print(json.dumps(run_once(args.one, args.mode == "processes", args.profile)))
         return 0
     counts = list(dict.fromkeys(int(w) for w in args.workers.split(",")))
     modes = ["processes", "threads"] if args.threads else ["processes"]
@@ -151,7 +244,8 @@ def main() -> int:
         for workers in counts:
             load = os.getloadavg()[0]
             # A fresh process per configuration, so that peak memory is that configuration's own.
-            done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode],
+            done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode,
+                                   *(["--profile"] if args.profile else [])],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)
@@ -169,6 +263,9 @@ def main() -> int:
         base = next(r for r in rows if r["mode"] == row["mode"] and r["workers"] == counts[0])
         row["speedup"] = f"{base['wall_s'] / row['wall_s']:.2f}x"
         print(" | ".join(str(row[h]) for h in header))
+    for row in rows:
+        if "timeline" in row:
+            print_timeline(row)
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -63,16 +63,17 @@ def warm(settings: dict[str, Any]) -> None:
     lint_guard.warm(list(settings.get("regions") or []), _lint_text(types))
 
 
-# CPU seconds the fork server spent warming up (workers inherit the figure and report it).
+# CPU seconds the fork server spent warming up, and when (epoch seconds): workers inherit and report them.
 WARM_CPU_S = 0.0
+WARM_AT: tuple[float, ...] = ()
 
 
 def _from_environment() -> None:
-    global WARM_CPU_S
+    global WARM_CPU_S, WARM_AT
     text = os.environ.get(PLAN_VARIABLE)
     if not text:
         return
-    started = time.process_time()
+    started, started_at = time.process_time(), time.time()
     try:
         from structlog.testing import capture_logs
 
@@ -83,6 +84,7 @@ def _from_environment() -> None:
         return
     finally:
         WARM_CPU_S = round(time.process_time() - started, 2)
+        WARM_AT = (started_at, time.time())
 
 
 _from_environment()
