@@ -94,7 +94,7 @@ def write_matrix(folder: Path) -> Path:
 _PARENT_PHASES = [  # (module, attribute, phase): the parent's steps run_verify_command goes through
     ("orchestrator.verify.run", "plan", "plan"),
     ("orchestrator.verify.run", "verify", "verify"),
-    ("orchestrator.verify.workers", "_start_warm_forkserver", "forkserver_start"),
+    ("orchestrator.verify.workers", "start_warm_forkserver", "forkserver_start"),
     ("orchestrator.verify.workers", "_shutdown_draining", "pool_shutdown"),
     ("orchestrator.verify.outputs", "write_outputs", "write_outputs"),
 ]

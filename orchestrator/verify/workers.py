@@ -186,7 +186,7 @@ def run_in_processes(
 
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver" and pool_settings.warm:
-        _start_warm_forkserver(cells, settings.target)
+        start_warm_forkserver(cells, settings.target)
     events = context.Queue()
     cancel = context.Event()
     parent_cancel = settings.cancel_event
@@ -286,17 +286,19 @@ def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> 
     drain()
 
 
-def _start_warm_forkserver(cells: list[Cell], target: str) -> None:
+def start_warm_forkserver(cells: list[Cell], target: str) -> None:
     """Start the fork server with the run's warm-up (orchestrator.verify.preload) before the first worker.
 
-    A fork server that is already running (an earlier run in this process) is kept: it is warm for that
-    run, and what this one needs beyond it each worker loads on first use.
+    verify calls this as soon as it knows its cells, before it reads the templates, so that the warm-up (the
+    serial part of a run: no worker can fork before it ends) runs on another core meanwhile. A fork server
+    that is already running (an earlier run in this process) is kept: it is warm for that run, and what this
+    one needs beyond it each worker loads on first use.
     """
     from multiprocessing import forkserver
 
     from orchestrator.verify import preload
 
-    if _forkserver_running():
+    if _START_METHOD != "forkserver" or _forkserver_running():
         return
     # '__main__' is multiprocessing's default preload: the workers then do not import the main module again.
     forkserver.set_forkserver_preload(["__main__", preload.__name__])
