@@ -81,13 +81,33 @@ Resources:
 """
 
 
-def write_matrix(folder: Path) -> Path:
+# The second matrix: a realistic nightly job on the repository's own templates (not generated): the example
+# web tier (41 resources, three defects the loop repairs), KMS-encrypted logs missing the logs principal
+# (repaired), a CodePipeline stack (green) and an IAM role used before it propagates (the e2e fixture).
+_ROOT = Path(__file__).resolve().parents[1]
+NIGHTLY = ["examples/webtier-broken.yaml", "tests/fixtures/templates/logs-kms.yaml",
+           "tests/fixtures/templates/pipeline.json", "tests/fixtures/e2e/iam-eventual-consistency.yaml"]
+MATRICES = {
+    "small": f"{TEMPLATES} small generated templates (SQS, SNS, S3, Logs, KMS; every other one with a wrong "
+             f"managed-policy ARN) x {len(REGIONS)} regions",
+    "nightly": f"{len(NIGHTLY)} of the repository's templates ({', '.join(Path(t).name for t in NIGHTLY)}) "
+               f"x {len(REGIONS)} regions",
+}
+
+
+def write_matrix(folder: Path, name: str = "small") -> Path:
     (folder / "templates").mkdir(parents=True, exist_ok=True)
-    for index in range(TEMPLATES):
-        text = _BROKEN if index % 2 == 1 else _PLAIN
-        (folder / "templates" / f"t{index:02d}.yaml").write_text(text)
+    if name == "nightly":
+        for relative in NIGHTLY:
+            source = _ROOT / relative
+            (folder / "templates" / source.name).write_bytes(source.read_bytes())
+    else:
+        for index in range(TEMPLATES):
+            text = _BROKEN if index % 2 == 1 else _PLAIN
+            (folder / "templates" / f"t{index:02d}.yaml").write_text(text)
     matrix = folder / "matrix.toml"
-    matrix.write_text(f'regions = {json.dumps(REGIONS)}\ntemplates = ["templates/*.yaml"]\n')
+    patterns = sorted({f"templates/*{path.suffix}" for path in (folder / "templates").iterdir()})
+    matrix.write_text(f'regions = {json.dumps(REGIONS)}\ntemplates = {json.dumps(patterns)}\n')
     return matrix
 
 
@@ -176,7 +196,7 @@ def print_timeline(row: dict) -> None:
           f"cells busy {line['cells_busy_s']} s in total")
 
 
-def run_once(workers: int, processes: bool, profile: bool = False) -> dict:
+def run_once(workers: int, processes: bool, profile: bool = False, matrix_name: str = "small") -> dict:
     """One configuration in this (fresh) process, through the command's code path."""
     from orchestrator.cli.verify import run_verify_command
     from orchestrator.config import load_config
@@ -187,7 +207,7 @@ def run_once(workers: int, processes: bool, profile: bool = False) -> dict:
     if profile:
         _record_phases(phases)
     with tempfile.TemporaryDirectory() as tmp:
-        matrix = write_matrix(Path(tmp))
+        matrix = write_matrix(Path(tmp), matrix_name)
         report = Path(tmp) / "verify.json"
         started, started_at = time.perf_counter(), time.time()
         code = run_verify_command(None, matrix_path=matrix, workers=workers, processes=processes,
@@ -208,6 +228,7 @@ def run_once(workers: int, processes: bool, profile: bool = False) -> dict:
     own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime
     return {
         **({"timeline": _timeline(started_at, ended_at, phases, run["cells"])} if profile else {}),
+        "matrix": matrix_name,
         "mode": "processes" if processes else "threads",
         "workers": workers,
         "cells": summary["cells"],
@@ -225,46 +246,85 @@ def run_once(workers: int, processes: bool, profile: bool = False) -> dict:
     }
 
 
+def _run_config(workers: int, mode: str, matrix_name: str, profile: bool) -> dict | None:
+    load = os.getloadavg()
+    # A fresh process per configuration, so that peak memory is that configuration's own.
+    done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode, "--matrix", matrix_name,
+                           *(["--profile"] if profile else [])],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return None
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    row["load_1m"] = round(load[0], 1)
+    row["load_1m_end"] = round(os.getloadavg()[0], 1)
+    return row
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+_HEADER = ["matrix", "mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s",
+           "worker_start_cpu_s", "green", "repaired", "failed", "parent_rss_mb", "worker_rss_mb", "load_1m", "load_1m_end"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", type=int, help="run a single configuration with this many workers (internal)")
     parser.add_argument("--mode", default="processes", choices=["processes", "threads"], help=argparse.SUPPRESS)
+    parser.add_argument("--matrix", default="both", choices=["small", "nightly", "both"],
+                        help="small: the generated 8-cell matrix (issue 17's figure); nightly: the repository's "
+                             "templates; both (default): each, printed separately")
     parser.add_argument("--workers", default=f"1,2,4,{os.cpu_count()}", help="comma-separated worker counts")
+    parser.add_argument("--runs", type=int, default=1, help="runs of every configuration (interleaved); medians")
     parser.add_argument("--threads", action="store_true", help="also run every count as threads of one process")
     parser.add_argument("--profile", action="store_true", help="also print each configuration's timeline")
     parser.add_argument("--json-out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_once(args.one, args.mode == "processes", args.profile)))
+        print(json.dumps(run_once(args.one, args.mode == "processes", args.profile, args.matrix)))
         return 0
     counts = list(dict.fromkeys(int(w) for w in args.workers.split(",")))
     modes = ["processes", "threads"] if args.threads else ["processes"]
+    names = ["small", "nightly"] if args.matrix == "both" else [args.matrix]
     rows = []
-    for mode in modes:
-        for workers in counts:
-            load = os.getloadavg()[0]
-            # A fresh process per configuration, so that peak memory is that configuration's own.
-            done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode,
-                                   *(["--profile"] if args.profile else [])],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                print(done.stderr, file=sys.stderr)
-                return 1
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            row["load_1m"] = round(load, 1)
-            rows.append(row)
-    print(f"verify benchmark: {TEMPLATES} templates x {len(REGIONS)} regions = {TEMPLATES * len(REGIONS)} cells, "
-          f"embedded sandbox, {os.cpu_count()} CPUs")
-    header = ["mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s", "worker_start_cpu_s",
-              "green", "repaired", "failed",
-              "parent_rss_mb", "worker_rss_mb", "load_1m"]
-    print(" | ".join(header))
-    for row in rows:
-        base = next(r for r in rows if r["mode"] == row["mode"] and r["workers"] == counts[0])
-        row["speedup"] = f"{base['wall_s'] / row['wall_s']:.2f}x"
-        print(" | ".join(str(row[h]) for h in header))
+    for run in range(1, args.runs + 1):
+        for name in names:
+            for mode in modes:
+                for workers in counts:  # interleaved: a change of load hits every configuration alike
+                    row = _run_config(workers, mode, name, args.profile)
+                    if row is None:
+                        return 1
+                    row["run"] = run
+                    rows.append(row)
+    for name in names:
+        cells = next(r["cells"] for r in rows if r["matrix"] == name)
+        print(f"\n== verify benchmark, matrix '{name}': {MATRICES[name]} = {cells} cells; embedded sandbox, "
+              f"{os.cpu_count()} CPUs; {args.runs} run(s) per configuration ==")
+        print(" | ".join(["run", *_HEADER]))
+        for row in rows:
+            if row["matrix"] != name:
+                continue
+            base = next(r for r in rows if r["matrix"] == name and r["mode"] == row["mode"]
+                        and r["workers"] == counts[0] and r["run"] == row["run"])
+            row["speedup"] = f"{base['wall_s'] / row['wall_s']:.2f}x"
+            print(" | ".join(str(row[h]) for h in ["run", *_HEADER]))
+        print("medians:")
+        for mode in modes:
+            base = _median([r["wall_s"] for r in rows if r["matrix"] == name and r["mode"] == mode and r["workers"] == counts[0]])
+            for workers in counts:
+                mine = [r for r in rows if r["matrix"] == name and r["mode"] == mode and r["workers"] == workers]
+                wall = _median([r["wall_s"] for r in mine])
+                print(f"  {mode}, {workers} worker(s): wall {wall:.2f} s, speed-up {base / wall:.2f}x, "
+                      f"CPU {_median([r['cpu_s'] for r in mine]):.1f} s (parent {_median([r['parent_cpu_s'] for r in mine]):.1f}, "
+                      f"fork-server warm-up {_median([r['warm_cpu_s'] for r in mine]):.2f}), "
+                      f"load {min(r['load_1m'] for r in mine)}-{max(r['load_1m_end'] for r in mine)}")
     for row in rows:
         if "timeline" in row:
+            print(f"\n[matrix '{row['matrix']}', run {row['run']}]", end="")
             print_timeline(row)
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=2) + "\n")
