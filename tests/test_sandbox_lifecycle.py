@@ -92,6 +92,10 @@ def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp
     # Another moto version (or seam table, or source) is another key: the verdict no longer applies.
     key = bootstrap.self_test_key("0.0.0", [])
     assert not bootstrap.self_test_passed_before(key)
+    # Another install on this machine (its own sources) keeps its verdict beside ours: neither evicts the other.
+    bootstrap.remember_self_test(key)
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert bootstrap.self_test_passed_before(key) and patches.self_test() is False
     (tmp_path / "cfn-autofix" / "sandbox-self-test.json").write_text("not json")
     monkeypatch.setattr(patches, "_self_tested", False)
     assert patches.self_test() is True, "an unreadable cache is ignored, not trusted"
