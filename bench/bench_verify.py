@@ -224,6 +224,17 @@ def run_once(workers: int, processes: bool, profile: bool = False, matrix_name: 
         if "pid" in worker:
             worker_cpu[worker["pid"]] = (max(worker.get("cpu_s", 0.0), worker_cpu.get(worker["pid"], (0.0, 0.0))[0]),
                                          worker.get("start_cpu_s", 0.0))
+    # Per cell: its wall time and the CPU its worker spent on it (the worker's CPU at the end of the cell minus
+    # at the end of its previous cell, or at the end of its start-up). A cell whose wall exceeds its CPU on a
+    # quiet machine waited (sleeps, polls, a server's shutdown); under load the difference is also the queue.
+    cells_cpu = 0.0
+    last_cpu: dict[int, float] = {}
+    for cell in sorted(run["cells"], key=lambda c: (c.get("worker") or {}).get("cpu_s", 0.0)):
+        worker = cell.get("worker") or {}
+        if "pid" in worker:
+            before = last_cpu.get(worker["pid"], worker.get("start_cpu_s", 0.0))
+            cells_cpu += worker["cpu_s"] - before
+            last_cpu[worker["pid"]] = worker["cpu_s"]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime
     return {
@@ -241,6 +252,8 @@ def run_once(workers: int, processes: bool, profile: bool = False, matrix_name: 
         "worker_rss_mb": max(workers_rss) if any(workers_rss) else "-",
         "cpu_s": round(own + sum(total for total, _ in worker_cpu.values()), 1),
         "parent_cpu_s": round(own, 1),
+        "cells_wall_s": round(sum(cell.get("duration_s") or 0.0 for cell in run["cells"]), 2),
+        "cells_cpu_s": round(cells_cpu, 2),
         "worker_start_cpu_s": round(sum(start for _, start in worker_cpu.values()), 1),
         "warm_cpu_s": max((c.get("worker") or {}).get("forkserver_warm_cpu_s", 0.0) for c in run["cells"]),
     }
@@ -268,7 +281,7 @@ def _median(values: list[float]) -> float:
 
 
 _HEADER = ["matrix", "mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s",
-           "worker_start_cpu_s", "green", "repaired", "failed", "parent_rss_mb", "worker_rss_mb", "load_1m", "load_1m_end"]
+           "worker_start_cpu_s", "cells_wall_s", "cells_cpu_s", "green", "repaired", "failed", "parent_rss_mb", "worker_rss_mb", "load_1m", "load_1m_end"]
 
 
 def main() -> int:
@@ -320,7 +333,8 @@ def main() -> int:
                 wall = _median([r["wall_s"] for r in mine])
                 print(f"  {mode}, {workers} worker(s): wall {wall:.2f} s, speed-up {base / wall:.2f}x, "
                       f"CPU {_median([r['cpu_s'] for r in mine]):.1f} s (parent {_median([r['parent_cpu_s'] for r in mine]):.1f}, "
-                      f"fork-server warm-up {_median([r['warm_cpu_s'] for r in mine]):.2f}), "
+                      f"fork-server warm-up {_median([r['warm_cpu_s'] for r in mine]):.2f}; cells "
+                      f"{_median([r['cells_cpu_s'] for r in mine]):.2f} in {_median([r['cells_wall_s'] for r in mine]):.2f} s of cell wall), "
                       f"load {min(r['load_1m'] for r in mine)}-{max(r['load_1m_end'] for r in mine)}")
     for row in rows:
         if "timeline" in row:
