@@ -87,27 +87,47 @@ Resources:
 _ROOT = Path(__file__).resolve().parents[1]
 NIGHTLY = ["examples/webtier-broken.yaml", "tests/fixtures/templates/logs-kms.yaml",
            "tests/fixtures/templates/pipeline.json", "tests/fixtures/e2e/iam-eventual-consistency.yaml"]
+# The third matrix: four public templates of the real-template corpus (tests/corpora, not committed: set
+# CFN_AUTOFIX_CORPUS), each green on the sandbox with no parameter file (zones come from fixtures), 33-59
+# resources each: the size of cell a nightly job over real templates runs. us-west-2 has the 4 zones
+# widdix-vpc-4azs needs.
+CORPUS = ["aws-cloudformation-fargate/fargate-public-private-vpc.yml", "aws-cf-templates/widdix-vpc-4azs.yaml",
+          "startup-kit-templates/startup-vpc.yml", "aws-refarch-wordpress/wordpress-01-newvpc.yaml"]
+CORPUS_REGIONS = ["us-east-1", "us-west-2"]
 MATRICES = {
     "small": f"{TEMPLATES} small generated templates (SQS, SNS, S3, Logs, KMS; every other one with a wrong "
              f"managed-policy ARN) x {len(REGIONS)} regions",
     "nightly": f"{len(NIGHTLY)} of the repository's templates ({', '.join(Path(t).name for t in NIGHTLY)}) "
                f"x {len(REGIONS)} regions",
+    "corpus": f"{len(CORPUS)} public templates of the corpus ({', '.join(Path(t).stem for t in CORPUS)}) "
+              f"x {len(CORPUS_REGIONS)} regions",
 }
 
 
 def write_matrix(folder: Path, name: str = "small") -> Path:
     (folder / "templates").mkdir(parents=True, exist_ok=True)
+    regions = REGIONS
     if name == "nightly":
         for relative in NIGHTLY:
             source = _ROOT / relative
             (folder / "templates" / source.name).write_bytes(source.read_bytes())
+    elif name == "corpus":
+        corpus = Path(os.environ.get("CFN_AUTOFIX_CORPUS", _ROOT / "tests" / "corpora" / "templates"))
+        missing = [relative for relative in CORPUS if not (corpus / relative).is_file()]
+        if missing:
+            raise SystemExit(f"bench_verify: matrix 'corpus' needs the corpus files ({', '.join(missing)} not in {corpus}; "
+                             "set CFN_AUTOFIX_CORPUS)")
+        for relative in CORPUS:
+            source = corpus / relative
+            (folder / "templates" / source.name).write_bytes(source.read_bytes())
+        regions = CORPUS_REGIONS
     else:
         for index in range(TEMPLATES):
             text = _BROKEN if index % 2 == 1 else _PLAIN
             (folder / "templates" / f"t{index:02d}.yaml").write_text(text)
     matrix = folder / "matrix.toml"
     patterns = sorted({f"templates/*{path.suffix}" for path in (folder / "templates").iterdir()})
-    matrix.write_text(f'regions = {json.dumps(REGIONS)}\ntemplates = {json.dumps(patterns)}\n')
+    matrix.write_text(f'regions = {json.dumps(regions)}\ntemplates = {json.dumps(patterns)}\n')
     return matrix
 
 
@@ -288,9 +308,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", type=int, help="run a single configuration with this many workers (internal)")
     parser.add_argument("--mode", default="processes", choices=["processes", "threads"], help=argparse.SUPPRESS)
-    parser.add_argument("--matrix", default="both", choices=["small", "nightly", "both"],
+    parser.add_argument("--matrix", default="both", choices=["small", "nightly", "corpus", "both"],
                         help="small: the generated 8-cell matrix (issue 17's figure); nightly: the repository's "
-                             "templates; both (default): each, printed separately")
+                             "templates; corpus: four public templates of the corpus (CFN_AUTOFIX_CORPUS); both "
+                             "(default): small and nightly, printed separately")
     parser.add_argument("--workers", default=f"1,2,4,{os.cpu_count()}", help="comma-separated worker counts")
     parser.add_argument("--runs", type=int, default=1, help="runs of every configuration (interleaved); medians")
     parser.add_argument("--threads", action="store_true", help="also run every count as threads of one process")
