@@ -24,9 +24,19 @@ CLI = [sys.executable, "-m", "orchestrator"]
 DEADLINE_S = 600
 
 
-def watchdog(proc: subprocess.Popen) -> threading.Timer:
-    """Kill `proc` if it is still running after DEADLINE_S, so a hang fails the test instead of stalling the suite."""
-    timer = threading.Timer(DEADLINE_S, proc.kill)
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill proc and every process of its session: a worker left behind keeps the stderr pipe open, and a
+    reader waiting for its end would wait for ever."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def watchdog(proc: subprocess.Popen, group: bool = False) -> threading.Timer:
+    """Kill `proc` (with its whole session when `group`) if it is still running after DEADLINE_S, so a hang
+    fails the test instead of stalling the suite."""
+    timer = threading.Timer(DEADLINE_S, (lambda: kill_group(proc)) if group else proc.kill)
     timer.daemon = True
     timer.start()
     return timer
@@ -84,12 +94,13 @@ def live_stacks(served_sandbox, names: set[str]) -> list[str]:
 
 def run_until_stack_event(args: list[str], cwd: Path, env: dict, sig: int) -> tuple[int, list[dict], str]:
     """Start the CLI, send `sig` right after its first stack_event log line; (exit code, JSON log lines, other stderr)."""
+    # Its own session, so that the watchdog can end the workers of a hung run too (their stderr is this pipe).
     proc = subprocess.Popen([*CLI, "--log-json", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     logs: list[dict] = []
     other: list[str] = []
     signalled = False
-    timer = watchdog(proc)
+    timer = watchdog(proc, group=True)
     try:
         for line in proc.stderr:
             try:
@@ -104,7 +115,7 @@ def run_until_stack_event(args: list[str], cwd: Path, env: dict, sig: int) -> tu
     finally:
         timer.cancel()
         if proc.poll() is None:
-            proc.kill()
+            kill_group(proc)
             proc.wait()
     assert signalled, "no stack_event was logged: " + "".join(other)[-2000:]
     return code, logs, "".join(other)
