@@ -22,7 +22,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 from moto.kms import models as kms_models
 
-from orchestrator.sandbox import bootstrap, engine, inventory
+from orchestrator.sandbox import bootstrap, engine, inventory, moto_backup
 from orchestrator.sandbox.accounts import drop_account_state
 from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
@@ -314,7 +314,11 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("getitem", ResourceMap, "__getitem__", _getitem),
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
     ("kms_private_key", kms_models, "generate_private_key", lazy_private_key),
+    *moto_backup.SEAMS,
 ]
+
+# Operations moto lacks, added to its classes: each must still be absent (an upgrade that brings moto's own wins).
+_ADDITIONS: list[tuple[str, Any, str, Callable[..., Any]]] = [*moto_backup.ADDITIONS]
 
 _installed = False
 
@@ -329,6 +333,8 @@ def install() -> None:
         for key, owner, attribute, replacement in _SEAMS:
             _ORIGINALS[key] = getattr(owner, attribute)
             setattr(owner, attribute, replacement)
+        for _, owner, attribute, addition in _ADDITIONS:
+            setattr(owner, attribute, addition)
         _installed = True
 
 
@@ -340,6 +346,9 @@ def check_seams() -> None:
     for key, owner, attribute, _ in _SEAMS:
         if not callable(getattr(owner, attribute, None)):
             problems.append(f"{getattr(owner, '__name__', owner)}.{attribute} is missing")
+    for _, owner, attribute, addition in _ADDITIONS:
+        if getattr(owner, attribute, addition) is not addition:
+            problems.append(f"{owner.__name__}.{attribute} now exists in moto; drop the sandbox's addition")
     needed = [
         (parsing, "parse_resource_and_generate_name"), (parsing, "generate_resource_name"), (parsing, "Export"),
         (parsing, "get_model_map"), (parsing, "NULL_MODELS"), (parsing, "get_references_from_template"),
@@ -393,7 +402,7 @@ def self_test(*, use_cache: bool = True) -> bool:
     with _INSTALL_LOCK:
         if _self_tested:
             return False
-        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', o)}.{a}" for k, o, a, _ in _SEAMS])
+        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', o)}.{a}" for k, o, a, _ in (*_SEAMS, *_ADDITIONS)])
         if use_cache and bootstrap.self_test_passed_before(key):
             _self_tested = True
             return False
