@@ -107,3 +107,53 @@ def test_an_addition_moto_gains_is_reported_by_the_seam_check(monkeypatch):
     monkeypatch.setattr(BackupBackend, "create_backup_selection", lambda *a: None)
     with pytest.raises(patches.SandboxSelfTestError, match="create_backup_selection now exists in moto"):
         patches.check_seams()
+
+
+def test_cognito_pool_client_domain_identity_pool_and_authorizer_are_real(sandbox):
+    """aws-cloudformation-templates solutions/WebApp: a user pool with its domain and client, a REST API
+    authorized by the pool (COGNITO_USER_POOLS), and an identity pool trusting the client."""
+    resources = {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {
+            "UserPoolName": "h11b-app", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+            "AutoVerifiedAttributes": ["email"], "Schema": [{"Name": "email", "Required": True}]}},
+        "Domain": {"Type": "AWS::Cognito::UserPoolDomain", "Properties": {"Domain": "h11b-app", "UserPoolId": ref("Pool")}},
+        "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+            "ClientName": "h11b-app", "GenerateSecret": True, "UserPoolId": ref("Pool"),
+            "AllowedOAuthFlows": ["code"], "AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthScopes": ["openid"],
+            "CallbackURLs": ["https://example.com/index.html"], "SupportedIdentityProviders": ["COGNITO"]}},
+        "Identities": {"Type": "AWS::Cognito::IdentityPool", "Properties": {
+            "IdentityPoolName": "h11b_identities", "AllowUnauthenticatedIdentities": False,
+            "CognitoIdentityProviders": [{"ClientId": ref("Client"), "ProviderName": getatt("Pool", "ProviderName")}]}},
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "h11b"}},
+        "Authorizer": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {
+            "IdentitySource": "method.request.header.authorization", "Name": "CognitoApiAuthorizer",
+            "ProviderARNs": [getatt("Pool", "Arn")], "RestApiId": ref("Api"), "Type": "COGNITO_USER_POOLS"}}}
+    result = deploy(sandbox, resources, {
+        "Pool": ref("Pool"), "PoolArn": getatt("Pool", "Arn"), "Provider": getatt("Pool", "ProviderURL"),
+        "Domain": ref("Domain"), "Cdn": getatt("Domain", "CloudFrontDistribution"), "Client": ref("Client"),
+        "Secret": getatt("Client", "ClientSecret"), "Identities": ref("Identities"),
+        "IdentitiesName": getatt("Identities", "Name"), "Api": ref("Api"), "Authorizer": ref("Authorizer")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    idp = sandbox_client(sandbox, "cognito-idp")
+    pool = idp.describe_user_pool(UserPoolId=out["Pool"])["UserPool"]
+    assert pool["Arn"] == out["PoolArn"] and pool["Name"] == "h11b-app"
+    assert out["Provider"] == f"https://cognito-idp.us-east-1.amazonaws.com/{out['Pool']}"
+    domain = idp.describe_user_pool_domain(Domain=out["Domain"])["DomainDescription"]
+    assert domain["UserPoolId"] == out["Pool"] and domain["CloudFrontDistribution"] == out["Cdn"]
+    client = idp.describe_user_pool_client(UserPoolId=out["Pool"], ClientId=out["Client"])["UserPoolClient"]
+    assert client["ClientSecret"] == out["Secret"] and client["AllowedOAuthFlows"] == ["code"]
+    identity = sandbox_client(sandbox, "cognito-identity").describe_identity_pool(IdentityPoolId=out["Identities"])
+    assert identity["IdentityPoolName"] == out["IdentitiesName"] == "h11b_identities"
+    assert identity["CognitoIdentityProviders"][0]["ClientId"] == out["Client"]
+    authorizer = sandbox_client(sandbox, "apigateway").get_authorizer(restApiId=out["Api"], authorizerId=out["Authorizer"])
+    assert authorizer["providerARNs"] == [out["PoolArn"]] and authorizer["type"] == "COGNITO_USER_POOLS"
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert idp.list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def test_a_client_of_a_missing_pool_fails_as_cognito_does(sandbox):
+    result = deploy(sandbox, {"Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+        "ClientName": "c", "UserPoolId": "us-east-1_nosuchpool"}}})
+    assert "User pool us-east-1_nosuchpool does not exist." in result["failed"]["Client"]
