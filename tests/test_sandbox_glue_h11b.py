@@ -157,3 +157,89 @@ def test_a_client_of_a_missing_pool_fails_as_cognito_does(sandbox):
     result = deploy(sandbox, {"Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
         "ClientName": "c", "UserPoolId": "us-east-1_nosuchpool"}}})
     assert "User pool us-east-1_nosuchpool does not exist." in result["failed"]["Client"]
+
+
+def test_cloudfront_distribution_with_origin_access_control_and_web_acl_is_real(sandbox):
+    """aws-cloudformation-templates S3/compliant-static-website and solutions/WebApp: a distribution serving a
+    bucket through an origin access control, logging to a bucket, protected by a CLOUDFRONT web ACL."""
+    resources = {
+        "Content": {"Type": "AWS::S3::Bucket"},
+        "Logs": {"Type": "AWS::S3::Bucket"},
+        "Oac": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {"OriginAccessControlConfig": {
+            "Name": "h11b-oac", "OriginAccessControlOriginType": "s3", "SigningBehavior": "always",
+            "SigningProtocol": "sigv4"}}},
+        "Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": "h11b-acl", "Scope": "CLOUDFRONT", "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "acl"},
+            "Rules": [{"Name": "common", "Priority": 0, "OverrideAction": {"None": {}},
+                       "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                                            "MetricName": "common"},
+                       "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}}}]}},
+        "Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True, "DefaultRootObject": "index.html", "HttpVersion": "http2",
+            "WebACLId": getatt("Acl", "Arn"),
+            "Logging": {"Bucket": getatt("Logs", "RegionalDomainName"), "Prefix": "cdn/"},
+            "Origins": [{"Id": "content", "DomainName": getatt("Content", "RegionalDomainName"),
+                         "OriginAccessControlId": getatt("Oac", "Id"), "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "content", "ViewerProtocolPolicy": "redirect-to-https",
+                                     "AllowedMethods": ["GET", "HEAD", "OPTIONS"], "CachedMethods": ["GET", "HEAD"],
+                                     "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6", "Compress": True},
+            "CustomErrorResponses": [{"ErrorCode": 404, "ResponseCode": 200, "ResponsePagePath": "/index.html"}]}}}}
+    result = deploy(sandbox, resources, {"Cdn": ref("Cdn"), "Domain": getatt("Cdn", "DomainName"), "Oac": ref("Oac"),
+                                         "Acl": ref("Acl"), "AclArn": getatt("Acl", "Arn"), "AclId": getatt("Acl", "Id")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    cloudfront = sandbox_client(sandbox, "cloudfront")
+    distribution = cloudfront.get_distribution(Id=out["Cdn"])["Distribution"]
+    assert distribution["DomainName"] == out["Domain"] and out["Domain"].endswith(".cloudfront.net")
+    config = distribution["DistributionConfig"]
+    assert config["WebACLId"] == out["AclArn"] and config["DefaultRootObject"] == "index.html"
+    assert config["DefaultCacheBehavior"]["AllowedMethods"]["Items"] == ["GET", "HEAD", "OPTIONS"]
+    assert config["Logging"]["Enabled"] and config["Logging"]["Prefix"] == "cdn/"
+    assert cloudfront.get_origin_access_control(Id=out["Oac"])["OriginAccessControl"]["OriginAccessControlConfig"][
+        "Name"] == "h11b-oac"
+    assert out["Acl"] == f"h11b-acl|{out['AclId']}|CLOUDFRONT"
+    acl = sandbox_client(sandbox, "wafv2").get_web_acl(Name="h11b-acl", Scope="CLOUDFRONT", Id=out["AclId"])["WebACL"]
+    assert acl["ARN"] == out["AclArn"] and [r["Name"] for r in acl["Rules"]] == ["common"]
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert cloudfront.list_distributions()["DistributionList"].get("Items", []) == []
+
+
+def test_web_acl_association_and_ip_set_are_real(sandbox):
+    """widdix/aws-cf-templates ecs/cluster and fargate/cluster: a REGIONAL web ACL associated with the ALB."""
+    resources = {**NETWORK,
+        "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Subnets": [ref("Subnet"), ref("SubnetB")], "SecurityGroups": [ref("Sg")]}},
+        "Blocked": {"Type": "AWS::WAFv2::IPSet", "Properties": {
+            "Name": "blocked", "Scope": "REGIONAL", "IPAddressVersion": "IPV4", "Addresses": ["192.0.2.0/24"]}},
+        "Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": "h11b-regional", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "acl"},
+            "Rules": [{"Name": "block", "Priority": 0, "Action": {"Block": {}},
+                       "VisibilityConfig": {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                                            "MetricName": "block"},
+                       "Statement": {"IPSetReferenceStatement": {"Arn": getatt("Blocked", "Arn")}}}]}},
+        "Association": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": ref("Alb"), "WebACLArn": getatt("Acl", "Arn")}}}
+    result = deploy(sandbox, resources, {"Alb": ref("Alb"), "AclArn": getatt("Acl", "Arn"), "Set": ref("Blocked"),
+                                         "SetId": getatt("Blocked", "Id")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    waf = sandbox_client(sandbox, "wafv2")
+    assert waf.get_web_acl_for_resource(ResourceArn=out["Alb"])["WebACL"]["ARN"] == out["AclArn"]
+    ip_set = waf.get_ip_set(Name="blocked", Scope="REGIONAL", Id=out["SetId"])["IPSet"]
+    assert out["Set"] == f"blocked|{out['SetId']}|REGIONAL" and ip_set["Addresses"] == ["192.0.2.0/24"]
+    delete(sandbox)
+    assert waf.list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+
+
+def test_an_association_with_a_missing_web_acl_fails_as_wafv2_does(sandbox):
+    missing = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/none/00000000-0000-0000-0000-000000000000"
+    result = deploy(sandbox, {**NETWORK,
+        "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Subnets": [ref("Subnet"), ref("SubnetB")], "SecurityGroups": [ref("Sg")]}},
+        "Association": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": ref("Alb"), "WebACLArn": missing}}})
+    assert "WAFNonexistentItemException" in result["failed"]["Association"] or \
+        "AWS WAF couldn" in result["failed"]["Association"]
