@@ -4,6 +4,8 @@ the embedded sandbox, their Ref/GetAtt checked against the service's own API."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import test_sandbox_glue_models as glue_models
 from test_sandbox_glue_models import delete, deploy, getatt, ref
@@ -243,3 +245,52 @@ def test_an_association_with_a_missing_web_acl_fails_as_wafv2_does(sandbox):
             "ResourceArn": ref("Alb"), "WebACLArn": missing}}})
     assert "WAFNonexistentItemException" in result["failed"]["Association"] or \
         "AWS WAF couldn" in result["failed"]["Association"]
+
+
+def test_rds_event_subscription_and_secret_target_attachment_are_real(sandbox):
+    """widdix/aws-cf-templates state/rds-postgres: the database's events to the alert topic, and its connection
+    details attached to the master secret."""
+    resources = {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
+            "SecretStringTemplate": '{"username": "master"}', "GenerateStringKey": "password", "PasswordLength": 30,
+            "ExcludePunctuation": True}}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "postgres", "EngineVersion": "16.4", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": "20",
+            "MasterUsername": "master", "MasterUserPassword": "averyverylongpassword"}},
+        "Attachment": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
+            "SecretId": ref("Secret"), "TargetId": ref("Db"), "TargetType": "AWS::RDS::DBInstance"}},
+        "Events": {"Type": "AWS::RDS::EventSubscription", "Properties": {
+            "EventCategories": ["failover", "failure"], "SnsTopicArn": ref("Topic"), "SourceIds": [ref("Db")],
+            "SourceType": "db-instance"}}}
+    result = deploy(sandbox, resources, {"Attachment": ref("Attachment"), "Secret": ref("Secret"), "Db": ref("Db"),
+                                         "Host": getatt("Db", "Endpoint.Address"), "Events": ref("Events")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    assert out["Attachment"] == out["Secret"]
+    value = json.loads(sandbox_client(sandbox, "secretsmanager").get_secret_value(SecretId=out["Secret"])["SecretString"])
+    assert value["username"] == "master" and len(value["password"]) == 30
+    assert (value["engine"], value["host"], int(value["port"]), value["dbInstanceIdentifier"]) == \
+        ("postgres", out["Host"], 5432, out["Db"])
+    subscription = sandbox_client(sandbox, "rds").describe_event_subscriptions(SubscriptionName=out["Events"])[
+        "EventSubscriptionsList"][0]
+    assert subscription["SourceIdsList"] == [out["Db"]] and subscription["EventCategoriesList"] == ["failover", "failure"]
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert sandbox_client(sandbox, "rds").describe_event_subscriptions()["EventSubscriptionsList"] == []
+
+
+def test_an_event_subscription_to_a_missing_topic_fails_as_rds_does(sandbox):
+    result = deploy(sandbox, {"Events": {"Type": "AWS::RDS::EventSubscription", "Properties": {
+        "SnsTopicArn": "arn:aws:sns:us-east-1:123456789012:none", "SourceType": "db-instance"}}})
+    assert "SNS topic ARN arn:aws:sns:us-east-1:123456789012:none does not exist" in result["failed"]["Events"]
+
+
+def test_an_attachment_to_a_redshift_cluster_is_a_declared_sandbox_limitation(sandbox):
+    result = deploy(sandbox, {
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "{}"}},
+        "Attachment": {"Type": "AWS::SecretsManager::SecretTargetAttachment", "Properties": {
+            "SecretId": ref("Secret"), "TargetId": "warehouse", "TargetType": "AWS::Redshift::Cluster"}}})
+    limits = sandbox.fidelity("glue")["sandbox_limitations"]
+    assert [item["logical_id"] for item in limits] == ["Attachment"]
+    assert "AWS::Redshift::Cluster" in limits[0]["reason"]
