@@ -294,3 +294,45 @@ def test_an_attachment_to_a_redshift_cluster_is_a_declared_sandbox_limitation(sa
     limits = sandbox.fidelity("glue")["sandbox_limitations"]
     assert [item["logical_id"] for item in limits] == ["Attachment"]
     assert "AWS::Redshift::Cluster" in limits[0]["reason"]
+
+
+def _v6_subnet(index: int) -> dict:
+    return {"Fn::Select": [index, {"Fn::Cidr": [{"Fn::Select": [0, getatt("Vpc", "Ipv6CidrBlocks")]}, 4, 64]}]}
+
+
+def test_a_subnets_ipv6_block_is_real_and_a_subnet_cidr_block_adds_one(sandbox):
+    """widdix/aws-cf-templates vpc-2azs: subnets carve /64s of the VPC's Amazon-provided block; a
+    SubnetCidrBlock associates one with a subnet created without."""
+    resources = {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "V6": {"Type": "AWS::EC2::VPCCidrBlock", "Properties": {"AmazonProvidedIpv6CidrBlock": True, "VpcId": ref("Vpc")}},
+        "Public": {"Type": "AWS::EC2::Subnet", "DependsOn": "V6", "Properties": {
+            "VpcId": ref("Vpc"), "CidrBlock": "10.0.0.0/20", "Ipv6CidrBlock": _v6_subnet(0),
+            "AssignIpv6AddressOnCreation": True, "MapPublicIpOnLaunch": True, "Tags": [{"Key": "Name", "Value": "A public"}]}},
+        "Private": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": ref("Vpc"), "CidrBlock": "10.0.16.0/20"}},
+        "PrivateV6": {"Type": "AWS::EC2::SubnetCidrBlock", "DependsOn": "V6", "Properties": {
+            "SubnetId": ref("Private"), "Ipv6CidrBlock": _v6_subnet(1)}}}
+    result = deploy(sandbox, resources, {
+        "Public": ref("Public"), "PublicV6": {"Fn::Select": [0, getatt("Public", "Ipv6CidrBlocks")]},
+        "Private": ref("Private"), "Assoc": ref("PrivateV6"), "Wanted": _v6_subnet(1)})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    ec2 = sandbox_client(sandbox, "ec2")
+    public, private = (ec2.describe_subnets(SubnetIds=[out[k]])["Subnets"][0] for k in ("Public", "Private"))
+    assert [a["Ipv6CidrBlock"] for a in public["Ipv6CidrBlockAssociationSet"]] == [out["PublicV6"]]
+    assert public["MapPublicIpOnLaunch"] and public["AssignIpv6AddressOnCreation"]
+    assert {"Key": "Name", "Value": "A public"} in public["Tags"]
+    assert not private["MapPublicIpOnLaunch"]
+    assert [(a["AssociationId"], a["Ipv6CidrBlock"]) for a in private["Ipv6CidrBlockAssociationSet"]] == \
+        [(out["Assoc"], out["Wanted"])]
+    assert out["Assoc"].startswith("subnet-cidr-assoc-")
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+
+
+def test_a_subnet_ipv6_block_outside_the_vpc_fails_as_ec2_does(sandbox):
+    result = deploy(sandbox, {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": ref("Vpc"), "CidrBlock": "10.0.0.0/20", "Ipv6CidrBlock": "2001:db8::/64"}}})
+    assert "The CIDR '2001:db8::/64' is invalid." in result["failed"]["Subnet"]
