@@ -336,3 +336,46 @@ def test_a_subnet_ipv6_block_outside_the_vpc_fails_as_ec2_does(sandbox):
         "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {
             "VpcId": ref("Vpc"), "CidrBlock": "10.0.0.0/20", "Ipv6CidrBlock": "2001:db8::/64"}}})
     assert "The CIDR '2001:db8::/64' is invalid." in result["failed"]["Subnet"]
+
+
+def test_cloudfront_origin_access_identity_is_real_and_guards_its_distribution(sandbox):
+    """widdix/aws-cf-templates state/s3 (CloudFront access): an origin access identity granted in the bucket
+    policy by its canonical user, used by a distribution's S3 origin."""
+    resources = {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Oai": {"Type": "AWS::CloudFront::CloudFrontOriginAccessIdentity", "Properties": {
+            "CloudFrontOriginAccessIdentityConfig": {"Comment": ref("Bucket")}}},
+        "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": ref("Bucket"), "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject", "Principal": {"CanonicalUser": getatt("Oai", "S3CanonicalUserId")},
+                "Resource": {"Fn::Sub": "arn:aws:s3:::${Bucket}/*"}}]}}},
+        "Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True,
+            "Origins": [{"Id": "s3", "DomainName": getatt("Bucket", "RegionalDomainName"), "S3OriginConfig": {
+                "OriginAccessIdentity": {"Fn::Sub": "origin-access-identity/cloudfront/${Oai}"}}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all",
+                                     "ForwardedValues": {"QueryString": False}}}}}}
+    result = deploy(sandbox, resources, {"Oai": ref("Oai"), "User": getatt("Oai", "S3CanonicalUserId"), "Cdn": ref("Cdn")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    cloudfront = sandbox_client(sandbox, "cloudfront")
+    identity = cloudfront.get_cloud_front_origin_access_identity(Id=out["Oai"])["CloudFrontOriginAccessIdentity"]
+    assert identity["S3CanonicalUserId"] == out["User"] and len(out["User"]) == 96
+    assert [i["Id"] for i in cloudfront.list_cloud_front_origin_access_identities()[
+        "CloudFrontOriginAccessIdentityList"]["Items"]] == [out["Oai"]]
+    with pytest.raises(cloudfront.exceptions.CloudFrontOriginAccessIdentityInUse):
+        cloudfront.delete_cloud_front_origin_access_identity(Id=out["Oai"], IfMatch="x")
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert cloudfront.list_cloud_front_origin_access_identities()["CloudFrontOriginAccessIdentityList"].get("Items", []) == []
+
+
+def test_a_distribution_naming_a_missing_identity_fails_as_cloudfront_does(sandbox):
+    result = deploy(sandbox, {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True,
+            "Origins": [{"Id": "s3", "DomainName": getatt("Bucket", "RegionalDomainName"), "S3OriginConfig": {
+                "OriginAccessIdentity": "origin-access-identity/cloudfront/E000000000000"}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all"}}}}})
+    assert "The specified origin access identity does not exist or is not valid." in result["failed"]["Cdn"]

@@ -58,8 +58,17 @@ class CloudFrontDistribution(_BackendModel):
     attributes = {"Id": "physical_resource_id", "DomainName": "domain_name"}
 
     def _create(self, backend: Any, props: dict, name: str) -> str:
+        from moto.cloudfront.exceptions import CloudFrontException
+
+        from orchestrator.sandbox.moto_cloudfront import identity_exists
+
         config = _api_config(dict(props["DistributionConfig"]))
         config.setdefault("CallerReference", str(uuid.uuid4()))
+        for origin in config["Origins"]["Items"]:
+            identity = (origin.get("S3OriginConfig") or {}).get("OriginAccessIdentity")
+            if identity and not identity_exists(backend, identity):
+                raise CloudFrontException("InvalidOriginAccessIdentity",
+                                          "The specified origin access identity does not exist or is not valid.")
         distribution, _, _ = backend.create_distribution(config, list(props.get("Tags") or []))
         self.domain_name = distribution.domain_name
         return distribution.distribution_id
@@ -98,6 +107,25 @@ class _WafModel(_BackendModel):
     def _scoped(self, props: dict) -> Any:
         self.scope = props["Scope"]
         return self.backend()
+
+
+class CloudFrontOriginAccessIdentity(_BackendModel):
+    """AWS::CloudFront::CloudFrontOriginAccessIdentity: CloudFront CreateCloudFrontOriginAccessIdentity (which the
+    sandbox adds to moto, sandbox/moto_cloudfront.py); Ref and GetAtt Id are its id, GetAtt S3CanonicalUserId the
+    canonical user S3 bucket policies grant."""
+
+    resource_type = "AWS::CloudFront::CloudFrontOriginAccessIdentity"
+    service, global_service = "cloudfront", True
+    attributes = {"Id": "physical_resource_id", "S3CanonicalUserId": "canonical_user"}
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        config = {"CallerReference": str(uuid.uuid4()), **dict(props["CloudFrontOriginAccessIdentityConfig"])}
+        identity = backend.create_cloud_front_origin_access_identity(config)
+        self.canonical_user = identity["S3CanonicalUserId"]
+        return identity["Id"]
+
+    def _delete(self, backend: Any) -> None:
+        backend.delete_cloud_front_origin_access_identity(self.physical_resource_id)
 
 
 class WafWebAcl(_WafModel):
@@ -158,4 +186,4 @@ class WafWebAclAssociation(_BackendModel):
         backend.disassociate_web_acl(self.resource_arn)
 
 
-MODELS = (CloudFrontDistribution, CloudFrontOriginAccessControl, WafWebAcl, WafIpSet, WafWebAclAssociation)
+MODELS = (CloudFrontDistribution, CloudFrontOriginAccessControl, CloudFrontOriginAccessIdentity, WafWebAcl, WafIpSet, WafWebAclAssociation)
