@@ -379,3 +379,86 @@ def test_a_distribution_naming_a_missing_identity_fails_as_cloudfront_does(sandb
                 "OriginAccessIdentity": "origin-access-identity/cloudfront/E000000000000"}}],
             "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all"}}}}})
     assert "The specified origin access identity does not exist or is not valid." in result["failed"]["Cdn"]
+
+
+def test_cloudfront_cache_policy_is_real_and_used_by_a_distribution(sandbox):
+    """A custom cache policy (headers, cookies and query strings in the key) on a distribution's default
+    behavior; CloudFront refuses to delete it while the distribution uses it."""
+    resources = {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Policy": {"Type": "AWS::CloudFront::CachePolicy", "Properties": {"CachePolicyConfig": {
+            "Name": "h11b-policy", "MinTTL": 1, "DefaultTTL": 60, "MaxTTL": 3600,
+            "ParametersInCacheKeyAndForwardedToOrigin": {
+                "EnableAcceptEncodingGzip": True, "EnableAcceptEncodingBrotli": True,
+                "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Origin", "Accept-Language"]},
+                "CookiesConfig": {"CookieBehavior": "none"},
+                "QueryStringsConfig": {"QueryStringBehavior": "whitelist", "QueryStrings": ["page"]}}}}},
+        "Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True,
+            "Origins": [{"Id": "s3", "DomainName": getatt("Bucket", "RegionalDomainName"), "S3OriginConfig": {}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all",
+                                     "CachePolicyId": ref("Policy")}}}}}
+    result = deploy(sandbox, resources, {"Policy": ref("Policy"), "Modified": getatt("Policy", "LastModifiedTime")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    cloudfront = sandbox_client(sandbox, "cloudfront")
+    policy = cloudfront.get_cache_policy(Id=out["Policy"])["CachePolicy"]
+    config = policy["CachePolicyConfig"]
+    assert config["Name"] == "h11b-policy" and config["DefaultTTL"] == 60
+    key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"]["Headers"]["Items"] == ["Origin", "Accept-Language"]
+    assert key["QueryStringsConfig"]["QueryStrings"] == {"Quantity": 1, "Items": ["page"]}
+    with pytest.raises(cloudfront.exceptions.CachePolicyInUse):
+        cloudfront.delete_cache_policy(Id=out["Policy"], IfMatch="x")
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert cloudfront.list_cache_policies(Type="custom")["CachePolicyList"].get("Items", []) == []
+
+
+def test_a_cache_policy_whose_ttls_disagree_fails_as_cloudfront_does(sandbox):
+    result = deploy(sandbox, {"Policy": {"Type": "AWS::CloudFront::CachePolicy", "Properties": {"CachePolicyConfig": {
+        "Name": "bad", "MinTTL": 100, "DefaultTTL": 10, "MaxTTL": 1000,
+        "ParametersInCacheKeyAndForwardedToOrigin": {
+            "EnableAcceptEncodingGzip": False, "HeadersConfig": {"HeaderBehavior": "none"},
+            "CookiesConfig": {"CookieBehavior": "none"}, "QueryStringsConfig": {"QueryStringBehavior": "none"}}}}}})
+    assert "MinTTL must be less than or equal to its DefaultTTL" in result["failed"]["Policy"]
+
+
+def test_cognito_groups_resource_servers_and_identity_providers_are_real(sandbox):
+    resources = {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "h11b-more"}},
+        "Admins": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
+            "GroupName": "admins", "UserPoolId": ref("Pool"), "Precedence": 1, "Description": "operators"}},
+        "Api": {"Type": "AWS::Cognito::UserPoolResourceServer", "Properties": {
+            "UserPoolId": ref("Pool"), "Identifier": "https://api.example.com", "Name": "api",
+            "Scopes": [{"ScopeName": "read", "ScopeDescription": "read things"}]}},
+        "Idp": {"Type": "AWS::Cognito::UserPoolIdentityProvider", "Properties": {
+            "UserPoolId": ref("Pool"), "ProviderName": "Corp", "ProviderType": "OIDC",
+            "ProviderDetails": {"client_id": "abc", "client_secret": "def", "authorize_scopes": "openid",
+                                "oidc_issuer": "https://idp.example.com", "attributes_request_method": "GET"},
+            "AttributeMapping": {"email": "email"}}}}
+    result = deploy(sandbox, resources, {"Pool": ref("Pool"), "Group": ref("Admins"), "Server": ref("Api"),
+                                         "Idp": ref("Idp")})
+    assert result["status"] == "CREATE_COMPLETE", result["failed"]
+    out = result["outputs"]
+    idp = sandbox_client(sandbox, "cognito-idp")
+    group = idp.get_group(GroupName=out["Group"], UserPoolId=out["Pool"])["Group"]
+    assert (group["GroupName"], group["Precedence"], group["Description"]) == ("admins", 1, "operators")
+    server = idp.describe_resource_server(UserPoolId=out["Pool"], Identifier=out["Server"])["ResourceServer"]
+    assert server["Scopes"] == [{"ScopeName": "read", "ScopeDescription": "read things"}]
+    provider = idp.describe_identity_provider(UserPoolId=out["Pool"], ProviderName=out["Idp"])["IdentityProvider"]
+    assert provider["ProviderType"] == "OIDC" and provider["AttributeMapping"] == {"email": "email"}
+    assert sandbox.fidelity("glue")["stand_in"] == []
+    delete(sandbox)
+    assert idp.list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def test_a_distribution_naming_a_missing_web_acl_fails_as_cloudfront_does(sandbox):
+    """aws-cloudformation-templates S3/compliant-static-website takes the web ACL's ARN as a parameter."""
+    result = deploy(sandbox, {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Cdn": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True, "WebACLId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/none/0000",
+            "Origins": [{"Id": "s3", "DomainName": getatt("Bucket", "RegionalDomainName"), "S3OriginConfig": {}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all"}}}}})
+    assert "Web ACL is not accessible by the requester." in result["failed"]["Cdn"]

@@ -13,7 +13,8 @@ _KEYS = {"AcmCertificateArn": "ACMCertificateArn", "IamCertificateId": "IAMCerti
 # List-valued properties the API wraps as {Quantity, Items}.
 _WRAPPED = frozenset({"Aliases", "Origins", "CacheBehaviors", "CustomErrorResponses", "TrustedSigners",
                       "TrustedKeyGroups", "LambdaFunctionAssociations", "FunctionAssociations", "OriginSslProtocols",
-                      "Headers", "QueryStringCacheKeys", "WhitelistedNames", "OriginCustomHeaders"})
+                      "Headers", "QueryStringCacheKeys", "WhitelistedNames", "OriginCustomHeaders",
+                      "Cookies", "QueryStrings"})
 
 
 def _wrap(items: list) -> dict:
@@ -49,6 +50,16 @@ def _api_config(node: Any, key: str = "") -> Any:
     return out
 
 
+def _web_acl_exists(account_id: str, web_acl: str) -> bool:
+    """A distribution's WebACLId: a WAFv2 ARN must name a CLOUDFRONT-scoped web ACL of the account (WAF Classic
+    ids are not modelled and pass)."""
+    if ":wafv2:" not in web_acl:
+        return True
+    from moto.wafv2.models import GLOBAL_REGION, wafv2_backends
+
+    return web_acl.split(":")[4] == account_id and web_acl in wafv2_backends[account_id][GLOBAL_REGION].wacls
+
+
 class CloudFrontDistribution(_BackendModel):
     """AWS::CloudFront::Distribution: CloudFront CreateDistributionWithTags; Ref and GetAtt Id are the
     distribution id, GetAtt DomainName its *.cloudfront.net name."""
@@ -69,6 +80,8 @@ class CloudFrontDistribution(_BackendModel):
             if identity and not identity_exists(backend, identity):
                 raise CloudFrontException("InvalidOriginAccessIdentity",
                                           "The specified origin access identity does not exist or is not valid.")
+        if not _web_acl_exists(self.account_id, str(config.get("WebACLId") or "")):
+            raise CloudFrontException("InvalidWebACLId", "Web ACL is not accessible by the requester.")
         distribution, _, _ = backend.create_distribution(config, list(props.get("Tags") or []))
         self.domain_name = distribution.domain_name
         return distribution.distribution_id
@@ -91,6 +104,24 @@ class CloudFrontOriginAccessControl(_BackendModel):
     def _delete(self, backend: Any) -> None:
         if self.physical_resource_id in backend.origin_access_controls:
             backend.delete_origin_access_control(self.physical_resource_id)
+
+
+class CloudFrontCachePolicy(_BackendModel):
+    """AWS::CloudFront::CachePolicy: CloudFront CreateCachePolicy (which the sandbox adds to moto,
+    sandbox/moto_cloudfront_policies.py; header, cookie and query-string lists in the API's {Quantity, Items});
+    Ref and GetAtt Id are its id, GetAtt LastModifiedTime as CloudFront answers it."""
+
+    resource_type = "AWS::CloudFront::CachePolicy"
+    service, global_service = "cloudfront", True
+    attributes = {"Id": "physical_resource_id", "LastModifiedTime": "last_modified"}
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        policy = backend.create_cache_policy(_api_config(dict(props["CachePolicyConfig"])))
+        self.last_modified = policy["LastModifiedTime"].isoformat()
+        return policy["Id"]
+
+    def _delete(self, backend: Any) -> None:
+        backend.delete_cache_policy(self.physical_resource_id)
 
 
 class _WafModel(_BackendModel):
@@ -186,4 +217,5 @@ class WafWebAclAssociation(_BackendModel):
         backend.disassociate_web_acl(self.resource_arn)
 
 
-MODELS = (CloudFrontDistribution, CloudFrontOriginAccessControl, CloudFrontOriginAccessIdentity, WafWebAcl, WafIpSet, WafWebAclAssociation)
+MODELS = (CloudFrontDistribution, CloudFrontOriginAccessControl, CloudFrontOriginAccessIdentity, CloudFrontCachePolicy,
+          WafWebAcl, WafIpSet, WafWebAclAssociation)

@@ -79,6 +79,65 @@ class CognitoUserPoolDomain(_BackendModel):
             backend.delete_user_pool_domain(self.physical_resource_id)
 
 
+class CognitoUserPoolGroup(_BackendModel):
+    """AWS::Cognito::UserPoolGroup: cognito-idp CreateGroup in its pool (GroupExistsException for a second of
+    the same name); Ref is the group name."""
+
+    resource_type = "AWS::Cognito::UserPoolGroup"
+    service = "cognito-idp"
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.pool_id = props["UserPoolId"]
+        precedence = props.get("Precedence")
+        group = backend.create_group(self.pool_id, props.get("GroupName") or name, props.get("Description"),
+                                     props.get("RoleArn"), int(precedence) if precedence is not None else None)
+        return group.group_name
+
+    def _delete(self, backend: Any) -> None:
+        pool = backend.user_pools.get(self.pool_id)
+        if pool is not None and self.physical_resource_id in pool.groups:
+            backend.delete_group(self.pool_id, self.physical_resource_id)
+
+
+class CognitoUserPoolResourceServer(_BackendModel):
+    """AWS::Cognito::UserPoolResourceServer: cognito-idp CreateResourceServer (its OAuth scopes); Ref is the
+    identifier."""
+
+    resource_type = "AWS::Cognito::UserPoolResourceServer"
+    service = "cognito-idp"
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.pool_id = props["UserPoolId"]
+        server = backend.create_resource_server(self.pool_id, props["Identifier"], props["Name"],
+                                                [dict(scope) for scope in props.get("Scopes") or []])
+        return server.identifier
+
+    def _delete(self, backend: Any) -> None:
+        # moto has no DeleteResourceServer; the pool's table is what DescribeResourceServer reads.
+        pool = backend.user_pools.get(self.pool_id)
+        if pool is not None:
+            pool.resource_servers.pop(self.physical_resource_id, None)
+
+
+class CognitoUserPoolIdentityProvider(_BackendModel):
+    """AWS::Cognito::UserPoolIdentityProvider: cognito-idp CreateIdentityProvider (SAML, OIDC or social) in its
+    pool; Ref is the provider name."""
+
+    resource_type = "AWS::Cognito::UserPoolIdentityProvider"
+    service = "cognito-idp"
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.pool_id = props["UserPoolId"]
+        config = {k: props[k] for k in ("ProviderType", "ProviderDetails", "AttributeMapping", "IdpIdentifiers")
+                  if props.get(k) is not None}
+        return backend.create_identity_provider(self.pool_id, props["ProviderName"], config).name
+
+    def _delete(self, backend: Any) -> None:
+        pool = backend.user_pools.get(self.pool_id)
+        if pool is not None and self.physical_resource_id in pool.identity_providers:
+            backend.delete_identity_provider(self.pool_id, self.physical_resource_id)
+
+
 class CognitoIdentityPool(_BackendModel):
     """AWS::Cognito::IdentityPool: cognito-identity CreateIdentityPool; Ref and GetAtt Id are the pool id,
     GetAtt Name its name."""
@@ -132,4 +191,5 @@ class ApiGatewayAuthorizer(_BackendModel):
             backend.delete_authorizer(self.api_id, self.physical_resource_id)
 
 
-MODELS = (CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, CognitoIdentityPool, ApiGatewayAuthorizer)
+MODELS = (CognitoUserPool, CognitoUserPoolClient, CognitoUserPoolDomain, CognitoUserPoolGroup, CognitoUserPoolResourceServer,
+          CognitoUserPoolIdentityProvider, CognitoIdentityPool, ApiGatewayAuthorizer)

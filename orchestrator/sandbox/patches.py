@@ -22,7 +22,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 from moto.kms import models as kms_models
 
-from orchestrator.sandbox import bootstrap, engine, inventory, moto_backup, moto_cloudfront
+from orchestrator.sandbox import bootstrap, engine, inventory, moto_backup, moto_cloudfront, moto_cloudfront_policies
 from orchestrator.sandbox.accounts import drop_account_state
 from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
@@ -318,7 +318,8 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
 ]
 
 # Operations moto lacks, added to its classes (or URL tables): each must still be absent (moto's own would win).
-_ADDITIONS: list[tuple[str, Any, str, Callable[..., Any]]] = [*moto_backup.ADDITIONS, *moto_cloudfront.ADDITIONS]
+_ADDITIONS: list[tuple[str, Any, str, Callable[..., Any]]] = [
+    *moto_backup.ADDITIONS, *moto_cloudfront.ADDITIONS, *moto_cloudfront_policies.ADDITIONS]
 
 
 def _present(owner: Any, attribute: str) -> Any:
