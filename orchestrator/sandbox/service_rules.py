@@ -63,10 +63,11 @@ def _effective_version(document: Any) -> str | None:
 
 class PolicyLanguageVersion(ServiceRule):
     """IAM CreatePolicy/CreatePolicyVersion accept only the 2012-10-17 policy language for managed policies
-    (MalformedPolicyDocument); S3 PutBucketPolicy needs a valid Version string (MalformedPolicy)."""
+    (MalformedPolicyDocument); S3 PutBucketPolicy refuses a Version that is not a policy language (MalformedPolicy)
+    and accepts a document without one."""
 
     id = "policy-language-version"
-    description = "IAM managed policies need the 2012-10-17 language; S3 bucket policies a valid Version"
+    description = "IAM managed policies need the 2012-10-17 language; an S3 bucket policy's Version, when given, must be valid"
     source_url = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html"
 
     def __call__(self, check: Check) -> RuleFailure | None:
@@ -77,7 +78,11 @@ class PolicyLanguageVersion(ServiceRule):
                 return RuleFailure("Policy document must be version 2012-10-17 or greater.", "InvalidRequest",
                                    "Iam", 400, "MalformedPolicyDocument", form="legacy")
         if check.resource_type == "AWS::S3::BucketPolicy" and isinstance(document, dict):
-            if document.get("Version") not in ("2008-10-17", "2012-10-17"):
+            # S3 reads a bucket policy without Version as 2008-10-17 and stores it (the IAM Version element
+            # page: "If you do not include a Version element, the value defaults to 2008-10-17"; the
+            # S3-compatible versitygw reproduces exactly this, versity/versitygw#1536 and #1581); only a Version
+            # that is present and not one of the two languages (an empty string included) is MalformedPolicy.
+            if "Version" in document and document["Version"] not in ("2008-10-17", "2012-10-17"):
                 return RuleFailure("The policy must Contain a valid Version String", "InvalidRequest",
                                    "Amazon S3", 400, "MalformedPolicy", form="legacy")
         return None
