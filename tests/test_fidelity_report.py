@@ -13,7 +13,7 @@ from orchestrator.deploy.report import render_summary
 from orchestrator.verify.markdown import render_markdown
 from orchestrator.verify.reports import render_junit
 
-ONLY_STAND_INS = {"Resources": {f"App{i}": {"Type": "AWS::Cognito::UserPool"} for i in range(3)}}
+ONLY_STAND_INS = {"Resources": {f"App{i}": {"Type": "AWS::EC2::IPAM"} for i in range(3)}}
 
 
 def test_summary_words():

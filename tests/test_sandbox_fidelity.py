@@ -137,7 +137,7 @@ def test_conditions_skip_resources_and_the_report_names_them(sandbox):
     body = {"Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"},
                           "Skipped": {"Type": "AWS::SNS::Topic", "Condition": "Never"},
-                          "App": {"Type": "AWS::Cognito::UserPool"}}}
+                          "App": {"Type": "AWS::EC2::IPAM"}}}
     cf.create_stack(StackName="cond", TemplateBody=json.dumps(body))
     assert sandbox.fidelity("cond") == {"modeled": ["Topic"], "stand_in": ["App"], "skipped_by_condition": ["Skipped"],
                                         "sandbox_limitations": []}

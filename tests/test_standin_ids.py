@@ -58,18 +58,19 @@ def test_getatt_answers_identifier_parts_and_documented_attributes() -> None:
 
 def test_a_stack_of_stand_ins_hands_their_ids_to_consumers(sandbox) -> None:
     body = {"Resources": {
-        "Pool": {"Type": "AWS::Cognito::UserPool"},
-        "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {"UserPoolId": {"Ref": "Pool"}}},
+        "Ipam": {"Type": "AWS::EC2::IPAM"},
+        "Pool": {"Type": "AWS::EC2::IPAMPool", "Properties": {
+            "AddressFamily": "ipv4", "IpamScopeId": {"Fn::GetAtt": ["Ipam", "PrivateDefaultScopeId"]}}},
         "Param": {"Type": "AWS::SSM::Parameter", "Properties": {
-            "Type": "String", "Value": {"Fn::Join": [",", [{"Ref": "Pool"}, {"Ref": "Client"},
-                                                           {"Fn::GetAtt": ["Pool", "ProviderURL"]}]]}}},
+            "Type": "String", "Value": {"Fn::Join": [",", [{"Ref": "Ipam"}, {"Ref": "Pool"},
+                                                           {"Fn::GetAtt": ["Pool", "IpamPoolId"]}]]}}},
     }, "Outputs": {"Param": {"Value": {"Ref": "Param"}}}}
     cf = sandbox_client(sandbox, "cloudformation")
     cf.create_stack(StackName="ids", TemplateBody=json.dumps(body))
     stack = cf.describe_stacks(StackName="ids")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     value = sandbox_client(sandbox, "ssm").get_parameter(Name=stack["Outputs"][0]["OutputValue"])["Parameter"]["Value"]
-    pool, client, url = value.split(",")
-    assert re.fullmatch(r"us-east-1_[A-Za-z0-9]{9}", pool) and re.fullmatch(r"[a-z0-9]{26}", client)
-    assert url == f"https://cognito-idp.us-east-1.amazonaws.com/{pool}"
-    assert sandbox.fidelity("ids")["stand_in"] == ["Client", "Pool"]
+    ipam, pool, pool_id = value.split(",")
+    assert re.fullmatch(r"ipam-[0-9a-f]{17}", ipam) and re.fullmatch(r"ipam-pool-[0-9a-f]{17}", pool)
+    assert pool_id == pool
+    assert sandbox.fidelity("ids")["stand_in"] == ["Ipam", "Pool"]

@@ -138,6 +138,10 @@ def fallback_attribute(model: Any, attribute: str, region: str = "") -> Any:
     if attribute == "Ipv6CidrBlocks" and hasattr(model, "get_cidr_block_association_set"):
         # AWS::EC2::VPC: the IPv6 blocks associated so far (by AWS::EC2::VPCCidrBlock), [] before any.
         return [c["cidr_block"] for c in model.get_cidr_block_association_set(ipv6=True)]
+    if attribute == "Ipv6CidrBlocks" and hasattr(model, "ipv6_cidr_block_associations"):
+        from orchestrator.sandbox.glue_ipv6 import subnet_ipv6_blocks
+
+        return subnet_ipv6_blocks(model)
     snake = re.sub(r"(?<!^)(?=[A-Z])", "_", attribute).lower()
     if isinstance(getattr(model, snake, None), (str, int, float, list)):
         return getattr(model, snake)

@@ -340,11 +340,14 @@ class SecretsManagerSecret(_BackendModel):
 def _all_models() -> dict[str, type[_GlueModel]]:
     from orchestrator.sandbox import (
         glue_backup, glue_data, glue_delivery, glue_logs, glue_network, glue_scaling, glue_serverless)
+    from orchestrator.sandbox import glue_edge, glue_identity, glue_ipv6, glue_messaging, glue_rds_links
 
     found = (IamGroup, UserToGroupAddition, EgressOnlyInternetGateway, CloudWatchAlarm, S3BucketPolicy,
              SnsSubscription, SnsTopicPolicy, SqsQueuePolicy, IamRolePolicy, SecretsManagerSecret,
              *glue_logs.MODELS, *glue_serverless.MODELS, *glue_backup.MODELS,
-             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS, *glue_data.MODELS)
+             *glue_network.MODELS, *glue_scaling.MODELS, *glue_delivery.MODELS, *glue_data.MODELS,
+             *glue_messaging.MODELS, *glue_identity.MODELS, *glue_edge.MODELS, *glue_rds_links.MODELS,
+             *glue_ipv6.MODELS)
     return {model.resource_type: model for model in found}
 
 

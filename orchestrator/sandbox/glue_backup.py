@@ -49,4 +49,22 @@ class BackupPlan(_BackendModel):
         backend.delete_backup_plan(self.physical_resource_id)
 
 
-MODELS = (BackupVault, BackupPlan)
+class BackupSelection(_BackendModel):
+    """AWS::Backup::BackupSelection: Backup CreateBackupSelection on its plan (which must exist); Ref and GetAtt
+    Id/SelectionId are the selection id, GetAtt BackupPlanId its plan. moto lacks the operation: the sandbox
+    adds it to moto's Backup backend (sandbox/moto_backup.py), so GetBackupSelection answers as on AWS."""
+
+    resource_type = "AWS::Backup::BackupSelection"
+    service = "backup"
+    attributes = {"Id": "physical_resource_id", "SelectionId": "physical_resource_id", "BackupPlanId": "plan_id"}
+
+    def _create(self, backend: Any, props: dict, name: str) -> str:
+        self.plan_id = props["BackupPlanId"]
+        return backend.create_backup_selection(self.plan_id, dict(props.get("BackupSelection") or {}),
+                                               None)["SelectionId"]
+
+    def _delete(self, backend: Any) -> None:
+        backend.delete_backup_selection(self.plan_id, self.physical_resource_id)
+
+
+MODELS = (BackupVault, BackupPlan, BackupSelection)

@@ -76,6 +76,15 @@ class DbInstance:
                                         region_name: str, **kwargs: Any) -> Any:
         props = _props(cloudformation_json)
         if not props.get("DBClusterIdentifier"):
+            if props.get("Port") is None and isinstance(props.get("Engine"), str):
+                # moto's CloudFormation model defaults every engine to 3306; RDS gives each engine its own port
+                # (the API side of moto knows them).
+                try:
+                    port = cls._moto().default_port(props["Engine"].lower())
+                except KeyError:
+                    port = None
+                if port is not None:
+                    cloudformation_json = {**cloudformation_json, "Properties": {**props, "Port": port}}
             return cls._moto().create_from_cloudformation_json(resource_name, cloudformation_json, account_id,
                                                                region_name, **kwargs)
         from moto.rds.models import rds_backends

@@ -11,7 +11,7 @@ from moto.cloudformation.models import Stack
 from moto.ec2.models.core import TaggedEC2Resource
 
 from orchestrator.model import SANDBOX_LIMITATION_MARKER
-from orchestrator.sandbox import glue, names, nested, rules, schema_check
+from orchestrator.sandbox import glue, glue_ipv6, names, nested, rules, schema_check
 from orchestrator.sandbox.context import SandboxContext
 from orchestrator.sandbox.emulated import EmulatedResource
 
@@ -121,7 +121,7 @@ def _security_group_ingress(name: str, resolved: dict, account_id: str, region: 
 # Types whose moto CloudFormation model drops inputs the service API takes (or answers differently from
 # CloudFormation's handler): created through the backend.
 _FULL_CREATE = {"AWS::ElasticLoadBalancingV2::LoadBalancer": _elbv2_load_balancer,
-                "AWS::EC2::SecurityGroupIngress": _security_group_ingress}
+                "AWS::EC2::SecurityGroupIngress": _security_group_ingress, "AWS::EC2::Subnet": glue_ipv6.create_subnet}
 
 
 def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition: dict, cls: Any,

@@ -22,7 +22,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 from moto.kms import models as kms_models
 
-from orchestrator.sandbox import bootstrap, engine, inventory, patches_ec2
+from orchestrator.sandbox import (bootstrap, engine, inventory, moto_backup, moto_cloudfront, moto_cloudfront_policies,
+                                  patches_ec2)
 from orchestrator.sandbox.accounts import drop_account_state
 from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
@@ -316,7 +317,16 @@ _SEAMS: list[tuple[str, Any, str, Callable[..., Any]]] = [
     ("getitem", ResourceMap, "__getitem__", _getitem),
     ("validate_outputs", ResourceMap, "validate_outputs", _validate_outputs),
     ("kms_private_key", kms_models, "generate_private_key", lazy_private_key),
+    *moto_backup.SEAMS,
 ]
+
+# Operations moto lacks, added to its classes (or URL tables): each must still be absent (moto's own would win).
+_ADDITIONS: list[tuple[str, Any, str, Callable[..., Any]]] = [
+    *moto_backup.ADDITIONS, *moto_cloudfront.ADDITIONS, *moto_cloudfront_policies.ADDITIONS]
+
+
+def _present(owner: Any, attribute: str) -> Any:
+    return owner.get(attribute) if isinstance(owner, dict) else getattr(owner, attribute, None)
 
 _installed = False
 
@@ -332,6 +342,11 @@ def install() -> None:
             _ORIGINALS[key] = getattr(owner, attribute)
             setattr(owner, attribute, replacement)
         patches_ec2.install()
+        for _, owner, attribute, addition in _ADDITIONS:
+            if isinstance(owner, dict):
+                owner[attribute] = addition
+            else:
+                setattr(owner, attribute, addition)
         _installed = True
 
 
@@ -343,6 +358,9 @@ def check_seams() -> None:
     for key, owner, attribute, _ in _SEAMS:
         if not callable(getattr(owner, attribute, None)):
             problems.append(f"{getattr(owner, '__name__', owner)}.{attribute} is missing")
+    for key, owner, attribute, addition in _ADDITIONS:
+        if _present(owner, attribute) not in (None, addition):
+            problems.append(f"{getattr(owner, '__name__', key)}.{attribute} now exists in moto; drop the sandbox's addition")
     needed = [
         (parsing, "parse_resource_and_generate_name"), (parsing, "generate_resource_name"), (parsing, "Export"),
         (parsing, "get_model_map"), (parsing, "NULL_MODELS"), (parsing, "get_references_from_template"),
@@ -397,7 +415,7 @@ def self_test(*, use_cache: bool = True) -> bool:
     with _INSTALL_LOCK:
         if _self_tested:
             return False
-        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', o)}.{a}" for k, o, a, _ in _SEAMS])
+        key = bootstrap.self_test_key(moto.__version__, [f"{k}:{getattr(o, '__name__', type(o).__name__)}.{a}" for k, o, a, _ in (*_SEAMS, *_ADDITIONS)])
         if use_cache and bootstrap.self_test_passed_before(key):
             _self_tested = True
             return False
