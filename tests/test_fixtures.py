@@ -37,9 +37,84 @@ def test_which_parameters_get_a_fixture() -> None:
     ]
 
 
-def test_auto_on_a_type_no_fixture_provides_is_bad_input() -> None:
-    with pytest.raises(BadInput, match="KmsKeyArn .String. is `auto`, but no fixture provides that type"):
-        needs({"Parameters": {"KmsKeyArn": {"Type": "String"}}}, {"KmsKeyArn": "auto"})
+def test_a_plain_string_given_auto_is_read_from_its_name_description_or_pattern() -> None:
+    from orchestrator.deploy.strings import string_kind
+
+    creates = {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "${Dest}-x"}}}}}
+    cases = {
+        ("KmsKeyArn", "KMS Key ARN to encrypt data"): ("kms-key", False),
+        ("LambdaCodeS3Bucket", "The bucket where your lambda handler is"): ("s3-bucket", False),
+        ("Dest", ""): (None, None),  # no hint in name or description
+        ("Targets", "Subnets to be used"): ("List<AWS::EC2::Subnet::Id>", False),
+        ("Network", "The VPC to put the group in"): ("AWS::EC2::VPC::Id", False),
+    }
+    for (name, description), (kind, _) in cases.items():
+        assert string_kind(name, {"Type": "String", "Description": description}, {}).type_name == kind, name
+    assert string_kind("Net", {"Type": "String", "AllowedPattern": "^vpc-[0-9a-f]{8,17}$"}, {}).type_name == "AWS::EC2::VPC::Id"
+    assert string_kind("DestBucketName", {"Type": "String"}, {}).creates is False
+    named = string_kind("DestBucket", {"Type": "String"}, {"Resources": {"B": {
+        "Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Ref": "DestBucket"}}}}})
+    assert named.type_name == "s3-bucket" and named.creates
+    assert string_kind("Dest", {"Type": "String"}, creates).why_not
+
+
+@pytest.mark.parametrize("name, description, why", [
+    ("GitHubToken", "Token for the user specified above.", "a credential only you have"),
+    ("LambdaCodeS3Key", "The object key for your lambda handler", "an existing S3 object"),
+    ("CertificateArn", "Certificate ARN for HTTPS", "an issued ACM certificate"),
+    ("CognitoUserPoolArn", "ARN of the Cognito User Pool", "no fixture provides what it names"),
+    ("Where", "The subnet of the VPC", "more than one kind of resource"),  # ambiguous: never a guess
+])
+def test_a_plain_string_auto_nothing_can_provide_is_a_missing_prerequisite_naming_it(name, description, why) -> None:
+    from orchestrator.deploy.fixtures import unprovided
+
+    found = needs({"Parameters": {name: {"Type": "String", "Description": description}}}, {name: "auto"})
+    [item] = unprovided(found)
+    assert item["class"] == "prerequisite-missing" and item["what"] == f"parameter {name}"
+    assert item["property"] == f"Parameters.{name}" and why in item["reason"]
+
+
+def test_an_unprovidable_auto_stops_the_run_before_any_fixture_or_deployment(sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "code.yaml"
+    template.write_text("Parameters:\n  CodeBucket: {Type: String, Description: The bucket where your code is}\n"
+                        "  CodeKey: {Type: String, Description: The object key for your code}\n"
+                        "Resources:\n  Topic: {Type: AWS::SNS::Topic}\n")
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1",
+                                 parameters={"CodeBucket": "auto", "CodeKey": "auto"})
+    assert result.status == "failed" and result.deployments == 0
+    assert result.report["stop_reason"] == "prerequisite-missing: parameter CodeKey (Parameters.CodeKey)"
+    assert not result.report["fixtures"]
+    assert not client(sandbox, "cloudformation").list_stacks()["StackSummaries"]  # not even a fixtures stack
+    assert not client(sandbox, "s3").list_buckets()["Buckets"]
+
+
+def test_string_fixtures_are_a_kms_key_and_an_empty_bucket_and_die_with_the_stack(sandbox, tmp_path: Path) -> None:
+    params = {"KmsKeyArn": "auto", "ArtifactBucket": "auto", "LogsBucketName": "auto", "Network": "auto"}
+    result = deploy_with_autofix(FIXTURES / "string-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", parameters=params, keep_stack=True)
+    assert result.status == "succeeded", result.report["stop_reason"]
+    rows = {f["parameter"]: f for f in result.report["fixtures"]}
+    assert {p: f["kind"] for p, f in rows.items()} == {
+        "KmsKeyArn": "kms-key", "ArtifactBucket": "s3-bucket", "LogsBucketName": "s3-bucket", "Network": "vpc"}
+    key = client(sandbox, "kms").describe_key(KeyId=rows["KmsKeyArn"]["value"])["KeyMetadata"]
+    assert key["Arn"] == rows["KmsKeyArn"]["value"] and key["KeyState"] == "Enabled"
+    s3 = client(sandbox, "s3")
+    assert s3.list_objects_v2(Bucket=rows["ArtifactBucket"]["value"]).get("KeyCount") == 0  # exists, empty
+    # A bucket the template creates under the parameter's name gets a fresh name, not an existing bucket.
+    assert rows["LogsBucketName"]["resource"].startswith("a new bucket name")
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert rows["LogsBucketName"]["value"] in names and rows["ArtifactBucket"]["value"] in names
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.targets import Target
+    from orchestrator.deploy.fixtures import Fixtures
+
+    session = AwsSession(Target(kind="endpoint", region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                                credentials={k: v for k, v in sandbox.credentials.items() if k != "region_name"}))
+    Fixtures(session=session, run_id=result.run_id, stack_name=result.stack_name, region="us-east-1",
+             network_stack=f"{result.stack_name}-fixtures").teardown()
+    assert rows["ArtifactBucket"]["value"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert client(sandbox, "kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
 
 
 def test_on_aws_nothing_is_created_and_a_missing_value_is_bad_input() -> None:
