@@ -61,7 +61,6 @@ def test_a_plain_string_given_auto_is_read_from_its_name_description_or_pattern(
 @pytest.mark.parametrize("name, description, why", [
     ("GitHubToken", "Token for the user specified above.", "a credential only you have"),
     ("LambdaCodeS3Key", "The object key for your lambda handler", "an existing S3 object"),
-    ("CertificateArn", "Certificate ARN for HTTPS", "an issued ACM certificate"),
     ("CognitoUserPoolArn", "ARN of the Cognito User Pool", "no fixture provides what it names"),
     ("Where", "The subnet of the VPC", "more than one kind of resource"),  # ambiguous: never a guess
 ])
@@ -90,13 +89,21 @@ def test_an_unprovidable_auto_stops_the_run_before_any_fixture_or_deployment(san
 
 
 def test_string_fixtures_are_a_kms_key_and_an_empty_bucket_and_die_with_the_stack(sandbox, tmp_path: Path) -> None:
-    params = {"KmsKeyArn": "auto", "ArtifactBucket": "auto", "LogsBucketName": "auto", "Network": "auto"}
+    params = {"KmsKeyArn": "auto", "ArtifactBucket": "auto", "LogsBucketName": "auto", "Network": "auto",
+              "DomainName": "auto", "CertificateArn": "auto"}
     result = deploy_with_autofix(FIXTURES / "string-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
                                  credentials=sandbox.credentials, region="us-east-1", parameters=params, keep_stack=True)
     assert result.status == "succeeded", result.report["stop_reason"]
     rows = {f["parameter"]: f for f in result.report["fixtures"]}
     assert {p: f["kind"] for p, f in rows.items()} == {
-        "KmsKeyArn": "kms-key", "ArtifactBucket": "s3-bucket", "LogsBucketName": "s3-bucket", "Network": "vpc"}
+        "KmsKeyArn": "kms-key", "ArtifactBucket": "s3-bucket", "LogsBucketName": "s3-bucket", "Network": "vpc",
+        "DomainName": "domain", "CertificateArn": "certificate"}
+    # The domain is the fixture zone's name; the certificate is issued for it.
+    domain = rows["DomainName"]["value"]
+    zones = client(sandbox, "route53").list_hosted_zones()["HostedZones"]
+    assert [z["Name"].rstrip(".") for z in zones] == [domain]
+    cert = client(sandbox, "acm").describe_certificate(CertificateArn=rows["CertificateArn"]["value"])["Certificate"]
+    assert cert["Status"] == "ISSUED" and cert["DomainName"] == domain and f"*.{domain}" in cert["SubjectAlternativeNames"]
     key = client(sandbox, "kms").describe_key(KeyId=rows["KmsKeyArn"]["value"])["KeyMetadata"]
     assert key["Arn"] == rows["KmsKeyArn"]["value"] and key["KeyState"] == "Enabled"
     s3 = client(sandbox, "s3")
@@ -106,15 +113,19 @@ def test_string_fixtures_are_a_kms_key_and_an_empty_bucket_and_die_with_the_stac
     names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert rows["LogsBucketName"]["value"] in names and rows["ArtifactBucket"]["value"] in names
     from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.sweep import SweepItem, delete_item
     from orchestrator.aws.targets import Target
-    from orchestrator.deploy.fixtures import Fixtures
 
+    # The kept run's fixtures go with `sweep`: the stack, and the imported certificate.
     session = AwsSession(Target(kind="endpoint", region="us-east-1", endpoint_url=sandbox.endpoint_url,
                                 credentials={k: v for k, v in sandbox.credentials.items() if k != "region_name"}))
-    Fixtures(session=session, run_id=result.run_id, stack_name=result.stack_name, region="us-east-1",
-             network_stack=f"{result.stack_name}-fixtures").teardown()
+    item = SweepItem(region="us-east-1", stack_name=f"{result.stack_name}-fixtures", run_id=result.run_id,
+                     status="CREATE_COMPLETE", created=None)
+    delete_item(session, item, wait_timeout=60)
+    assert item.action == "deleted", item.detail
     assert rows["ArtifactBucket"]["value"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert client(sandbox, "kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
 
 
 def test_on_aws_nothing_is_created_and_a_missing_value_is_bad_input() -> None:

@@ -113,3 +113,35 @@ def delete_run_key_pairs(session: Any, run_id: str) -> list[str]:
     for name in names:
         delete_key_pair(session, name)
     return names
+
+
+def import_certificate(session: Any, certificate: bytes, private_key: bytes, run_id: str) -> str:
+    """Import a certificate into ACM, tagged with the run id; returns its ARN."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    answer = session._call("acm", "import_certificate", Certificate=certificate, PrivateKey=private_key,
+                           Tags=[{"Key": RUN_ID_TAG, "Value": run_id}])
+    log.info("certificate_imported", arn=answer["CertificateArn"])
+    return str(answer["CertificateArn"])
+
+
+def delete_certificate(session: Any, arn: str) -> None:
+    try:
+        session._call("acm", "delete_certificate", CertificateArn=arn)
+    except AwsError as exc:
+        if not (_missing(exc) or exc.code == "ResourceNotFoundException"):
+            raise
+    log.info("certificate_deleted", arn=arn)
+
+
+def delete_run_certificates(session: Any, run_id: str) -> list[str]:
+    """Delete the certificates a run's fixtures imported (tagged with its id); `sweep` calls it for each swept run."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    arns = [str(c["CertificateArn"]) for c in session._call("acm", "list_certificates").get("CertificateSummaryList") or []]
+    mine = [arn for arn in arns
+            if {"Key": RUN_ID_TAG, "Value": run_id} in (session._call("acm", "list_tags_for_certificate",
+                                                                       CertificateArn=arn).get("Tags") or [])]
+    for arn in mine:
+        delete_certificate(session, arn)
+    return mine

@@ -39,7 +39,7 @@ CREATING_TARGETS = ("embedded", "endpoint")
 
 
 # Kinds a plain String given `auto` can name beyond the AWS types (deploy/strings.py reads which).
-STRING_KINDS = ("kms-key", "s3-bucket")
+STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate")
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class Fixtures:
     report: list[dict] = field(default_factory=list)
     network_stack: str | None = None
     key_pairs: list[str] = field(default_factory=list)
+    certificates: list[str] = field(default_factory=list)
 
     def provide(self, wanted: list[Need], document: dict, parameters: dict[str, str]) -> dict[str, str]:
         """Create what `wanted` needs; returns the parameter values to use."""
@@ -131,10 +132,10 @@ class Fixtures:
         kinds = {n.kind for n in wanted}
         buckets = [n.parameter for n in wanted if n.kind == "s3-bucket" and not n.creates]
         outputs: dict[str, str] = {}
-        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key"} or buckets:
+        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key", "domain", "certificate"} or buckets:
             # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
             outputs = self._network(net_zones, FixtureSet(
-                network=bool(kinds & {"vpc", "subnet", "security-group"}), zone="hosted-zone" in kinds,
+                network=bool(kinds & {"vpc", "subnet", "security-group"}), zone=bool(kinds & {"hosted-zone", "domain"}),
                 kms_key="kms-key" in kinds, buckets=tuple(buckets)))
         values: dict[str, str] = {}
         taken: dict[str, int] = {}
@@ -169,6 +170,15 @@ class Fixtures:
             return outputs[key], f"{where} (SecurityGroup)"
         if kind == "hosted-zone":
             return outputs["HostedZoneId"], f"{where} (HostedZone)"
+        if kind == "domain":
+            return fixture_domain(self.run_id), f"{where} (HostedZone's name)"
+        if kind == "certificate":
+            if not self.certificates:
+                from orchestrator.deploy.selfsigned import self_signed
+
+                body, key = self_signed(fixture_domain(self.run_id))
+                self.certificates.append(prereqs.import_certificate(self.session, body, key, self.run_id))
+            return self.certificates[0], f"ACM certificate imported for {fixture_domain(self.run_id)} (self-signed)"
         if kind == "kms-key":
             arn = not re.search(r"id$", need.parameter, re.I)
             return outputs["KmsKeyArn" if arn else "KmsKeyId"], f"{where} (KmsKey)"
@@ -220,6 +230,11 @@ class Fixtures:
         """Delete what provide() created; a failure leaves the journal entry for `sweep`."""
         from orchestrator.aws import prereqs
 
+        for arn in self.certificates:
+            try:
+                prereqs.delete_certificate(self.session, arn)
+            except Exception as exc:  # cleanup must not hide the run's outcome
+                log.warning("fixture_cleanup_failed", certificate=arn, error=str(exc))
         for key in self.key_pairs:
             try:
                 prereqs.delete_key_pair(self.session, key)
@@ -256,6 +271,11 @@ class FixtureSet:
     zone: bool = False  # a public hosted zone
     kms_key: bool = False  # a symmetric KMS key the account administers
     buckets: tuple[str, ...] = ()  # an empty S3 bucket per parameter named
+
+
+def fixture_domain(run_id: str) -> str:
+    """The fixture hosted zone's name (also the `domain` fixture and the certificate's subject)."""
+    return f"cfn-autofix-{run_id}.example.com".lower()
 
 
 def _bucket_id(parameter: str) -> str:
@@ -315,7 +335,7 @@ def network_template(zones: list[str], run_id: str, wanted: FixtureSet | None = 
         outputs[_bucket_id(parameter)] = {"Value": {"Ref": _bucket_id(parameter)}}
     if wanted.zone:
         resources["HostedZone"] = {"Type": "AWS::Route53::HostedZone", "Properties": {
-            "Name": f"cfn-autofix-{run_id}.example.com"}}
+            "Name": fixture_domain(run_id)}}
         outputs["HostedZoneId"] = {"Value": {"Ref": "HostedZone"}}
     if not resources:
         resources["SweepAnchor"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}

@@ -3,8 +3,8 @@
 A `String` has no AWS type to go by, so `auto` is honoured only when the parameter says unambiguously what it
 names: its name first (`VpcId`, `KmsKeyArn`, `ArtifactBucket`), else its Description or AllowedPattern
 (`^vpc-[0-9a-f]+$`); a description that names two kinds is ambiguous. What it names is either a fixture kind
-(docs/fixtures.md) or something no sandbox can make up (an S3 object with the author's code, a GitHub token,
-an ACM certificate): then the run stops with `prerequisite-missing` naming the parameter, before any deployment.
+(docs/fixtures.md) or something no sandbox can make up (an S3 object with the author's code, a GitHub
+token): then the run stops with `prerequisite-missing` naming the parameter, before any deployment.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ _NAME_HINTS = (
     (re.compile(r"hosted_?zone(_?id)?$", re.I), "AWS::Route53::HostedZone::Id"),
     (re.compile(r"(image|ami)_?id$", re.I), "AWS::EC2::Image::Id"),
     (re.compile(r"kms_?key(_?(arn|id))?$|^kms_?(arn|id)$", re.I), "kms-key"),
+    (re.compile(r"certificate(_?arn)?$|^(acm_?)?cert(_?arn)?$", re.I), "certificate"),
+    (re.compile(r"domain(_?name)?$|hosted_?zone_?name$", re.I), "domain"),
     (re.compile(r"bucket(_?name)?$", re.I), "s3-bucket"),
 )
 # Prose: a description names one of these, or more than one (ambiguous).
@@ -35,6 +37,8 @@ _DESCRIPTION_HINTS = (
     (re.compile(r"\bhosted zone\b", re.I), "AWS::Route53::HostedZone::Id"),
     (re.compile(r"\b(ami|image id)\b", re.I), "AWS::EC2::Image::Id"),
     (re.compile(r"\bkms key\b", re.I), "kms-key"),
+    (re.compile(r"\b(acm )?certificate\b", re.I), "certificate"),
+    (re.compile(r"\bdomain name\b", re.I), "domain"),
     (re.compile(r"\bbucket\b", re.I), "s3-bucket"),
 )
 # An AllowedPattern anchored on an EC2 id prefix.
@@ -47,7 +51,6 @@ _PATTERN_HINTS = (
 # Kinds a parameter can name that no fixture provides, with what the user has to bring.
 _UNPROVIDABLE = (
     (re.compile(r"token|password|secret|oauth", re.I), "a credential only you have"),
-    (re.compile(r"certificate", re.I), "an issued ACM certificate (no fixture provides one)"),
     (re.compile(r"s3_?(object_?)?key$|object_?key\b|\bobject key\b", re.I),
      "an existing S3 object (the template author's artifact; no fixture can make up its content)"),
 )
