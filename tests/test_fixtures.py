@@ -61,7 +61,7 @@ def test_a_plain_string_given_auto_is_read_from_its_name_description_or_pattern(
 @pytest.mark.parametrize("name, description, why", [
     ("GitHubToken", "Token for the user specified above.", "a credential only you have"),
     ("LambdaCodeS3Key", "The object key for your lambda handler", "an existing S3 object"),
-    ("CognitoUserPoolArn", "ARN of the Cognito User Pool", "no fixture provides what it names"),
+    ("WebACL", "The web acl id of a CLOUDFRONT scoped web acl in us-east-1", "no fixture provides what it names"),
     ("Where", "The subnet of the VPC", "more than one kind of resource"),  # ambiguous: never a guess
 ])
 def test_a_plain_string_auto_nothing_can_provide_is_a_missing_prerequisite_naming_it(name, description, why) -> None:
@@ -88,16 +88,19 @@ def test_an_unprovidable_auto_stops_the_run_before_any_fixture_or_deployment(san
     assert not client(sandbox, "s3").list_buckets()["Buckets"]
 
 
-def test_string_fixtures_are_a_kms_key_and_an_empty_bucket_and_die_with_the_stack(sandbox, tmp_path: Path) -> None:
+def test_string_fixtures_are_real_consistent_and_swept_with_the_run(sandbox, tmp_path: Path) -> None:
     params = {"KmsKeyArn": "auto", "ArtifactBucket": "auto", "LogsBucketName": "auto", "Network": "auto",
-              "DomainName": "auto", "CertificateArn": "auto"}
+              "DomainName": "auto", "CertificateArn": "auto", "CognitoUserPoolArn": "auto"}
     result = deploy_with_autofix(FIXTURES / "string-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
                                  credentials=sandbox.credentials, region="us-east-1", parameters=params, keep_stack=True)
     assert result.status == "succeeded", result.report["stop_reason"]
     rows = {f["parameter"]: f for f in result.report["fixtures"]}
     assert {p: f["kind"] for p, f in rows.items()} == {
         "KmsKeyArn": "kms-key", "ArtifactBucket": "s3-bucket", "LogsBucketName": "s3-bucket", "Network": "vpc",
-        "DomainName": "domain", "CertificateArn": "certificate"}
+        "DomainName": "domain", "CertificateArn": "certificate", "CognitoUserPoolArn": "user-pool"}
+    idp = client(sandbox, "cognito-idp")
+    [pool] = idp.list_user_pools(MaxResults=10)["UserPools"]
+    assert idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["Arn"] == rows["CognitoUserPoolArn"]["value"]
     # The domain is the fixture zone's name; the certificate is issued for it.
     domain = rows["DomainName"]["value"]
     zones = client(sandbox, "route53").list_hosted_zones()["HostedZones"]
@@ -126,6 +129,7 @@ def test_string_fixtures_are_a_kms_key_and_an_empty_bucket_and_die_with_the_stac
     assert rows["ArtifactBucket"]["value"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert client(sandbox, "kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
     assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
+    assert not idp.list_user_pools(MaxResults=10)["UserPools"]
 
 
 def test_on_aws_nothing_is_created_and_a_missing_value_is_bad_input() -> None:
@@ -205,3 +209,18 @@ def test_sweep_removes_a_runs_key_pairs_with_its_fixtures_stack(sandbox) -> None
     assert item.action == "deleted"
     assert not client(sandbox, "ec2").describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["cfn-autofix-run42"]}])["KeyPairs"]
     assert prereqs.delete_run_key_pairs(session, "run42") == []
+
+
+def test_api_made_fixtures_die_with_the_run(sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "site.yaml"
+    template.write_text("Parameters:\n  CertificateArn: {Type: String}\n  UserPoolId: {Type: String}\n"
+                        "Resources:\n  Cert:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref CertificateArn}\n"
+                        "  Pool:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref UserPoolId}\n")
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1",
+                                 parameters={"CertificateArn": "auto", "UserPoolId": "auto"})
+    assert result.status == "succeeded" and result.report["stack_deleted"], result.report["stop_reason"]
+    values = {f["parameter"]: f["value"] for f in result.report["fixtures"]}
+    assert values["CertificateArn"].startswith("arn:aws:acm:") and not values["UserPoolId"].startswith("arn:")
+    assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
+    assert not client(sandbox, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"]

@@ -39,7 +39,7 @@ CREATING_TARGETS = ("embedded", "endpoint")
 
 
 # Kinds a plain String given `auto` can name beyond the AWS types (deploy/strings.py reads which).
-STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate")
+STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate", "user-pool")
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class Fixtures:
     network_stack: str | None = None
     key_pairs: list[str] = field(default_factory=list)
     certificates: list[str] = field(default_factory=list)
+    user_pools: list[dict[str, str]] = field(default_factory=list)
 
     def provide(self, wanted: list[Need], document: dict, parameters: dict[str, str]) -> dict[str, str]:
         """Create what `wanted` needs; returns the parameter values to use."""
@@ -132,7 +133,8 @@ class Fixtures:
         kinds = {n.kind for n in wanted}
         buckets = [n.parameter for n in wanted if n.kind == "s3-bucket" and not n.creates]
         outputs: dict[str, str] = {}
-        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key", "domain", "certificate"} or buckets:
+        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key", "domain", "certificate",
+                    "user-pool"} or buckets:
             # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
             outputs = self._network(net_zones, FixtureSet(
                 network=bool(kinds & {"vpc", "subnet", "security-group"}), zone=bool(kinds & {"hosted-zone", "domain"}),
@@ -179,6 +181,11 @@ class Fixtures:
                 body, key = self_signed(fixture_domain(self.run_id))
                 self.certificates.append(prereqs.import_certificate(self.session, body, key, self.run_id))
             return self.certificates[0], f"ACM certificate imported for {fixture_domain(self.run_id)} (self-signed)"
+        if kind == "user-pool":
+            if not self.user_pools:
+                self.user_pools.append(prereqs.create_user_pool(self.session, f"cfn-autofix-{self.run_id}", self.run_id))
+            arn = not re.search(r"id$", need.parameter, re.I)
+            return self.user_pools[0]["Arn" if arn else "Id"], "Cognito user pool"
         if kind == "kms-key":
             arn = not re.search(r"id$", need.parameter, re.I)
             return outputs["KmsKeyArn" if arn else "KmsKeyId"], f"{where} (KmsKey)"
@@ -230,16 +237,15 @@ class Fixtures:
         """Delete what provide() created; a failure leaves the journal entry for `sweep`."""
         from orchestrator.aws import prereqs
 
-        for arn in self.certificates:
+        # Made through their APIs, not by the fixtures stack: deleted one by one.
+        made = [(prereqs.delete_certificate, arn, "certificate") for arn in self.certificates]
+        made += [(prereqs.delete_user_pool, pool["Id"], "user_pool") for pool in self.user_pools]
+        made += [(prereqs.delete_key_pair, key, "key_pair") for key in self.key_pairs]
+        for delete, ident, what in made:
             try:
-                prereqs.delete_certificate(self.session, arn)
-            except Exception as exc:  # cleanup must not hide the run's outcome
-                log.warning("fixture_cleanup_failed", certificate=arn, error=str(exc))
-        for key in self.key_pairs:
-            try:
-                prereqs.delete_key_pair(self.session, key)
-            except Exception as exc:  # cleanup must not hide the run's outcome
-                log.warning("fixture_cleanup_failed", key_pair=key, error=str(exc))
+                delete(self.session, ident)
+            except Exception as exc:  # cleanup must not hide the run's outcome; sweep finds the tagged rest
+                log.warning("fixture_cleanup_failed", **{what: ident}, error=str(exc))
         if self.network_stack:
             try:
                 stack = self.session.describe_stack(self.network_stack)
