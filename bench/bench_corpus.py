@@ -14,7 +14,10 @@ counted against the 10% (the share is stand-ins / (modeled + stand-ins)). They a
 template in the `skp` column and in the totals, so that a condition decided wrongly shows up; the sandbox
 decides conditions with CloudFormation's coercions (a Number parameter's text, "true"/"false" strings).
   unexpected green       green where real CloudFormation fails (manifest `expected`)
-  expected failure       failed with the class the manifest records
+  expected failure       failed with the class the manifest records (in a deployment; green after the
+                         tool repaired it counts too: the sandbox refused as AWS does)
+  repaired by forecast   green because the forecast predicted and repaired the recorded failure before
+                         any deployment: the sandbox was not put to the test (run with --no-forecast)
   other failure          expected a failure, failed for another class
   false failure          expected green, failed with every prerequisite provided
   sandbox limitation     a failure classified `sandbox-limitation`
@@ -22,7 +25,10 @@ decides conditions with CloudFormation's coercions (a Number parameter's text, "
   bad input              refused as bad input (exit 2) with nothing missing
   crash/timeout          the child died, raised, or ran past --timeout
 
-Usage: python bench/bench_corpus.py [--only ID] [--subset fast] [--timeout S] [--json PATH]
+Usage: python bench/bench_corpus.py [--only ID] [--subset fast] [--timeout S] [--json PATH] [--no-forecast]
+
+--no-forecast deploys without the forecast, so every failure has to come from the sandbox: the mode that
+measures the sandbox as an oracle (the forecast otherwise repairs what it predicts before the first deployment).
 """
 
 from __future__ import annotations
@@ -46,8 +52,8 @@ MANIFEST = corpus_files.MANIFEST_PATH
 HOLLOW_SHARE = 0.10
 # Kinds CloudFormation resolves from AWS's own public data (public SSM parameters): no fixture needed.
 _PUBLIC_KINDS = {"ssm-parameter"}
-VERDICTS = ("substantive green", "hollow green", "unexpected green", "expected failure", "other failure",
-            "false failure", "sandbox limitation", "prerequisite missing", "bad input", "crash/timeout")
+VERDICTS = ("substantive green", "hollow green", "unexpected green", "expected failure", "repaired by forecast",
+            "other failure", "false failure", "sandbox limitation", "prerequisite missing", "bad input", "crash/timeout")
 
 
 # ------------------------------------------------------------------------------------------ child
@@ -108,7 +114,7 @@ def run_child(entry_json: str) -> dict:
                 result = deploy_with_autofix(
                     template_file, target="endpoint", endpoint_url=box.endpoint_url,
                     credentials=box.credentials, region="us-east-1", parameters=parameters,
-                    with_templates=tuple(companions), keep_stack=True, out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
+                    with_templates=tuple(companions), keep_stack=True, forecast=entry.get("forecast", True), out=Path(tmp) / "fixed", report_json=Path(tmp) / "report.json",
                 )
             except BadInput as exc:
                 out.update(status="bad-input", error=str(exc))
@@ -117,7 +123,11 @@ def run_child(entry_json: str) -> dict:
             out.update(status=result.status, deployments=result.deployments, stop_reason=report.get("stop_reason", ""))
             failures = [f for a in result.attempts for f in a.get("failures", [])]
             missing = report.get("prerequisites_missing") or []
-            out["failure_classes"] = sorted({str(f.get("class") or f.get("playbook") or "unknown") for f in failures}
+            from orchestrator.catalog.playbooks import class_of, load_playbooks
+
+            books = load_playbooks()
+            out["forecast_classes"] = sorted({class_of(f.get("playbook"), books) for f in report.get("forecast") or []})
+            out["failure_classes"] = sorted({str(f.get("class") or class_of(f.get("playbook"), books)) for f in failures}
                                             | {str(m["class"]) for m in missing})
             out["failure_reasons"] = ([f.get("status_reason", "")[:300] for f in failures]
                                       + [f"{m['what']} ({m.get('property') or m['logical_id']})" for m in missing])[:5]
@@ -193,7 +203,12 @@ def verdict(entry: dict, m: dict) -> str:
         return "prerequisite missing" if missing or "auto" in (entry.get("parameters") or {}).values() else "bad input"
     if status == "succeeded":
         if expected["outcome"] == "failure":
-            return "unexpected green"
+            # Green after the tool repaired the failure the manifest records, met in a deployment (the
+            # sandbox's own event, never the forecast's prediction): the sandbox gave AWS's outcome.
+            if expected.get("class") in set(m.get("failure_classes") or []):
+                return "expected failure"
+            return "repaired by forecast" if expected.get("class") in set(m.get("forecast_classes") or []) \
+                else "unexpected green"
         built = (m.get("modeled") or 0) + (m.get("stand_in") or 0)
         stand_ins = m.get("stand_in") or 0
         return "hollow green" if built == 0 or stand_ins > HOLLOW_SHARE * built else "substantive green"
@@ -332,6 +347,8 @@ def main() -> None:
     parser.add_argument("--mirror-root", type=Path, default=Path(os.environ.get("CFN_AUTOFIX_MIRRORS", "/work/.mirror")),
                         help="git snapshots (<owner>+<name>/repo) to stage local artifacts from")
     parser.add_argument("--regrade", type=Path, help="grade the rows of an earlier --json file again (no deployments)")
+    parser.add_argument("--no-forecast", action="store_true",
+                        help="deploy without the forecast: every failure must come from the sandbox")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -363,7 +380,8 @@ def main() -> None:
     rows = []
     for entry in entries:
         # Exporting stacks named by the manifest are deployed first in the same sandbox (deploy --with).
-        entry = {**entry, "exports_from_entries": [by_id[i] for i in entry.get("exports_from") or []]}
+        entry = {**entry, "exports_from_entries": [by_id[i] for i in entry.get("exports_from") or []],
+                 "forecast": not args.no_forecast}
         measured = run_entry(entry, args.timeout, args.mirror_root)
         rows.append({"id": entry["id"], "expected": entry["expected"], "measured": measured,
                      "verdict": verdict(entry, measured)})

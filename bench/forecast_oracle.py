@@ -21,6 +21,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "corpora"))
+sys.path.insert(0, str(ROOT / "bench"))
+# Repository snapshots (fetch tool layout owner+name/repo), as bench_corpus's --mirror-root.
+MIRRORS = Path(os.environ.get("CFN_AUTOFIX_MIRRORS", "/work/.mirror"))
 import corpus_files  # noqa: E402
 
 
@@ -61,23 +64,37 @@ def run_child(entry: dict) -> dict:
         box.stop()
 
 
-def oracle(entries: list[dict], timeout: float = 300.0) -> dict[str, dict]:
-    """The sandbox's outcome per entry id (each in its own subprocess, bounded by `timeout`)."""
+def oracle(entries: list[dict], timeout: float = 300.0, mirror_root: Path | None = MIRRORS) -> dict[str, dict]:
+    """The sandbox's outcome per entry id (each in its own subprocess, bounded by `timeout`).
+
+    As bench_corpus does: the stacks an entry imports from (manifest `exports_from`) deploy first as `--with`
+    companions, and an entry with local artifacts or nested children runs from its repository's snapshot
+    (bench_corpus.stage_artifacts) when `mirror_root` holds one."""
+    from bench_corpus import stage_artifacts
+
     out: dict[str, dict] = {}
+    by_id = {e["id"]: e for e in corpus_files.manifest()["templates"]}
     # CFN_AUTOFIX_* variables are the tool's configuration: the corpus location is resolved here, not passed on.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CFN_AUTOFIX_")}
     for entry in entries:
-        child = {**entry, "path": str(corpus_files.template_path(entry)),
-                 "companions": [str(corpus_files.template_path(e)) for e in entry.get("exports_from_entries") or []]}
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(child)], capture_output=True,
-                                  text=True, timeout=timeout, cwd=ROOT, env=env)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-            out[entry["id"]] = json.loads(lines[-1]) if lines else {
-                "id": entry["id"], "status": "crash", "failures": [], "error": proc.stderr.strip().splitlines()[-1:]}
-        except subprocess.TimeoutExpired:
-            out[entry["id"]] = {"id": entry["id"], "status": "timeout", "failures": []}
+        with tempfile.TemporaryDirectory() as stage:
+            staged = stage_artifacts(entry, mirror_root, Path(stage)) if mirror_root else None
+            child = {**entry, "path": str(staged or corpus_files.template_path(entry)),
+                     "companions": [str(corpus_files.template_path(by_id[i])) for i in entry.get("exports_from") or []
+                                    if i in by_id]}
+            out[entry["id"]] = _run(child, timeout, env)
     return out
+
+
+def _run(child: dict, timeout: float, env: dict) -> dict:
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(child)], capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return {"id": child["id"], "status": "timeout", "failures": []}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {
+        "id": child["id"], "status": "crash", "failures": [], "error": proc.stderr.strip().splitlines()[-1:]}
 
 
 def main() -> None:

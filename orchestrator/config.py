@@ -48,7 +48,7 @@ class DeployConfig:
     strategy: str = "keep"
     forecast: bool = True
     keep_stack: bool = False
-    stack_prefix: str = "cfn-autofix-"
+    stack_prefix: str = "cfa-"
     managed_policy_strategy: str = "inline"
     allow_widening: bool = False
 

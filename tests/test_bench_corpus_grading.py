@@ -40,3 +40,24 @@ def test_totals_report_the_skipped_resources(bench):
              "measured": {"skipped": None, "seconds": 2.0, "http_5xx": 0}}]
     totals = bench.totals(rows)
     assert totals["skipped_by_condition"] == 60 and totals["substantive green"] == 1 and totals["hollow green"] == 1
+
+
+FAILS = {"expected": {"outcome": "failure", "class": "lambda-runtime-deprecated"}, "prerequisites": [], "parameters": {}}
+
+
+@pytest.mark.parametrize(("classes", "verdict"), [
+    (["lambda-runtime-deprecated"], "expected failure"),  # the sandbox refused as AWS does; the tool repaired it
+    ([], "unexpected green"),                             # nothing refused: the sandbox lacks AWS's rule
+    (["unknown"], "unexpected green"),
+])
+def test_a_green_after_repairing_the_recorded_failure_is_that_failure(bench, classes, verdict):
+    measured = {"status": "succeeded", "modeled": 7, "stand_in": 0, "skipped": 0, "failure_classes": classes}
+    assert bench.verdict(FAILS, measured) == verdict
+
+
+def test_a_green_the_forecast_repaired_before_deploying_did_not_test_the_sandbox(bench):
+    measured = {"status": "succeeded", "modeled": 7, "stand_in": 0, "skipped": 0, "failure_classes": [],
+                "forecast_classes": ["lambda-runtime-deprecated"]}
+    assert bench.verdict(FAILS, measured) == "repaired by forecast"
+    assert "repaired by forecast" in bench.totals([{"verdict": "repaired by forecast", "expected": FAILS["expected"],
+                                                    "measured": measured}])

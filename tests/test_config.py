@@ -17,7 +17,7 @@ def test_defaults_match_the_documented_default_file():
     assert config.deploy.region == "us-east-1" and config.deploy.target == "embedded"
     assert config.deploy.max_attempts == 5 and config.deploy.strategy == "keep"
     assert config.deploy.forecast is True and config.deploy.keep_stack is False
-    assert config.deploy.stack_prefix == "cfn-autofix-" and config.deploy.managed_policy_strategy == "inline"
+    assert config.deploy.stack_prefix == "cfa-" and config.deploy.managed_policy_strategy == "inline"
     assert config.deploy.allow_widening is False
     assert (config.aws.profile, config.aws.role_arn, config.aws.allowed_accounts) == ("", "", [])
     assert (config.watch.poll_min_s, config.watch.poll_max_s) == (0.2, 5.0)

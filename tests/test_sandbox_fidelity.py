@@ -324,3 +324,31 @@ def test_an_output_skipped_by_its_condition_exports_nothing(sandbox):
     cf.create_stack(StackName="condout", TemplateBody=json.dumps(body))
     assert cf.describe_stacks(StackName="condout")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert [e["Name"] for e in cf.list_exports()["Exports"]] == ["topic"]
+
+
+# S3 PutBucketPolicy reads a document without Version as the 2008-10-17 language and stores it; a Version
+# that is present but not a policy language (an empty string included) is MalformedPolicy. Sources: the IAM
+# Version element page (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html:
+# "If you do not include a Version element, the value defaults to 2008-10-17"), versity/versitygw#1536 and
+# #1581 (an S3-compatible gateway matching S3: missing -> stored as 2008-10-17, "" refused), codevise/pageflow#902
+# (S3's policy editor: "The policy must contain a valid version string" for a bogus value).
+@pytest.mark.parametrize(("document_version", "created"), [
+    (None, True), ("2008-10-17", True), ("2012-10-17", True), ("", False), ("2017-06-20", False)])
+def test_bucket_policy_version_is_checked_only_when_given(sandbox, document_version, created):
+    document = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                               "Resource": {"Fn::Sub": "arn:aws:s3:::${Bucket}/*"},
+                               "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    if document_version is not None:
+        document["Version"] = document_version
+    result = deploy(sandbox, {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "BucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": document}},
+    }, {"Bucket": {"Value": {"Ref": "Bucket"}}})
+    if created:
+        assert result["stack"]["StackStatus"] == "CREATE_COMPLETE", result["failed"]
+        bucket = {o["OutputKey"]: o["OutputValue"] for o in result["stack"]["Outputs"]}["Bucket"]
+        assert "SecureTransport" in sandbox_client(sandbox, "s3").get_bucket_policy(Bucket=bucket)["Policy"]
+    else:
+        assert "The policy must Contain a valid Version String" in result["failed"]["BucketPolicy"]
+        assert "MalformedPolicy" in result["failed"]["BucketPolicy"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import deploy_with_autofix
+from orchestrator.catalog.playbooks import class_of, load_playbooks
 from orchestrator.sandbox.service_rules import RdsRetiredEngine
 
 E2E = Path(__file__).parent / "fixtures" / "e2e"
@@ -63,6 +64,8 @@ def test_sandbox_refuses_aurora_mysql_1_and_diagnosis_says_invalid_property(tmp_
     assert failed["status_reason"].startswith('Resource handler returned message: "Unrecognized engine name: aurora '
                                               "(Service: Rds, Status Code: 400")
     assert failed["status_reason"].endswith("HandlerErrorCode: InvalidRequest)")
-    assert failed["playbook"] == "invalid-property"
+    # The RDS playbook (more specific than the generic invalid-property one) names it; its class is invalid-property.
+    assert failed["playbook"] == "rds-engine-retired"
+    assert class_of(failed["playbook"], load_playbooks()) == "invalid-property"
     assert result.status != "succeeded"
     assert first["repairs"] == []

@@ -19,6 +19,7 @@ from orchestrator.aws.targets import (
     new_run_id,
     open_target,
     required_capabilities,
+    STACK_NAME_MAX,
     stack_name_for,
 )
 
@@ -229,9 +230,10 @@ def test_required_capabilities(case, resources, transform, expected):
 @pytest.mark.parametrize(
     ("case", "stem", "run_id", "expected"),
     [
-        ("plain", "webtier", "r1", "cfn-autofix-webtie-r1"),
-        ("dots-and-underscores", "web_tier.v2", "r1", "cfn-autofix-web-ti-r1"),
-        ("upper-case-and-long", "MyWebTier_Production", "20240101000000abcdef", "cfn-autofix-mywebt-abcdef"),
+        ("plain", "webtier", "r1", "cfa-webtie-r1"),
+        ("dots-and-underscores", "web_tier.v2", "r1", "cfa-web-ti-r1"),
+        ("upper-case-and-long", "MyWebTier_Production", "20240101000000abcdef", "cfa-mywebt-abcdef"),
+        ("stem-too-short-to-say-anything", "ab", "20240101000000abcdef", "cfa-abcdef"),
     ],
 )
 def test_stack_name_for(case, stem, run_id, expected):
@@ -240,11 +242,33 @@ def test_stack_name_for(case, stem, run_id, expected):
 
 def test_stack_name_is_valid_when_long_or_numeric():
     long_name = stack_name_for("x" * 300, "20240101000000abcdef")
-    # Templates build names like !Sub "${AWS::StackName}-drop-1" for 32-character services.
-    assert len(long_name) <= 25 and long_name.endswith("-abcdef")
+    assert len(long_name) <= STACK_NAME_MAX and long_name.endswith("-abcdef")
     assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", long_name)
     assert stack_name_for("9lives", "r", prefix="")[0].isalpha()
     assert "--" not in stack_name_for("a--b", "--r--", prefix="x-")
+
+
+def test_a_default_stack_name_leaves_room_for_the_names_templates_build_from_it():
+    # aws-samples/ecs-refarch-cloudformation master.yaml passes the stack name to its children, which name a
+    # target group "${EnvironmentName}-default": ELBv2 allows 32 characters. Our former 25-character default
+    # made that correct template fail ("Target group name ... cannot be longer than '32' characters").
+    name = stack_name_for("master", new_run_id())
+    assert len(f"{name}-default") <= 32
+    assert len(name) <= STACK_NAME_MAX == 20
+
+
+def test_a_longer_configured_prefix_is_kept_and_the_stem_gives_way():
+    assert stack_name_for("master", "20240101000000abcdef", prefix="cfn-autofix-") == "cfn-autofix-abcdef"
+    assert stack_name_for("master", "20240101000000abcdef", prefix="team-") == "team-master-abcdef"
+    # A prefix longer than the budget is the user's choice: kept whole, only the run id is added.
+    assert stack_name_for("master", "20240101000000abcdef", prefix="a-very-long-team-prefix-") == \
+        "a-very-long-team-prefix-abcdef"
+
+
+def test_two_runs_in_the_same_second_get_different_names():
+    # The name keeps the run id's random tail (secrets.token_hex), not its time stamp.
+    first, second = "20240101000000" + "abcdef", "20240101000000" + "abcdee"
+    assert stack_name_for("webtier", first) != stack_name_for("webtier", second)
 
 
 def test_run_ids_are_unique_and_name_safe():

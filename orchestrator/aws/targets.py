@@ -20,7 +20,7 @@ from orchestrator.errors import BadInput
 log = structlog.get_logger(__name__)
 
 TARGET_KINDS = ("embedded", "aws", "endpoint")
-DEFAULT_STACK_PREFIX = "cfn-autofix-"
+DEFAULT_STACK_PREFIX = "cfa-"  # short: templates build names from the stack name (see stack_name_for)
 
 # An endpoint such as a standalone moto server or LocalStack accepts any key pair.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -242,6 +242,11 @@ def _uses_fn_transform(node: Any) -> bool:
 
 STEM_CHARS = 6
 RUN_ID_CHARS = 6
+# Longest default stack name. Templates build other names from it: "${AWS::StackName}-default" for a
+# 32-character target group (aws-samples/ecs-refarch-cloudformation), 28-character OpenSearch domains,
+# 40-character ElastiCache ids, 63-character buckets and RDS ids. Real stacks are named "production" or
+# "ecs-cluster"; at most 20 characters leaves a 32-character name 12 for the template's own suffix.
+STACK_NAME_MAX = 20
 
 
 def new_run_id() -> str:
@@ -250,18 +255,24 @@ def new_run_id() -> str:
 
 
 def stack_name_for(template_stem: str, run_id: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    """`<prefix><stem>-<run id>`: short and lower case, so the names CloudFormation derives from it
-    (S3 buckets, ECR repositories, RDS identifiers, 32-character target groups) stay valid.
+    """`<prefix><stem>-<run id>`, lower case and at most STACK_NAME_MAX characters with the default prefix,
+    so the names CloudFormation and templates derive from it (S3 buckets, ECR repositories, RDS identifiers,
+    32-character target groups) stay valid, e.g. `cfa-webtie-a1b2c3`.
 
-    The stem keeps STEM_CHARS characters and the run id its last RUN_ID_CHARS (the unique part); the
+    The run id keeps its last RUN_ID_CHARS characters (the random, unique part) and the stem at most
+    STEM_CHARS, fewer when a longer configured prefix needs the room (dropped below 3); a configured prefix
+    is kept whole. Our stacks are identified by their run-id tag and the journal, never by the name. The
     result matches CloudFormation's [a-zA-Z][-a-zA-Z0-9]* with no double or trailing hyphen.
     """
     def clean(text: str) -> str:
         return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-")
 
-    stem = clean(template_stem)[:STEM_CHARS].strip("-") or "stack"
     run = clean(run_id)[-RUN_ID_CHARS:].strip("-") or "run"
-    name = clean(f"{prefix}{stem}-{run}")[:128]
+    head = clean(prefix)
+    room = STACK_NAME_MAX - len(run) - 1 - (len(head) + 1 if head else 0)
+    stem = clean(template_stem)[:min(STEM_CHARS, room)].strip("-")
+    stem = (stem if len(stem) >= 3 else "") or ("stack" if room >= 5 and not head else "")
+    name = clean("-".join(part for part in (head, stem, run) if part))[:128]
     if not name[0].isalpha():
         name = ("s" + name)[:128]
     return name

@@ -85,6 +85,7 @@ def forecast_command(
     for path, tpl in loaded:
         try:
             results[path] = _forecast_one(path, tpl, books, settings.deploy.region, parameters, destinations.get(path))
+            results.update(_forecast_children(ctx, tpl, books, settings.deploy.region, parameters, skip=results))
         except BadInput as exc:
             if len(templates) == 1:
                 raise
@@ -126,6 +127,25 @@ def _forecast_one(path: Path, tpl: Any, books: list[Any], region: str, parameter
     }
 
 
+def _forecast_children(ctx: typer.Context, tpl: Any, books: list[Any], region: str, parameters: dict[str, str],
+                       skip: dict[Path, Any]) -> dict[Path, dict[str, Any]]:
+    """The nested children's findings, each under its own file (never repaired here: see deploy/nested_forecast.py)."""
+    resources = tpl.document.get("Resources") if isinstance(tpl.document.get("Resources"), dict) else {}
+    if not any(isinstance(r, dict) and r.get("Type") == "AWS::CloudFormation::Stack" for r in resources.values()):
+        return {}  # the common case: no need to import the deploy package
+    from orchestrator.deploy.nested_forecast import forecast_children
+
+    start_logging(ctx)  # a child it cannot read is logged, to stderr, never into the output
+
+    out: dict[Path, dict[str, Any]] = {}
+    for child in forecast_children(tpl, region=region, parameters=parameters, playbooks=books):
+        if child.findings and child.path not in skip:
+            entry = out.setdefault(child.path, {"findings": [], "remaining": [], "nested_in": str(child.parent)})
+            entry["findings"] += child.findings
+            entry["remaining"] += child.findings
+    return out
+
+
 def _render(results: dict[Path, dict[str, Any]], fmt: ForecastFormat, books: list[Any], region: str) -> str:
     import json
 
@@ -136,7 +156,8 @@ def _render(results: dict[Path, dict[str, Any]], fmt: ForecastFormat, books: lis
     if fmt is ForecastFormat.json:
         documents = []
         for path, result in results.items():
-            document = {"template": str(path), "region": region, "findings": [f.to_json() for f in result["findings"]]}
+            document = {"template": str(path), "region": region, "findings": [f.to_json() for f in result["findings"]],
+                        **({"nested_in": result["nested_in"]} if "nested_in" in result else {})}
             if "repaired_template" in result:
                 document.update(repaired_template=result["repaired_template"],
                                 remaining=[f.to_json() for f in result["remaining"]],
@@ -154,6 +175,8 @@ def _render(results: dict[Path, dict[str, Any]], fmt: ForecastFormat, books: lis
 
 def _report_fixes(results: dict[Path, dict[str, Any]]) -> None:
     for result in results.values():
+        if "repaired_template" not in result:
+            continue  # a nested child's findings: reported, repaired in the child's own file by deploy
         applied = ", ".join(plan["repair"] for plan in result["repairs"]) or "none"
         typer.echo(f"{PROG}: wrote {result['repaired_template']} (repairs: {applied})", err=True)
         for item in result["rejected_repairs"]:

@@ -36,6 +36,16 @@ def project_root(template_path: Path | None) -> Path | None:
     return folder
 
 
+def project_file(root: Path, key: str) -> Path | None:
+    """The file under root that an S3 key names: the longest tail of the key that is a file of the project."""
+    parts = [p for p in key.split("/") if p and p not in (".", "..")]
+    for start in range(len(parts)):
+        candidate = root.joinpath(*parts[start:])
+        if candidate.is_file() and candidate.resolve().is_relative_to(root.resolve()):
+            return candidate.resolve()
+    return None
+
+
 @dataclass
 class Project:
     """The project directory, and whether an S3 object exists in the target (only absent ones are served)."""
@@ -49,13 +59,7 @@ class Project:
         url = f"s3://{bucket}/{key}"
         if url in self.served:
             return self.served[url]
-        parts = [p for p in key.split("/") if p and p not in (".", "..")]
-        found: Path | None = None
-        for start in range(len(parts)):
-            candidate = self.root.joinpath(*parts[start:])
-            if candidate.is_file() and candidate.resolve().is_relative_to(self.root.resolve()):
-                found = candidate.resolve()
-                break
+        found = project_file(self.root, key)
         if found is None or self.exists(bucket, key):
             return None
         self.served[url] = found
@@ -91,10 +95,10 @@ def known_values(document: dict, values: dict[str, Any], pseudo: dict[str, Any])
     return known
 
 
-def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, child: dict) -> dict[str, Any]:
-    """The known values of a nested child: what the parent passes that its known values decide, else Defaults."""
+def parent_passes(parent_known: dict[str, Any], parent: dict, properties: dict) -> dict[str, str]:
+    """What a nested stack resource passes its child that the parent's known values decide, as parameter text."""
     given = properties.get("Parameters") if isinstance(properties, dict) else None
-    passed: dict[str, Any] = {}
+    passed: dict[str, str] = {}
     if isinstance(given, dict):
         resolved = resolver(parent, parent_known)(given)
         for name, value in resolved.items():
@@ -104,4 +108,9 @@ def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, ch
                 passed[name] = str(value)
             elif isinstance(value, list) and all(isinstance(v, str) for v in value):
                 passed[name] = ",".join(value)
-    return known_values(child, passed, parent_known)
+    return passed
+
+
+def child_known(parent_known: dict[str, Any], parent: dict, properties: dict, child: dict) -> dict[str, Any]:
+    """The known values of a nested child: what the parent passes that its known values decide, else Defaults."""
+    return known_values(child, parent_passes(parent_known, parent, properties), parent_known)

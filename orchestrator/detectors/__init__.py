@@ -10,6 +10,7 @@ from orchestrator.detectors.logs_kms import LogsKmsKeyPolicy
 from orchestrator.detectors.managed_policy import ManagedPolicyCatalog
 from orchestrator.detectors.names import NameRules
 from orchestrator.detectors.policy_version import PolicyVersionMissing
+from orchestrator.detectors.rds import RdsEngineRetired, RdsInstanceClassNotOffered
 from orchestrator.detectors.zones import ZoneNotInRegion
 
 REGISTRY = DetectorRegistry()
@@ -20,6 +21,8 @@ lambda_runtime_deprecated = REGISTRY.register(LambdaRuntimeDeprecated())
 name_rules = REGISTRY.register(NameRules())
 policy_version_missing = REGISTRY.register(PolicyVersionMissing())
 zone_not_in_region = REGISTRY.register(ZoneNotInRegion())
+rds_engine_retired = REGISTRY.register(RdsEngineRetired())
+rds_instance_class = REGISTRY.register(RdsInstanceClassNotOffered())
 
 # The names playbooks may use in their `forecast:` key.
 DETECTORS = REGISTRY

@@ -48,6 +48,35 @@ class DetectorContext:
             raise Unresolvable(f"LogGroupName of {lid} is not a string")
         return values.log_group_arn(name)  # type: ignore[attr-defined]
 
+    def known_value(self, lid: str, name: str) -> Any:
+        """A property's value when the template and the given parameters decide it (literals, parameter
+        values or Defaults, conditions on them), else None: never a placeholder for a value only known at
+        deploy time (another resource's id, an import, a parameter without a value)."""
+        raw = self.props(lid).get(name)
+        if raw is None or not self._decided_by_parameters(raw):
+            return None
+        try:
+            value = self.resolver.evaluate(raw)
+        except Unresolvable:
+            return None
+        return value if isinstance(value, (str, int, float, bool, list, dict)) else None
+
+    def _decided_by_parameters(self, node: Any) -> bool:
+        if isinstance(node, list):
+            return all(self._decided_by_parameters(item) for item in node)
+        if not isinstance(node, dict):
+            return True
+        if len(node) == 1:
+            key, value = next(iter(node.items()))
+            if key == "Ref":
+                spec = (self.document.get("Parameters") or {}).get(value)
+                if value in ("AWS::Region", "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue"):
+                    return True
+                return isinstance(spec, dict) and (value in self.parameters or spec.get("Default") is not None)
+            if key in ("Fn::GetAtt", "Fn::ImportValue", "Fn::GetAZs", "Fn::Sub", "Fn::Transform"):
+                return False  # resource attributes, exports, the account's zones; Sub may name any of them
+        return all(self._decided_by_parameters(value) for value in node.values())
+
     def line(self, *parts: str | int) -> int | None:
         return self.template.line_of(list(parts))
 

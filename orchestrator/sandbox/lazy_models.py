@@ -21,6 +21,8 @@ import threading
 import types
 from typing import Any, Callable
 
+from orchestrator.sandbox import post_import
+
 MOTO_VERSION = "5.2.5"
 
 # Resource-type namespace -> the moto module whose import defines its CloudFormation models (moto 5.2.5,
@@ -133,20 +135,14 @@ class _ChildAttacher(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if _state["window"] or fullname not in self.names:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return spec
-        original_exec = spec.loader.exec_module
+        prefix = fullname + "."
 
-        def exec_module(module: types.ModuleType) -> None:
-            prefix = fullname + "."
+        def attach_children(module: types.ModuleType) -> None:
             for name, child in list(sys.modules.items()):
                 if name.startswith(prefix) and "." not in name[len(prefix):]:
                     setattr(module, name[len(prefix):], child)
-            original_exec(module)
 
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
+        return post_import.spec_running(fullname, path, before=attach_children)
 
 
 def defer_service_imports() -> bool:

@@ -302,6 +302,9 @@ def delete_through_api(account_id: str, region: str, resource_type: str, model: 
         elbv2().delete_target_group(model.arn)
     elif resource_type == "AWS::ElasticLoadBalancingV2::Listener":
         elbv2().delete_listener(model.arn)
+    elif resource_type == "AWS::ElasticLoadBalancingV2::ListenerRule":
+        # moto's rule has no CloudFormation delete: a deleted stack's rule kept its priority ("in use").
+        elbv2().delete_rule(model.arn)
     elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
         elbv2().delete_load_balancer(model.arn)
     elif resource_type == "AWS::Logs::LogGroup":

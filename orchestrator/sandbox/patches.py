@@ -22,7 +22,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 from moto.kms import models as kms_models
 
-from orchestrator.sandbox import bootstrap, engine, inventory
+from orchestrator.sandbox import bootstrap, engine, inventory, patches_ec2
 from orchestrator.sandbox.accounts import drop_account_state
 from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
@@ -329,6 +329,7 @@ def install() -> None:
         for key, owner, attribute, replacement in _SEAMS:
             _ORIGINALS[key] = getattr(owner, attribute)
             setattr(owner, attribute, replacement)
+        patches_ec2.install()
         _installed = True
 
 
@@ -371,6 +372,7 @@ def check_seams() -> None:
         if not hasattr(werkzeug_app, name):
             problems.append(f"moto.moto_server.werkzeug_app.{name} is missing")
     problems.extend(lazy_model_problems())
+    problems.extend(patches_ec2.problems())
     if problems:
         raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
 

@@ -63,10 +63,11 @@ def _effective_version(document: Any) -> str | None:
 
 class PolicyLanguageVersion(ServiceRule):
     """IAM CreatePolicy/CreatePolicyVersion accept only the 2012-10-17 policy language for managed policies
-    (MalformedPolicyDocument); S3 PutBucketPolicy needs a valid Version string (MalformedPolicy)."""
+    (MalformedPolicyDocument); S3 PutBucketPolicy refuses a Version that is not a policy language (MalformedPolicy)
+    and accepts a document without one."""
 
     id = "policy-language-version"
-    description = "IAM managed policies need the 2012-10-17 language; S3 bucket policies a valid Version"
+    description = "IAM managed policies need the 2012-10-17 language; an S3 bucket policy's Version, when given, must be valid"
     source_url = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html"
 
     def __call__(self, check: Check) -> RuleFailure | None:
@@ -77,7 +78,11 @@ class PolicyLanguageVersion(ServiceRule):
                 return RuleFailure("Policy document must be version 2012-10-17 or greater.", "InvalidRequest",
                                    "Iam", 400, "MalformedPolicyDocument", form="legacy")
         if check.resource_type == "AWS::S3::BucketPolicy" and isinstance(document, dict):
-            if document.get("Version") not in ("2008-10-17", "2012-10-17"):
+            # S3 reads a bucket policy without Version as 2008-10-17 and stores it (the IAM Version element
+            # page: "If you do not include a Version element, the value defaults to 2008-10-17"; the
+            # S3-compatible versitygw reproduces exactly this, versity/versitygw#1536 and #1581); only a Version
+            # that is present and not one of the two languages (an empty string included) is MalformedPolicy.
+            if "Version" in document and document["Version"] not in ("2008-10-17", "2012-10-17"):
                 return RuleFailure("The policy must Contain a valid Version String", "InvalidRequest",
                                    "Amazon S3", 400, "MalformedPolicy", form="legacy")
         return None
@@ -224,6 +229,100 @@ class RdsRetiredEngine(ServiceRule):
         return None if message is None else RuleFailure(message, "InvalidRequest", "Rds", 400)
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _major(engine_data: dict, version: str) -> str | None:
+    """The major version a version string belongs to ("15.3" -> "15"), None when RDS has no such major."""
+    for major in engine_data["oldest_minor"]:
+        if version == major or version.startswith(major + "."):
+            return major
+    return None
+
+
+class RdsOrderable(ServiceRule):
+    """RDS CreateDBInstance creates only what it offers (DescribeOrderableDBInstanceOptions): a version it no
+    longer offers is InvalidParameterCombination "Cannot find version <v> for <engine>"; an instance class not
+    offered with the version (the one given, else the engine's default) is InvalidParameterCombination "RDS
+    does not support creating a DB instance with the following combination: ...". The offer is the sandbox's
+    own data file (orchestrator/data/sandbox_rds_orderable.json, sources and date recorded there); moto ships
+    orderable options for Aurora PostgreSQL and Neptune clusters only. Engines the file does not list are
+    not checked."""
+
+    id = "rds-orderable"
+    description = "RDS creates DB instances only with engine versions and instance classes it offers"
+    source_url = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Support.html"
+
+    def __init__(self) -> None:
+        self._data: dict | None = None
+
+    def offer(self) -> dict:
+        if self._data is None:
+            from importlib import resources
+
+            text = resources.files("orchestrator.data").joinpath("sandbox_rds_orderable.json").read_text(encoding="utf-8")
+            self._data = json.loads(text)["engines"]
+        return self._data
+
+    def refusal(self, properties: dict) -> str | None:
+        engine = properties.get("Engine")
+        data = self.offer().get(engine.lower()) if isinstance(engine, str) else None
+        # A replica or a restore takes its engine version from its source.
+        if data is None or properties.get("SourceDBInstanceIdentifier") or properties.get("DBSnapshotIdentifier"):
+            return None
+        engine, given = engine.lower(), properties.get("EngineVersion")
+        version = str(given) if given not in (None, "") else data["default_version"]
+        major = _major(data, version)
+        if major is None or (version != major and _version_key(version) < _version_key(data["oldest_minor"][major])):
+            return f"Cannot find version {version} for {engine}"
+        klass = properties.get("DBInstanceClass")
+        family = ".".join(klass.split(".")[:2]) if isinstance(klass, str) else ""
+        if family not in data["instance_families"]:
+            return None
+        below = data["instance_families"][family]
+        if below is not None and _version_key(major) < _version_key(below):
+            return None
+        return (f"RDS does not support creating a DB instance with the following combination: DBInstanceClass={klass}, "
+                f"Engine={engine}, EngineVersion={version}, LicenseModel={data['license_model']}. For supported "
+                "combinations of instance class and database engine version, see the documentation.")
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::RDS::DBInstance" or check.properties.get("DBClusterIdentifier"):
+            return None
+        message = self.refusal(check.properties)
+        return None if message is None else RuleFailure(message, "InvalidRequest", "Rds", 400)
+
+
+class S3BucketExists(ServiceRule):
+    """S3 PutBucketPolicy answers NoSuchBucket "The specified bucket does not exist" until the bucket is
+    created. A bucket policy that names a bucket of the stack by its literal name (a Sub of the same text,
+    not a Ref) has no ordering, so CloudFormation may start it while the bucket's creation is in progress.
+    The simulated clock decides, by state: the policy loses when, at its start, the bucket of that name does
+    not exist yet, or belongs to a resource of the stack whose creation has not completed (with
+    SandboxConfig.race_probability, 1.0: always). A policy that starts after the bucket completed, by
+    whatever path or timing, wins. The answer is S3's (404, legacy handler form) whichever the case."""
+
+    id = "s3-bucket-exists"
+    description = "S3 puts a bucket policy only on a bucket whose creation has completed"
+    source_url = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html"
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if check.resource_type != "AWS::S3::BucketPolicy" or not isinstance(check.properties.get("Bucket"), str):
+            return None
+        from moto.s3.models import s3_backends
+
+        name = check.properties["Bucket"]
+        exists = name in s3_backends[check.account_id][check.partition].buckets
+        creating = [lid for lid, definition in check.graph.resources.items()
+                    if definition.get("Type") == "AWS::S3::Bucket" and getattr(check.lookup(lid), "name", None) == name
+                    and not check.is_ready(lid)]
+        if exists and not (creating and check.ctx.loses_race()):
+            return None
+        return RuleFailure("The specified bucket does not exist", "NotFound", "Amazon S3", 404, "NoSuchBucket",
+                           form="legacy")
+
+
 SERVICE_RULES: tuple[ServiceRule, ...] = (
     LambdaRuntimeSupport(),
     PolicyLanguageVersion(),
@@ -231,4 +330,6 @@ SERVICE_RULES: tuple[ServiceRule, ...] = (
     SubnetZone(),
     LogGroupExists(),
     RdsRetiredEngine(),
+    RdsOrderable(),
+    S3BucketExists(),
 )

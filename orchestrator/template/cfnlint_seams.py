@@ -37,6 +37,12 @@ DATA_FILES: tuple[tuple[str, str], ...] = (
     ("cfnlint.data.AdditionalSpecs", "LmbdRuntimeLifecycle.json"),  # template/lambda_runtimes.py
     ("cfnlint.data.schemas.providers", "us-east-1.json"),  # template/names.py: type -> registry schema
     ("cfnlint.data.schemas.providers", "sam.json"),
+    # template/rds_offerings.py: engines, versions (current and deprecated) and instance classes RDS offers.
+    ("cfnlint.data.schemas.extensions.aws_rds_dbinstance", "engine_version.json"),
+    ("cfnlint.data.schemas.extensions.aws_rds_dbinstance", "engine_version_deprecated.json"),
+    ("cfnlint.data.schemas.extensions.aws_rds_dbinstance", "db_instance_class.json"),
+    ("cfnlint.data.schemas.extensions.aws_rds_dbcluster", "engine_version.json"),
+    ("cfnlint.data.schemas.extensions.aws_rds_dbcluster", "engine_version_deprecated.json"),
 )
 
 
