@@ -24,8 +24,8 @@ many race findings sit on entries whose recorded likely outcome is that failure.
 
 Nested children are forecast too (deploy/nested_forecast.py), read from the entry's repository snapshot
 (--mirror-root, as bench_corpus stages it): a child finding counts for its parent entry, unless the child
-file is itself a manifest entry, which judges it. A child read as the project's copy of a literal published
-URL gives warnings only (the published object may differ), so it is listed, not judged.
+file is itself a manifest entry, which judges its precision (the parent's recall still counts it). A child
+under a parent condition the parameters leave unknown gives warnings only, so it is listed, not judged.
 
 --oracle deploys the entries with findings (or every entry with --oracle-all) once on the embedded sandbox
 with the forecast off and no repair (bench/forecast_oracle.py): the sandbox's own rules and simulated
@@ -137,7 +137,11 @@ def judge(entries: list[dict], results: dict[str, dict], sandbox: dict[str, dict
                 judged.append({**row, "verdict": "warning"})
                 continue
             if f.get("judged_in"):
-                judged.append({**row, "verdict": f"in {f['judged_in']}"})  # that entry judges its own finding
+                # That entry judges the finding (counted once for precision); this entry's forecast found it all
+                # the same, so it counts for this entry's recall.
+                if f.get("timing") != "race":
+                    found_by_class[cls].add(entry["id"])
+                judged.append({**row, "verdict": f"in {f['judged_in']}"})
                 continue
             if f.get("timing") == "race":
                 found_by_class[cls].add(f"{entry['id']}:{f['resource']}")

@@ -78,7 +78,7 @@ def test_conditions_of_the_parent_decide_whether_the_child_is_forecast(tmp_path)
     assert [f.severity for f in child.findings] == ["warning"]
 
 
-def test_an_s3_url_is_read_from_the_project_and_a_literal_bucket_gives_warnings(tmp_path):
+def test_an_s3_url_is_read_from_the_project_built_or_literal(tmp_path):
     (tmp_path / ".git").mkdir()
     write(tmp_path / "templates" / "db.yaml", CHILD)
     built = write(tmp_path / "templates" / "main.yaml",
@@ -90,8 +90,9 @@ def test_an_s3_url_is_read_from_the_project_and_a_literal_bucket_gives_warnings(
     literal = write(tmp_path / "templates" / "literal.yaml",
                     parent("https://s3.amazonaws.com/someone-elses-bucket/latest/templates/db.yaml"))
     [child] = forecast_children(load_template(literal), region="us-east-1")
-    assert [f.severity for f in child.findings] == ["warning"]  # a published object may differ from the copy
-    assert "the published object may differ" in child.findings[0].message
+    # A published copy of the project: the project's file is its source and what a sandbox serves.
+    assert [f.severity for f in child.findings] == ["error"]
+    assert "the project's copy of https://s3.amazonaws.com/someone-elses-bucket/latest/templates/db.yaml" in child.findings[0].message
     unknown_file = write(tmp_path / "templates" / "other.yaml",
                          parent("https://s3.amazonaws.com/b/templates/not-in-project.yaml"))
     assert forecast_children(load_template(unknown_file), region="us-east-1") == []

@@ -46,9 +46,10 @@ class ChildForecast:
 def child_file(parent: Template, lid: str, project: Path | None,
                known: dict[str, Any]) -> tuple[Path, str, bool] | None:
     """The file a nested stack resource's TemplateURL names (local beside the parent, or served by the project),
-    how it was found, and whether it is exactly what the deployment reads: a local file, or the project's
-    file for a URL built from parameters (the project's own upload, as taskcat makes); not for a literal
-    URL of a published bucket, whose object may differ from the project's copy."""
+    how it was found, and whether its findings are certain. They are for a local file and for the project's
+    file an S3 URL names, built from parameters (the project's own upload, as taskcat makes) or literal (a
+    published copy of the project): the project's file is the published object's source, and the one a
+    sandbox deployment serves, so a finding there is the deployment's failure; the message names the copy."""
     raw = (((parent.document.get("Resources") or {}).get(lid) or {}).get("Properties") or {}).get("TemplateURL")
     base = parent.path.parent if parent.path is not None else Path.cwd()
     if is_local(raw):
@@ -59,7 +60,7 @@ def child_file(parent: Template, lid: str, project: Path | None,
     if location is None or project is None:
         return None
     served = project_file(project, location[1])
-    return (served, str(url), not isinstance(raw, str)) if served is not None else None
+    return (served, str(url), True) if served is not None else None
 
 
 def _child_parameters(parent: Template, lid: str, known: dict[str, Any], child: Template) -> dict[str, str]:
@@ -83,7 +84,7 @@ def _as_child_finding(finding: Finding, child: ChildForecast, certain: bool) -> 
         part.details = {**part.details, "template": str(child.path), "nested_in": child.logical_id}
         if not certain:
             part.severity = "warning"
-    note = "" if certain else "; a warning: the parent's condition is unknown, or the published object may differ"
+    note = "" if certain else "; a warning: the parent's condition is unknown"
     finding.message = f"{finding.message} [in {where}{note}]"
     return finding
 
