@@ -224,3 +224,13 @@ def test_api_made_fixtures_die_with_the_run(sandbox, tmp_path: Path) -> None:
     assert values["CertificateArn"].startswith("arn:aws:acm:") and not values["UserPoolId"].startswith("arn:")
     assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
     assert not client(sandbox, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"]
+
+
+def test_a_constrained_string_is_not_read_from_its_description() -> None:
+    from orchestrator.deploy.strings import string_kind
+
+    cidr = {"Type": "String", "Description": "CIDR block of the VPC",
+            "AllowedPattern": r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})"}
+    assert string_kind("Cidr", cidr, {}).type_name is None
+    tier = {"Type": "String", "Description": "Which subnet tier", "AllowedValues": ["public", "private"]}
+    assert string_kind("Tier", tier, {}).type_name is None

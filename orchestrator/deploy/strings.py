@@ -79,7 +79,10 @@ def string_kind(name: str, spec: dict, document: dict) -> StringKind:
         allowed = _text(spec, "AllowedPattern")
         hint = next((t for pattern, t in _PATTERN_HINTS if pattern.search(allowed)), None)
     description = _text(spec, "Description")
-    if hint is None:
+    # A value constrained to a pattern that is no AWS id (a CIDR) or to listed values is not an existing
+    # resource, whatever its description mentions ("CIDR block of the VPC").
+    constrained = bool(_text(spec, "AllowedPattern")) or bool(spec.get("AllowedValues"))
+    if hint is None and not constrained:
         found = [t for pattern, t in _DESCRIPTION_HINTS if pattern.search(description)]
         # "subnets" also matches the singular pattern's word boundary only for "subnet": keep the listed form alone.
         kinds = {t.removeprefix("List<").removesuffix(">") for t in found}
