@@ -92,6 +92,10 @@ def test_self_test_verdict_is_cached_per_machine_and_invalidated_by_a_change(tmp
     # Another moto version (or seam table, or source) is another key: the verdict no longer applies.
     key = bootstrap.self_test_key("0.0.0", [])
     assert not bootstrap.self_test_passed_before(key)
+    # Another install on this machine (its own sources) keeps its verdict beside ours: neither evicts the other.
+    bootstrap.remember_self_test(key)
+    monkeypatch.setattr(patches, "_self_tested", False)
+    assert bootstrap.self_test_passed_before(key) and patches.self_test() is False
     (tmp_path / "cfn-autofix" / "sandbox-self-test.json").write_text("not json")
     monkeypatch.setattr(patches, "_self_tested", False)
     assert patches.self_test() is True, "an unreadable cache is ignored, not trusted"
@@ -229,3 +233,21 @@ def test_the_cached_verdict_covers_every_module_of_the_sandbox(tmp_path, monkeyp
     glue = copy / "glue_delivery.py"
     glue.write_text(glue.read_text() + "\n# changed\n")
     assert bootstrap.self_test_key("5.2.5", ["seam"]) != before
+
+
+def test_stop_does_not_wait_for_the_serve_loops_next_poll() -> None:
+    """Each verify cell stops a sandbox: the serve loop is woken, not left to notice at its next poll."""
+    from werkzeug.serving import make_server
+
+    from orchestrator.sandbox.server import _shutdown_now
+
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    # A loop polling once an hour: a shutdown that waited for the poll would not return within the bound.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 3600}, daemon=True)
+    thread.start()
+    stopper = threading.Thread(target=_shutdown_now, args=(server, "127.0.0.1", server.server_address[1]), daemon=True)
+    stopper.start()
+    stopper.join(timeout=120)  # a bound on a hang, not a speed check
+    thread.join(timeout=120)
+    server.server_close()
+    assert not stopper.is_alive() and not thread.is_alive()

@@ -342,3 +342,22 @@ def test_worker_processes_log_through_the_hosts_configuration_and_print_nothing(
     assert sorted(e["cell"] for e in called) == sorted(c.id for c in cells)  # the cell id travels with it
     printed = capfd.readouterr()
     assert "deploy_called" not in printed.out and "deploy_called" not in printed.err
+
+
+def test_plan_tells_on_cells_this_shards_cells_before_reading_any_template(tmp_path, monkeypatch):
+    """verify starts its workers' warm-up from on_cells: it must come before the templates are read."""
+    import orchestrator.template
+
+    reads: list[str] = []
+    told: list[list[str]] = []
+    real_load = orchestrator.template.load_template
+
+    def load(path, *args, **kwargs):
+        reads.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(orchestrator.template, "load_template", load)
+    vplan = plan(matrix_path=MATRIX, shard=(2, 3), on_cells=lambda cells: told.append([c.id for c in cells]) or reads.clear())
+    assert len(told) == 1
+    assert sorted(told[0]) == sorted(c.id for c in vplan.cells)
+    assert reads  # the templates were read after on_cells (the list was emptied there)

@@ -58,6 +58,13 @@ def test_verify_shards_merge_to_the_single_run(project):
     assert os.getpid() not in pids and 1 <= len(pids) <= 4
     assert all(c["worker"]["max_rss_mb"] > 0 for c in run["cells"])
     assert run["worker_max_rss_mb"] == max(c["worker"]["max_rss_mb"] for c in run["cells"])
+    # Each record says when its worker started and when the cell ran (what bench_verify --profile reads):
+    # a cell runs after its worker's start-up, and a worker's cells one after another.
+    for pid in pids:
+        spans = sorted(c["worker"]["timeline"]["cell"] for c in run["cells"] if c["worker"]["pid"] == pid)
+        ready = next(c["worker"]["timeline"]["init"][1] for c in run["cells"] if c["worker"]["pid"] == pid)
+        assert ready <= spans[0][0] and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        assert all(start <= end for start, end in spans)
     # Each cell ran in its own sandbox account and wrote its own repaired template.
     fixed = sorted(p.relative_to(out / "fixed").as_posix() for p in (out / "fixed").rglob("*.fixed.json"))
     assert len(fixed) == 2 and fixed[0] != fixed[1]

@@ -24,12 +24,13 @@ TEMPLATE = textwrap.dedent("""\
     """)
 
 _PROBE = textwrap.dedent("""\
-    import json, sys, threading
+    import gc, json, sys, threading
     import orchestrator.verify.preload as preload
     from orchestrator.remedy import lint_guard
     print(json.dumps({"cpu": preload.WARM_CPU_S, "threads": threading.active_count(),
                       "dynamodb": "moto.dynamodb.models" in sys.modules, "ec2": "moto.ec2.models" in sys.modules,
-                      "lints": lint_guard._lint_text.cache_info().currsize}))
+                      "lints": lint_guard._lint_text.cache_info().currsize, "frozen": gc.get_freeze_count() > 0,
+                      "collecting": gc.isenabled()}))
     """)
 
 
@@ -51,10 +52,13 @@ def test_the_plan_warms_the_templates_types_and_regions(tmp_path: Path) -> None:
     assert state["dynamodb"] is True and state["ec2"] is False  # moto packages of the template's types only
     assert state["lints"] == 2  # one warm lint per region
     assert state["threads"] == 1  # workers fork from this process: no thread may be running
+    assert state["frozen"] is True  # workers' collections skip (and so never copy) what the warm-up built
+    assert state["collecting"] is True  # the collector, off during the warm-up, is on again for the workers
     assert output == ""  # the self-test's and the lint's log lines are not the run's output
 
 
 def test_without_a_plan_nothing_is_warmed(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != preload.PLAN_VARIABLE}
     state, _ = _probe(env, tmp_path)
-    assert state == {"cpu": 0.0, "threads": 1, "dynamodb": False, "ec2": False, "lints": 0}
+    assert state == {"cpu": 0.0, "threads": 1, "dynamodb": False, "ec2": False, "lints": 0, "frozen": False,
+                     "collecting": True}

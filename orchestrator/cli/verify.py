@@ -119,7 +119,7 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
     from orchestrator.verify.outputs import summary_line, write_outputs
     from orchestrator.verify.progress import Progress
     from orchestrator.verify.run import CellSettings, plan, verify
-    from orchestrator.verify.workers import PoolSettings
+    from orchestrator.verify.workers import PoolSettings, start_warm_forkserver
 
     log = structlog.get_logger(__name__)
     request = VerifyRequest(**fields)
@@ -138,6 +138,8 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
         regions=request.regions,
         shard=parse_shard(request.shard) if request.shard else None,
         max_attempts=request.max_attempts,
+        # Worker processes: their fork server warms up (imports, rules, schemas) while this process plans.
+        on_cells=(lambda cells: start_warm_forkserver(cells, target)) if request.processes else None,
     )
     check_outputs([request.matrix_path, *{cell.template for cell in vplan.all_cells}],
                   {"--report-json": request.report_json, "--junit": request.junit, "--report-md": request.report_md})

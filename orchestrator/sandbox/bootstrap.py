@@ -122,13 +122,26 @@ def _cache_file() -> Path:
     return cache_dir() / "sandbox-self-test.json"
 
 
-def self_test_passed_before(key: str) -> bool:
+# Verdicts kept per machine: several installs (virtualenvs, checkouts of different versions) share the cache
+# folder, and with one verdict each start of one install evicted the others' (a 0.6 s self-test each time).
+_VERDICTS_KEPT = 16
+
+
+def _passed_keys() -> list[str]:
     try:
-        return json.loads(_cache_file().read_text(encoding="utf-8")).get("passed") == key
+        passed = json.loads(_cache_file().read_text(encoding="utf-8")).get("passed")
     except (OSError, ValueError, AttributeError):
-        return False
+        return []
+    if isinstance(passed, str):  # the single-verdict format of earlier versions
+        return [passed]
+    return [key for key in passed if isinstance(key, str)] if isinstance(passed, list) else []
+
+
+def self_test_passed_before(key: str) -> bool:
+    return key in _passed_keys()
 
 
 def remember_self_test(key: str) -> None:
-    """Record a passed self-test."""
-    _write_atomically(_cache_file(), json.dumps({"passed": key}))
+    """Record a passed self-test (the most recent verdicts of this machine's installs are kept)."""
+    keys = [key, *(other for other in _passed_keys() if other != key)][:_VERDICTS_KEPT]
+    _write_atomically(_cache_file(), json.dumps({"passed": keys}))

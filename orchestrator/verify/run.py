@@ -68,10 +68,13 @@ def plan(
     shard: tuple[int, int] | None = None,
     max_attempts: int | None = None,
     taskcat_path: str | Path | None = None,
+    on_cells: Callable[[list[Cell]], None] | None = None,
 ) -> VerifyPlan:
     """Load the matrix (or a .taskcat.yml's tests, or a one-set matrix of the templates) and pick this shard's cells.
 
     Cells come in export -> import order; a cell importing another template's exports deploys it first.
+    `on_cells` is told this shard's cells as soon as the matrix is expanded, before the templates are read
+    (verify starts its workers' warm-up there, so that it overlaps the rest of the planning).
     """
     from orchestrator.template import load_template
     from orchestrator.verify.exports import link_cells
@@ -90,6 +93,8 @@ def plan(
         else:
             raise BadInput("verify needs templates, --matrix FILE or --from-taskcat FILE")
         all_cells = expand(matrix, templates or None, regions)
+    if on_cells is not None and all_cells:
+        on_cells(select_shard(all_cells, *shard) if shard else all_cells)
     all_cells = link_cells(all_cells, load_template)
     if max_attempts is not None:
         # The command line wins over the matrix and its per-template overrides.

@@ -10,6 +10,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -50,6 +51,7 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(events: Any, cancel: Any, log_settings: dict[str, Any] | None, memory_mb: int, warm_target: str | None) -> None:
     """Runs once in each worker: signals, memory bound, logging, and the warm-up of the sandbox."""
+    _WORKER["init_at"] = time.time()
     # The parent owns Ctrl-C and tells every worker through `cancel`; a Ctrl-C at the terminal reaches the
     # whole process group, and a KeyboardInterrupt here would cut a cell's clean-up short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -77,6 +79,7 @@ def _worker_init(events: Any, cancel: Any, log_settings: dict[str, Any] | None, 
     if warm_target is not None:
         _warm(warm_target)
     _WORKER["start_cpu_s"] = _cpu_s()
+    _WORKER["ready_at"] = time.time()
 
 
 class _LinesToParent(io.TextIOBase):
@@ -128,9 +131,10 @@ def _cpu_s() -> float:
     return round(usage.ru_utime + usage.ru_stime, 2)
 
 
-def _forkserver_warm_cpu() -> float:
+def _forkserver_warm() -> tuple[float, list[float]]:
+    """The fork server's warm-up as this worker inherited it: CPU seconds and [start, end] (epoch seconds)."""
     module = sys.modules.get("orchestrator.verify.preload")
-    return getattr(module, "WARM_CPU_S", 0.0)
+    return getattr(module, "WARM_CPU_S", 0.0), list(getattr(module, "WARM_AT", ()))
 
 
 def _max_rss_mb() -> float:
@@ -146,13 +150,18 @@ def _run_in_worker(cell: Cell, settings: Any) -> dict[str, Any] | None:
     if cancel.is_set():
         return None
     events.put(("started", cell.id, ""))
+    began = time.time()
     # The cell's own redactor: its NoEcho values are hidden in its logs and in the record it sends back
     # (the parent never learns them, so the record must leave this process redacted).
     with redact.Redactor().active():
         record = run_cell(cell, replace(settings, cancel_event=cancel),
                           on_state=lambda cell_id, text: events.put(("state", cell_id, text)))
+    warm_cpu_s, warm_at = _forkserver_warm()
+    # Epoch timestamps (comparable across the run's processes): where a run's wall time goes (bench_verify --profile).
     record["worker"] = {"pid": os.getpid(), "max_rss_mb": _max_rss_mb(), "cpu_s": _cpu_s(),
-                        "start_cpu_s": _WORKER.get("start_cpu_s", 0.0), "forkserver_warm_cpu_s": _forkserver_warm_cpu()}
+                        "start_cpu_s": _WORKER.get("start_cpu_s", 0.0), "forkserver_warm_cpu_s": warm_cpu_s,
+                        "timeline": {"forkserver_warm": warm_at, "init": [_WORKER.get("init_at"), _WORKER.get("ready_at")],
+                                     "cell": [began, time.time()]}}
     return record
 
 
@@ -177,7 +186,7 @@ def run_in_processes(
 
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver" and pool_settings.warm:
-        _start_warm_forkserver(cells, settings.target)
+        start_warm_forkserver(cells, settings.target)
     events = context.Queue()
     cancel = context.Event()
     parent_cancel = settings.cancel_event
@@ -277,17 +286,19 @@ def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> 
     drain()
 
 
-def _start_warm_forkserver(cells: list[Cell], target: str) -> None:
+def start_warm_forkserver(cells: list[Cell], target: str) -> None:
     """Start the fork server with the run's warm-up (orchestrator.verify.preload) before the first worker.
 
-    A fork server that is already running (an earlier run in this process) is kept: it is warm for that
-    run, and what this one needs beyond it each worker loads on first use.
+    verify calls this as soon as it knows its cells, before it reads the templates, so that the warm-up (the
+    serial part of a run: no worker can fork before it ends) runs on another core meanwhile. A fork server
+    that is already running (an earlier run in this process) is kept: it is warm for that run, and what this
+    one needs beyond it each worker loads on first use.
     """
     from multiprocessing import forkserver
 
     from orchestrator.verify import preload
 
-    if _forkserver_running():
+    if _START_METHOD != "forkserver" or _forkserver_running():
         return
     # '__main__' is multiprocessing's default preload: the workers then do not import the main module again.
     forkserver.set_forkserver_preload(["__main__", preload.__name__])
