@@ -19,11 +19,23 @@ def _referred_by_literal(document: dict, logical_id: str, prop: str, value: Any)
     for other_id, resource in resources.items():
         body = dict(resource)
         if other_id == logical_id:
-            body = {**resource, "Properties": {k: v for k, v in props(resource).items() if k != prop}}
+            # The resource's own other names built the same way (a role's inline PolicyName) do not refer to it.
+            own = {k: v for k, v in props(resource).items() if k != prop}
+            body = {**resource, "Properties": _without_sibling_names(own, value)}
         if needle in json.dumps(body, sort_keys=True):
             return True
     outputs = document.get("Outputs") or {}
     return needle in json.dumps(outputs, sort_keys=True)
+
+
+def _without_sibling_names(node: Any, value: Any) -> Any:
+    """node without the `...Name` entries whose value is exactly `value`."""
+    if isinstance(node, dict):
+        return {k: _without_sibling_names(v, value) for k, v in node.items()
+                if not (k.endswith("Name") and v == value)}
+    if isinstance(node, list):
+        return [_without_sibling_names(v, value) for v in node]
+    return node
 
 
 def _digest(text: str, size: int) -> str:

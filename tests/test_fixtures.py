@@ -37,9 +37,99 @@ def test_which_parameters_get_a_fixture() -> None:
     ]
 
 
-def test_auto_on_a_type_no_fixture_provides_is_bad_input() -> None:
-    with pytest.raises(BadInput, match="KmsKeyArn .String. is `auto`, but no fixture provides that type"):
-        needs({"Parameters": {"KmsKeyArn": {"Type": "String"}}}, {"KmsKeyArn": "auto"})
+def test_a_plain_string_given_auto_is_read_from_its_name_description_or_pattern() -> None:
+    from orchestrator.deploy.strings import string_kind
+
+    creates = {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "${Dest}-x"}}}}}
+    cases = {
+        ("KmsKeyArn", "KMS Key ARN to encrypt data"): ("kms-key", False),
+        ("LambdaCodeS3Bucket", "The bucket where your lambda handler is"): ("s3-bucket", False),
+        ("Dest", ""): (None, None),  # no hint in name or description
+        ("Targets", "Subnets to be used"): ("List<AWS::EC2::Subnet::Id>", False),
+        ("Network", "The VPC to put the group in"): ("AWS::EC2::VPC::Id", False),
+    }
+    for (name, description), (kind, _) in cases.items():
+        assert string_kind(name, {"Type": "String", "Description": description}, {}).type_name == kind, name
+    assert string_kind("Net", {"Type": "String", "AllowedPattern": "^vpc-[0-9a-f]{8,17}$"}, {}).type_name == "AWS::EC2::VPC::Id"
+    assert string_kind("DestBucketName", {"Type": "String"}, {}).creates is False
+    named = string_kind("DestBucket", {"Type": "String"}, {"Resources": {"B": {
+        "Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Ref": "DestBucket"}}}}})
+    assert named.type_name == "s3-bucket" and named.creates
+    assert string_kind("Dest", {"Type": "String"}, creates).why_not
+
+
+@pytest.mark.parametrize("name, description, why", [
+    ("GitHubToken", "Token for the user specified above.", "a credential only you have"),
+    ("LambdaCodeS3Key", "The object key for your lambda handler", "an existing S3 object"),
+    ("WebACL", "The web acl id of a CLOUDFRONT scoped web acl in us-east-1", "no fixture provides what it names"),
+    ("Where", "The subnet of the VPC", "more than one kind of resource"),  # ambiguous: never a guess
+])
+def test_a_plain_string_auto_nothing_can_provide_is_a_missing_prerequisite_naming_it(name, description, why) -> None:
+    from orchestrator.deploy.fixtures import unprovided
+
+    found = needs({"Parameters": {name: {"Type": "String", "Description": description}}}, {name: "auto"})
+    [item] = unprovided(found)
+    assert item["class"] == "prerequisite-missing" and item["what"] == f"parameter {name}"
+    assert item["property"] == f"Parameters.{name}" and why in item["reason"]
+
+
+def test_an_unprovidable_auto_stops_the_run_before_any_fixture_or_deployment(sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "code.yaml"
+    template.write_text("Parameters:\n  CodeBucket: {Type: String, Description: The bucket where your code is}\n"
+                        "  CodeKey: {Type: String, Description: The object key for your code}\n"
+                        "Resources:\n  Topic: {Type: AWS::SNS::Topic}\n")
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1",
+                                 parameters={"CodeBucket": "auto", "CodeKey": "auto"})
+    assert result.status == "failed" and result.deployments == 0
+    assert result.report["stop_reason"] == "prerequisite-missing: parameter CodeKey (Parameters.CodeKey)"
+    assert not result.report["fixtures"]
+    assert not client(sandbox, "cloudformation").list_stacks()["StackSummaries"]  # not even a fixtures stack
+    assert not client(sandbox, "s3").list_buckets()["Buckets"]
+
+
+def test_string_fixtures_are_real_consistent_and_swept_with_the_run(sandbox, tmp_path: Path) -> None:
+    params = {"KmsKeyArn": "auto", "ArtifactBucket": "auto", "LogsBucketName": "auto", "Network": "auto",
+              "DomainName": "auto", "CertificateArn": "auto", "CognitoUserPoolArn": "auto"}
+    result = deploy_with_autofix(FIXTURES / "string-params.yaml", target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1", parameters=params, keep_stack=True)
+    assert result.status == "succeeded", result.report["stop_reason"]
+    rows = {f["parameter"]: f for f in result.report["fixtures"]}
+    assert {p: f["kind"] for p, f in rows.items()} == {
+        "KmsKeyArn": "kms-key", "ArtifactBucket": "s3-bucket", "LogsBucketName": "s3-bucket", "Network": "vpc",
+        "DomainName": "domain", "CertificateArn": "certificate", "CognitoUserPoolArn": "user-pool"}
+    idp = client(sandbox, "cognito-idp")
+    [pool] = idp.list_user_pools(MaxResults=10)["UserPools"]
+    assert idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["Arn"] == rows["CognitoUserPoolArn"]["value"]
+    # The domain is the fixture zone's name; the certificate is issued for it.
+    domain = rows["DomainName"]["value"]
+    zones = client(sandbox, "route53").list_hosted_zones()["HostedZones"]
+    assert [z["Name"].rstrip(".") for z in zones] == [domain]
+    cert = client(sandbox, "acm").describe_certificate(CertificateArn=rows["CertificateArn"]["value"])["Certificate"]
+    assert cert["Status"] == "ISSUED" and cert["DomainName"] == domain and f"*.{domain}" in cert["SubjectAlternativeNames"]
+    key = client(sandbox, "kms").describe_key(KeyId=rows["KmsKeyArn"]["value"])["KeyMetadata"]
+    assert key["Arn"] == rows["KmsKeyArn"]["value"] and key["KeyState"] == "Enabled"
+    s3 = client(sandbox, "s3")
+    assert s3.list_objects_v2(Bucket=rows["ArtifactBucket"]["value"]).get("KeyCount") == 0  # exists, empty
+    # A bucket the template creates under the parameter's name gets a fresh name, not an existing bucket.
+    assert rows["LogsBucketName"]["resource"].startswith("a new bucket name")
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert rows["LogsBucketName"]["value"] in names and rows["ArtifactBucket"]["value"] in names
+    from orchestrator.aws.session import AwsSession
+    from orchestrator.aws.sweep import SweepItem, delete_item
+    from orchestrator.aws.targets import Target
+
+    # The kept run's fixtures go with `sweep`: the stack, and the imported certificate.
+    session = AwsSession(Target(kind="endpoint", region="us-east-1", endpoint_url=sandbox.endpoint_url,
+                                credentials={k: v for k, v in sandbox.credentials.items() if k != "region_name"}))
+    item = SweepItem(region="us-east-1", stack_name=f"{result.stack_name}-fixtures", run_id=result.run_id,
+                     status="CREATE_COMPLETE", created=None)
+    delete_item(session, item, wait_timeout=60)
+    assert item.action == "deleted", item.detail
+    assert rows["ArtifactBucket"]["value"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert client(sandbox, "kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
+    assert not idp.list_user_pools(MaxResults=10)["UserPools"]
 
 
 def test_on_aws_nothing_is_created_and_a_missing_value_is_bad_input() -> None:
@@ -119,3 +209,28 @@ def test_sweep_removes_a_runs_key_pairs_with_its_fixtures_stack(sandbox) -> None
     assert item.action == "deleted"
     assert not client(sandbox, "ec2").describe_key_pairs(Filters=[{"Name": "key-name", "Values": ["cfn-autofix-run42"]}])["KeyPairs"]
     assert prereqs.delete_run_key_pairs(session, "run42") == []
+
+
+def test_api_made_fixtures_die_with_the_run(sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "site.yaml"
+    template.write_text("Parameters:\n  CertificateArn: {Type: String}\n  UserPoolId: {Type: String}\n"
+                        "Resources:\n  Cert:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref CertificateArn}\n"
+                        "  Pool:\n    Type: AWS::SSM::Parameter\n    Properties: {Type: String, Value: !Ref UserPoolId}\n")
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1",
+                                 parameters={"CertificateArn": "auto", "UserPoolId": "auto"})
+    assert result.status == "succeeded" and result.report["stack_deleted"], result.report["stop_reason"]
+    values = {f["parameter"]: f["value"] for f in result.report["fixtures"]}
+    assert values["CertificateArn"].startswith("arn:aws:acm:") and not values["UserPoolId"].startswith("arn:")
+    assert not client(sandbox, "acm").list_certificates()["CertificateSummaryList"]
+    assert not client(sandbox, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"]
+
+
+def test_a_constrained_string_is_not_read_from_its_description() -> None:
+    from orchestrator.deploy.strings import string_kind
+
+    cidr = {"Type": "String", "Description": "CIDR block of the VPC",
+            "AllowedPattern": r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})"}
+    assert string_kind("Cidr", cidr, {}).type_name is None
+    tier = {"Type": "String", "Description": "Which subnet tier", "AllowedValues": ["public", "private"]}
+    assert string_kind("Tier", tier, {}).type_name is None

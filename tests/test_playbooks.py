@@ -278,3 +278,24 @@ def test_docs_list_every_packaged_class_as_the_contract():
     text = (Path(__file__).parent.parent / "docs" / "playbooks.md").read_text(encoding="utf-8")
     for book in load_playbooks():
         assert f"| `{book.failure_class}` |" in text, f"docs/playbooks.md does not list class {book.failure_class}"
+
+
+@pytest.mark.parametrize("resource_type, text", [
+    # Elastic Load Balancing's own wording, relayed by CloudFormation's handler (target groups and load
+    # balancers named from a stack name: aws-solutions-library-samples/guidance-for-claude-code-with-amazon-bedrock#86).
+    ("AWS::ElasticLoadBalancingV2::TargetGroup",
+     "Resource handler returned message: \"Target group name 'claude-code-bedrock-monitoring-tg' cannot be longer "
+     "than '32' characters (Service: ElasticLoadBalancingV2, Status Code: 400, Request ID: 1)\" (RequestToken: 2, "
+     "HandlerErrorCode: InvalidRequest)"),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer",
+     "The load balancer name 'mysql-dsql-migrator-production-alb' cannot be longer than '32' characters"),
+    ("AWS::ElasticLoadBalancingV2::TargetGroup",
+     "Target group name 'my_group' can only contain characters that are alphanumeric characters or hyphens(-)"),
+])
+def test_elastic_load_balancing_name_texts_are_name_invalid(resource_type, text):
+    assert match_failure(failure(resource_type, text), load_playbooks()).playbook == "name-invalid"
+
+
+def test_a_target_group_that_is_not_found_is_not_a_name_problem():
+    text = "Target groups 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1' not found"
+    assert match_failure(failure("AWS::ElasticLoadBalancingV2::Listener", text), load_playbooks()).playbook != "name-invalid"

@@ -50,6 +50,14 @@ CASES = [
          [failure("AppLogGroup", "AWS::Logs::LogGroup", "Resource of type 'AWS::Logs::LogGroup' with identifier "
                   "'{\"/properties/LogGroupName\":\"/app/production/api\"}' already exists.", "name-already-exists",
                   identifier="/app/production/api")]),
+    Case("names derived from a stack name", "name-invalid", "names_derived.yaml", "names_derived.expected.yaml",
+         [failure("DefaultTargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", "Target group name "
+                  "'cfn-autofix-master-72d7d0-default' cannot be longer than '32' characters", "name-invalid"),
+          failure("ServiceRole", "AWS::IAM::Role", "1 validation error detected: Value 'ecs-service-cfn-autofix-"
+                  "master-72d7d0-ProductService-15B2C624298D' at 'roleName' failed to satisfy constraint: Member "
+                  "must have length less than or equal to 64", "name-invalid"),
+          failure("TaskRole", "AWS::IAM::Role", "1 validation error detected: Value 'ecs-task-x' at 'roleName' "
+                  "failed to satisfy constraint: Member must have length less than or equal to 64", "name-invalid")]),
 ]
 
 
@@ -130,3 +138,11 @@ def test_every_issue13_repair_declares_id_description_and_source():
                       "availability-zone", "iam-eventual-consistency", "needs-human"):
         repair = repairs.REGISTRY.get(repair_id)
         assert repair.description and repair.source_url.startswith("https://docs.aws.amazon.com/")
+
+
+def test_a_name_built_by_an_intrinsic_and_referred_to_elsewhere_is_refused_not_dropped():
+    case = next(c for c in CASES if c.name == "names derived from a stack name")
+    plan, _ = run_case(case)
+    # The inline PolicyName built like the role's name is not a reference; the output and the PassRole ARN are.
+    assert plan.resources == ["DefaultTargetGroup", "ServiceRole"]
+    assert any(n.startswith("TaskRole: refused") for n in plan.notes)

@@ -53,13 +53,18 @@ def create_key_pair(session: Any, name: str, run_id: str) -> str:
     return name
 
 
-def delete_key_pair(session: Any, name: str) -> None:
+def _delete(session: Any, service: str, operation: str, **params: Any) -> None:
+    """One delete call; what is already gone counts as deleted."""
     try:
-        session._call("ec2", "delete_key_pair", KeyName=name)
+        session._call(service, operation, **params)
     except AwsError as exc:
-        if not _missing(exc):
+        if not (_missing(exc) or exc.code == "ResourceNotFoundException"):
             raise
-    log.info("key_pair_deleted", key_name=name)
+    log.info("fixture_deleted", operation=operation, **params)
+
+
+def delete_key_pair(session: Any, name: str) -> None:
+    _delete(session, "ec2", "delete_key_pair", KeyName=name)
 
 
 def list_exports(session: Any) -> dict[str, str]:
@@ -113,3 +118,56 @@ def delete_run_key_pairs(session: Any, run_id: str) -> list[str]:
     for name in names:
         delete_key_pair(session, name)
     return names
+
+
+def import_certificate(session: Any, certificate: bytes, private_key: bytes, run_id: str) -> str:
+    """Import a certificate into ACM, tagged with the run id; returns its ARN."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    answer = session._call("acm", "import_certificate", Certificate=certificate, PrivateKey=private_key,
+                           Tags=[{"Key": RUN_ID_TAG, "Value": run_id}])
+    log.info("certificate_imported", arn=answer["CertificateArn"])
+    return str(answer["CertificateArn"])
+
+
+def delete_certificate(session: Any, arn: str) -> None:
+    _delete(session, "acm", "delete_certificate", CertificateArn=arn)
+
+
+def delete_run_certificates(session: Any, run_id: str) -> list[str]:
+    """Delete the certificates a run's fixtures imported (tagged with its id); `sweep` calls it for each swept run."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    arns = [str(c["CertificateArn"]) for c in session._call("acm", "list_certificates").get("CertificateSummaryList") or []]
+    mine = [arn for arn in arns
+            if {"Key": RUN_ID_TAG, "Value": run_id} in (session._call("acm", "list_tags_for_certificate",
+                                                                       CertificateArn=arn).get("Tags") or [])]
+    for arn in mine:
+        delete_certificate(session, arn)
+    return mine
+
+
+def create_user_pool(session: Any, name: str, run_id: str) -> dict[str, str]:
+    """A Cognito user pool tagged with the run id: {"Id", "Arn"}."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    pool = session._call("cognito-idp", "create_user_pool", PoolName=name, UserPoolTags={RUN_ID_TAG: run_id})["UserPool"]
+    log.info("user_pool_created", pool_id=pool["Id"])
+    return {"Id": str(pool["Id"]), "Arn": str(pool["Arn"])}
+
+
+def delete_user_pool(session: Any, pool_id: str) -> None:
+    _delete(session, "cognito-idp", "delete_user_pool", UserPoolId=pool_id)
+
+
+def delete_run_user_pools(session: Any, run_id: str) -> list[str]:
+    """Delete the user pools a run's fixtures created (tagged with its id); `sweep` calls it for each swept run."""
+    from orchestrator.aws.session import RUN_ID_TAG
+
+    pools = session._call("cognito-idp", "list_user_pools", MaxResults=60).get("UserPools") or []
+    mine = [str(p["Id"]) for p in pools
+            if (session._call("cognito-idp", "describe_user_pool", UserPoolId=p["Id"])["UserPool"].get("UserPoolTags")
+                or {}).get(RUN_ID_TAG) == run_id]
+    for pool_id in mine:
+        delete_user_pool(session, pool_id)
+    return mine

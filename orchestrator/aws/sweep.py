@@ -222,10 +222,14 @@ def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None
             continue
         item.action, item.status = "deleted", "DELETE_COMPLETE"
         if item.run_id and item.stack_name.endswith("-fixtures"):
-            from orchestrator.aws.prereqs import delete_run_key_pairs
+            from orchestrator.aws.prereqs import delete_run_certificates, delete_run_key_pairs, delete_run_user_pools
 
-            # The run's key pair fixtures are not stack resources (CloudFormation has no key pair type here).
+            # The run's key pair, imported certificate and user pool fixtures are made through their APIs, not
+            # as stack resources (CloudFormation cannot import a certificate; the sandbox has no real key pair
+            # or user pool type).
             delete_run_key_pairs(session, item.run_id)
+            delete_run_certificates(session, item.run_id)
+            delete_run_user_pools(session, item.run_id)
         log.info("sweep_deleted", stack=item.stack_name, run_id=item.run_id, buckets_emptied=len(item.buckets_emptied))
         if journal is not None and item.run_id:
             journal.mark_deleted(item.run_id, item.stack_name)

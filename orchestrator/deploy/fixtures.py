@@ -32,32 +32,28 @@ KINDS = {
     "AWS::EC2::Image::Id": "image",
     "AWS::EC2::AvailabilityZone::Name": "availability-zone",
 }
-# An explicit `auto` on a plain String parameter: the name says which AWS type is meant.
-_NAME_HINTS = (
-    (re.compile(r"subnets$", re.I), "List<AWS::EC2::Subnet::Id>"),
-    (re.compile(r"subnet", re.I), "AWS::EC2::Subnet::Id"),
-    (re.compile(r"^vpc(_?id)?$|vpc_?id$", re.I), "AWS::EC2::VPC::Id"),
-    (re.compile(r"security_?groups?(_?id)?$", re.I), "AWS::EC2::SecurityGroup::Id"),
-    (re.compile(r"key_?(pair|name)", re.I), "AWS::EC2::KeyPair::KeyName"),
-    (re.compile(r"hosted_?zone(_?id)?$", re.I), "AWS::Route53::HostedZone::Id"),
-    (re.compile(r"(image|ami)_?id$", re.I), "AWS::EC2::Image::Id"),
-)
 _AZ_COUNT = re.compile(r"^(number_?of_?azs?|az_?count|num_?azs?)$", re.I)
 MAX_ZONES = 3  # most multi-AZ templates select two or three zones
 IMAGE_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 CREATING_TARGETS = ("embedded", "endpoint")
 
 
+# Kinds a plain String given `auto` can name beyond the AWS types (deploy/strings.py reads which).
+STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate", "user-pool")
+
+
 @dataclass(frozen=True)
 class Need:
     parameter: str
-    type_name: str  # the AWS type without List<>
+    type_name: str  # the AWS type without List<>, or a STRING_KINDS kind
     listed: bool
     declared_type: str
+    why_not: str | None = None  # set when nothing can provide it: the run stops with prerequisite-missing
+    creates: bool = False  # a bucket name the template gives to a bucket it creates: a fresh name, no bucket
 
     @property
     def kind(self) -> str:
-        return KINDS[self.type_name]
+        return KINDS.get(self.type_name, self.type_name)
 
 
 def _split_type(type_name: str) -> tuple[str, bool]:
@@ -66,7 +62,12 @@ def _split_type(type_name: str) -> tuple[str, bool]:
 
 
 def needs(document: dict, parameters: dict[str, str]) -> list[Need]:
-    """Parameters that get a fixture: an AWS-specific type with no value and no Default, or the value `auto`."""
+    """Parameters that get a fixture: an AWS-specific type with no value and no Default, or the value `auto`.
+
+    A plain String given `auto` gets one when it says what it names (deploy/strings.py); otherwise its Need
+    carries `why_not`, and the run stops with `prerequisite-missing` naming the parameter (never a guess)."""
+    from orchestrator.deploy.strings import string_kind
+
     found: list[Need] = []
     declared = document.get("Parameters") or {}
     for name, spec in declared.items() if isinstance(declared, dict) else ():
@@ -77,17 +78,28 @@ def needs(document: dict, parameters: dict[str, str]) -> list[Need]:
             continue
         declared_type = str(spec.get("Type", "String"))
         base, listed = _split_type(declared_type)
-        if base not in KINDS and value == AUTO and base in ("String", "CommaDelimitedList"):
-            hint = next((t for pattern, t in _NAME_HINTS if pattern.search(name)), None)
-            if hint is not None:
-                base, hint_listed = _split_type(hint)
-                listed = hint_listed or base == "CommaDelimitedList"
         if base in KINDS:
             found.append(Need(name, base, listed, declared_type))
+        elif value == AUTO and base in ("String", "CommaDelimitedList"):
+            named = string_kind(name, spec, document)
+            if named.type_name is None:
+                found.append(Need(name, declared_type, False, declared_type, why_not=named.why_not))
+                continue
+            hint, hint_listed = _split_type(named.type_name)
+            found.append(Need(name, hint, hint_listed or base == "CommaDelimitedList", declared_type,
+                              creates=named.creates))
         elif value == AUTO:
             raise BadInput(f"parameter {name} ({declared_type}) is `auto`, but no fixture provides that type; "
                            "give a value (docs/fixtures.md lists the types fixtures provide)")
     return found
+
+
+def unprovided(wanted: list[Need]) -> list[dict]:
+    """The prerequisite-missing items of the needs nothing can provide, naming each parameter."""
+    return [{"class": "prerequisite-missing", "logical_id": n.parameter, "resource_type": n.declared_type,
+             "property": f"Parameters.{n.parameter}", "what": f"parameter {n.parameter}",
+             "reason": f"{n.parameter} is `auto`, but {n.why_not}; pass --param {n.parameter}=VALUE"}
+            for n in wanted if n.why_not]
 
 
 @dataclass
@@ -104,6 +116,8 @@ class Fixtures:
     report: list[dict] = field(default_factory=list)
     network_stack: str | None = None
     key_pairs: list[str] = field(default_factory=list)
+    certificates: list[str] = field(default_factory=list)
+    user_pools: list[dict[str, str]] = field(default_factory=list)
 
     def provide(self, wanted: list[Need], document: dict, parameters: dict[str, str]) -> dict[str, str]:
         """Create what `wanted` needs; returns the parameter values to use."""
@@ -117,11 +131,14 @@ class Fixtures:
         use = _zone_count(document, parameters, len(zones))
         net_zones = zones[: max(use, min(MAX_ZONES, len(zones)))]
         kinds = {n.kind for n in wanted}
+        buckets = [n.parameter for n in wanted if n.kind == "s3-bucket" and not n.creates]
         outputs: dict[str, str] = {}
-        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair"}:
+        if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key", "domain", "certificate",
+                    "user-pool"} or buckets:
             # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
-            outputs = self._network(net_zones, with_network=bool(kinds & {"vpc", "subnet", "security-group"}),
-                                    with_zone="hosted-zone" in kinds)
+            outputs = self._network(net_zones, FixtureSet(
+                network=bool(kinds & {"vpc", "subnet", "security-group"}), zone=bool(kinds & {"hosted-zone", "domain"}),
+                kms_key="kms-key" in kinds, buckets=tuple(buckets)))
         values: dict[str, str] = {}
         taken: dict[str, int] = {}
         for need in wanted:
@@ -155,6 +172,28 @@ class Fixtures:
             return outputs[key], f"{where} (SecurityGroup)"
         if kind == "hosted-zone":
             return outputs["HostedZoneId"], f"{where} (HostedZone)"
+        if kind == "domain":
+            return fixture_domain(self.run_id), f"{where} (HostedZone's name)"
+        if kind == "certificate":
+            if not self.certificates:
+                from orchestrator.deploy.selfsigned import self_signed
+
+                body, key = self_signed(fixture_domain(self.run_id))
+                self.certificates.append(prereqs.import_certificate(self.session, body, key, self.run_id))
+            return self.certificates[0], f"ACM certificate imported for {fixture_domain(self.run_id)} (self-signed)"
+        if kind == "user-pool":
+            if not self.user_pools:
+                self.user_pools.append(prereqs.create_user_pool(self.session, f"cfn-autofix-{self.run_id}", self.run_id))
+            arn = not re.search(r"id$", need.parameter, re.I)
+            return self.user_pools[0]["Arn" if arn else "Id"], "Cognito user pool"
+        if kind == "kms-key":
+            arn = not re.search(r"id$", need.parameter, re.I)
+            return outputs["KmsKeyArn" if arn else "KmsKeyId"], f"{where} (KmsKey)"
+        if kind == "s3-bucket":
+            if need.creates:  # the template creates a bucket of that name: a fresh, valid, unused name
+                return f"cfn-autofix-{self.run_id}-{need.parameter}".lower()[:63], "a new bucket name (the template creates it)"
+            logical = _bucket_id(need.parameter)
+            return outputs[logical], f"{where} ({logical}, empty)"
         if kind == "keypair":
             if not self.key_pairs:
                 prereqs.create_key_pair(self.session, f"cfn-autofix-{self.run_id}", self.run_id)
@@ -171,13 +210,13 @@ class Fixtures:
         taken["zone"] = index + 1
         return zones[index % len(zones)], "availability zone of the region"
 
-    def _network(self, zones: list[str], *, with_network: bool, with_zone: bool) -> dict[str, str]:
+    def _network(self, zones: list[str], wanted: "FixtureSet") -> dict[str, str]:
         from orchestrator.aws import prereqs
         from orchestrator.aws.session import RUN_ID_TAG
         from orchestrator.deploy.watcher import watch
 
         name = f"{self.stack_name}-fixtures"[:128]
-        body = network_template(zones, self.run_id, with_network=with_network, with_zone=with_zone)
+        body = network_template(zones, self.run_id, wanted)
         if self.journal is not None:
             self.journal.record_stack(run_id=self.run_id, stack_name=name, target=self.target,
                                       region=self.region, endpoint_url=self.endpoint_url)
@@ -189,7 +228,7 @@ class Fixtures:
             raise BadInput(f"the sandbox could not create the fixture network ({result.final_status.value}): {reasons}")
         log.info("fixture_stack_created", stack=name, zones=zones)
         outputs = prereqs.stack_outputs(self.session, name)
-        if with_network:
+        if wanted.network:
             outputs["SecurityGroupId"] = prereqs.security_group_id(
                 self.session, outputs["VpcId"], outputs["SecurityGroupName"]) or outputs["SecurityGroupId"]
         return outputs
@@ -198,11 +237,15 @@ class Fixtures:
         """Delete what provide() created; a failure leaves the journal entry for `sweep`."""
         from orchestrator.aws import prereqs
 
-        for key in self.key_pairs:
+        # Made through their APIs, not by the fixtures stack: deleted one by one.
+        made = [(prereqs.delete_certificate, arn, "certificate") for arn in self.certificates]
+        made += [(prereqs.delete_user_pool, pool["Id"], "user_pool") for pool in self.user_pools]
+        made += [(prereqs.delete_key_pair, key, "key_pair") for key in self.key_pairs]
+        for delete, ident, what in made:
             try:
-                prereqs.delete_key_pair(self.session, key)
-            except Exception as exc:  # cleanup must not hide the run's outcome
-                log.warning("fixture_cleanup_failed", key_pair=key, error=str(exc))
+                delete(self.session, ident)
+            except Exception as exc:  # cleanup must not hide the run's outcome; sweep finds the tagged rest
+                log.warning("fixture_cleanup_failed", **{what: ident}, error=str(exc))
         if self.network_stack:
             try:
                 stack = self.session.describe_stack(self.network_stack)
@@ -226,12 +269,33 @@ def _zone_count(document: dict, parameters: dict[str, str], available: int) -> i
     return min(MAX_ZONES, available)
 
 
-def network_template(zones: list[str], run_id: str, *, with_network: bool = True, with_zone: bool = False) -> dict:
-    """The fixture network as a template: VPC, IGW, public and private subnets per zone, a security group."""
+@dataclass(frozen=True)
+class FixtureSet:
+    """What the fixtures stack holds besides the anchor."""
+
+    network: bool = True  # VPC, IGW, subnets, route tables, security group
+    zone: bool = False  # a public hosted zone
+    kms_key: bool = False  # a symmetric KMS key the account administers
+    buckets: tuple[str, ...] = ()  # an empty S3 bucket per parameter named
+
+
+def fixture_domain(run_id: str) -> str:
+    """The fixture hosted zone's name (also the `domain` fixture and the certificate's subject)."""
+    return f"cfn-autofix-{run_id}.example.com".lower()
+
+
+def _bucket_id(parameter: str) -> str:
+    return "Bucket" + re.sub(r"[^A-Za-z0-9]", "", parameter)
+
+
+def network_template(zones: list[str], run_id: str, wanted: FixtureSet | None = None) -> dict:
+    """The fixtures stack as a template: VPC, IGW, public and private subnets per zone, a security group; a hosted
+    zone, a KMS key and empty buckets when asked for."""
+    wanted = wanted or FixtureSet()
     tags = [{"Key": "Name", "Value": f"cfn-autofix-fixture-{run_id}"}]
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
-    if with_network:
+    if wanted.network:
         resources.update({
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {
                 "CidrBlock": "10.192.0.0/16", "EnableDnsSupport": True, "EnableDnsHostnames": True, "Tags": tags}},
@@ -264,9 +328,20 @@ def network_template(zones: list[str], run_id: str, *, with_network: bool = True
         outputs["VpcId"] = {"Value": {"Ref": "Vpc"}}
         outputs["SecurityGroupId"] = {"Value": {"Fn::GetAtt": ["SecurityGroup", "GroupId"]}}
         outputs["SecurityGroupName"] = {"Value": f"cfn-autofix-fixture-{run_id}"}
-    if with_zone:
+    if wanted.kms_key:
+        resources["KmsKey"] = {"Type": "AWS::KMS::Key", "Properties": {
+            "Description": f"cfn-autofix fixture of run {run_id}", "PendingWindowInDays": 7, "Tags": tags,
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "AccountAdministers", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}}]}}}
+        outputs["KmsKeyArn"] = {"Value": {"Fn::GetAtt": ["KmsKey", "Arn"]}}
+        outputs["KmsKeyId"] = {"Value": {"Ref": "KmsKey"}}
+    for parameter in wanted.buckets:
+        resources[_bucket_id(parameter)] = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": tags}}
+        outputs[_bucket_id(parameter)] = {"Value": {"Ref": _bucket_id(parameter)}}
+    if wanted.zone:
         resources["HostedZone"] = {"Type": "AWS::Route53::HostedZone", "Properties": {
-            "Name": f"cfn-autofix-{run_id}.example.com"}}
+            "Name": fixture_domain(run_id)}}
         outputs["HostedZoneId"] = {"Value": {"Ref": "HostedZone"}}
     if not resources:
         resources["SweepAnchor"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}

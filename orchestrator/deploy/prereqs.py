@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from orchestrator.deploy.artifacts import PACKAGEABLE, Lookup, Packaged, Uploader, package
-from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs
+from orchestrator.deploy.fixtures import CREATING_TARGETS, Fixtures, needs, unprovided
 from orchestrator.deploy.values import ValueContext, expand
 from orchestrator.errors import BadInput
 from orchestrator.template.intrinsics import (
@@ -116,6 +116,12 @@ def prepare(template: Any, parameters: dict[str, str], *, session: Any, target: 
         raise BadInput(f"parameter {first.parameter} ({first.declared_type}) has no value; fixtures are created "
                        f"only on a sandbox target: pass --param {first.parameter}=VALUE",
                        file=template.path, line=template.line_of(("Parameters", first.parameter)))
+    missing = unprovided(wanted)
+    if missing:  # nothing can stand in for it: the run stops before any fixture or deployment
+        prepared.missing.extend(missing)
+        for item in missing:
+            log.warning("prerequisite_missing", what=item["what"], parameter=item["logical_id"])
+        return prepared
     if wanted:
         prepared.fixtures = Fixtures(session=session, run_id=run_id, stack_name=stack_name, region=region,
                                      journal=journal, endpoint_url=getattr(target, "endpoint_url", None),

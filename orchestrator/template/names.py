@@ -13,6 +13,17 @@ from orchestrator.template.cfnlint_seams import data_path
 
 SOURCE_URL = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html"
 _BOUND = re.compile(r"\{1,(\d+)\}")
+_ELB_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"
+# Names whose registry schema states no bound, with the limit their user-guide page documents (32 characters,
+# alphanumerics and hyphens, no leading or trailing hyphen), which ELB enforces at create time.
+_DOCUMENTED = {
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticloadbalancingv2-targetgroup.html
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", "Name"): (32, _ELB_NAME),
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticloadbalancingv2-loadbalancer.html
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "Name"): (32, _ELB_NAME),
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticloadbalancing-loadbalancer.html
+    ("AWS::ElasticLoadBalancing::LoadBalancer", "LoadBalancerName"): (32, _ELB_NAME),
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ def name_rule(resource_type: str, region: str = "us-east-1") -> NameRule | None:
             continue
         max_length = spec.get("maxLength")
         pattern = spec.get("pattern")
+        if max_length is None and pattern is None and (resource_type, prop) in _DOCUMENTED:
+            max_length, pattern = _DOCUMENTED[(resource_type, prop)]
         if max_length is None and isinstance(pattern, str):
             bound = _BOUND.search(pattern)
             max_length = int(bound.group(1)) if bound else None
