@@ -62,3 +62,26 @@ def test_verify_from_taskcat_runs_the_tests_on_the_sandbox(tmp_path: Path) -> No
         assert generated["Zones"] == "us-east-1a,us-east-1b"
     assert {g["parameter"]: g["value"] for g in cells["secured"]["report"]["generated_values"]}["Password"] == "****"
     assert "$[" not in json.dumps(run).replace("$[taskcat_", "")  # only the expressions keep their tokens
+
+
+PUBLIC = Path(__file__).parent / "fixtures" / "taskcat-public" / "quickstart-aws-vpc"
+
+
+def test_a_public_quickstart_taskcat_file_runs_unchanged(tmp_path: Path) -> None:
+    """aws-quickstart/quickstart-aws-vpc's own .taskcat.yml (SOURCE.md): seven tests with $[taskcat_getaz_N]."""
+    result = CliRunner().invoke(app, ["--log-json", "verify", "--from-taskcat", str(PUBLIC / ".taskcat.yml"),
+                                      "--regions", "us-east-1", "--workers", "1", "--out-dir", str(tmp_path / "out"),
+                                      "--report-json", str(tmp_path / "verify.json")], catch_exceptions=False)
+    run = json.loads((tmp_path / "verify.json").read_text())
+    cells = {c["parameter_set"]: c["report"] for c in run["cells"]}
+    assert sorted(cells) == sorted(["vpc-complete-all-possible-regions", "vpc-defaults-all-possible-regions",
+                                    "vpc-public-all-possible-regions", "vpc-private-all-possible-regions",
+                                    "3az-complete-all-possible-regions", "4az-complete-all-possible-regions",
+                                    "4az-public-all-possible-regions"])
+    for name, report in cells.items():
+        assert report["status"] == "succeeded", (name, report["stop_reason"])
+        zones = {g["parameter"]: g["value"] for g in report["generated_values"]}["AvailabilityZones"].split(",")
+        wanted = 4 if name.startswith("4az") else 3 if name.startswith("3az") else 2
+        assert len(zones) == len(set(zones)) == wanted and all(z.startswith("us-east-1") for z in zones)
+    assert result.exit_code == 0, result.output
+    assert (PUBLIC / ".taskcat.yml").read_bytes().startswith(b"project:\n  name: quickstart-aws-vpc")  # unchanged input
