@@ -119,3 +119,24 @@ def recorded_calls(monkeypatch):
 
     monkeypatch.setattr(boto3.session.Session, "client", client)
     return calls
+
+
+def create_stack_outcome(sandbox: Sandbox, resources: dict, name: str) -> tuple[str, dict[str, str]]:
+    """Create a stack of `resources` on the sandbox without rollback: its status and each failed resource's reason."""
+    import json
+
+    from orchestrator.aws.targets import sandbox_client
+
+    cf = sandbox_client(sandbox, "cloudformation")
+    cf.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": resources}), DisableRollback=True)
+    status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    events = cf.describe_stack_events(StackName=name)["StackEvents"]
+    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+              if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] != name}
+    return status, failed
+
+
+@pytest.fixture
+def stack_outcome(sandbox: Sandbox) -> Callable[..., tuple[str, dict[str, str]]]:
+    """create_stack_outcome on the session's sandbox: stack_outcome(resources, name)."""
+    return lambda resources, name: create_stack_outcome(sandbox, resources, name)

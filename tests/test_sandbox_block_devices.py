@@ -3,12 +3,11 @@ root snapshot; any other EBS mapping without a size or snapshot is refused with 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from orchestrator.aws.targets import sandbox_client
 from orchestrator.sandbox import patches_ec2
+from conftest import create_stack_outcome
 
 # The text real EC2 returned for an EBS mapping with neither VolumeSize nor SnapshotId (getmoto/moto#2949,
 # checked against RunInstances by the PR's author).
@@ -35,13 +34,7 @@ def fleet(image_id: str, mappings: list[dict]) -> dict:
 
 
 def deploy(sandbox, resources: dict, name: str = "fleet") -> tuple[str, dict[str, str]]:
-    cf = sandbox_client(sandbox, "cloudformation")
-    cf.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": resources}), DisableRollback=True)
-    status = cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-    events = cf.describe_stack_events(StackName=name)["StackEvents"]
-    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
-              if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] != name}
-    return status, failed
+    return create_stack_outcome(sandbox, resources, name)
 
 
 def volumes_of_group(sandbox) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from moto.iam.policy_validation import IAMPolicyDocumentValidator
 from moto.kms import models as kms_models
 
 from orchestrator.sandbox import (bootstrap, engine, inventory, moto_backup, moto_cloudfront, moto_cloudfront_policies,
-                                  patches_ec2)
+                                  patches_ec2, patches_route53)
 from orchestrator.sandbox.accounts import drop_account_state
 from orchestrator.sandbox.keys import lazy_private_key
 from orchestrator.sandbox.context import context_for
@@ -342,6 +342,7 @@ def install() -> None:
             _ORIGINALS[key] = getattr(owner, attribute)
             setattr(owner, attribute, replacement)
         patches_ec2.install()
+        patches_route53.install()
         for _, owner, attribute, addition in _ADDITIONS:
             if isinstance(owner, dict):
                 owner[attribute] = addition
@@ -393,6 +394,7 @@ def check_seams() -> None:
             problems.append(f"moto.moto_server.werkzeug_app.{name} is missing")
     problems.extend(lazy_model_problems())
     problems.extend(patches_ec2.problems())
+    problems.extend(patches_route53.problems())
     if problems:
         raise SandboxSelfTestError("embedded sandbox self-test failed: " + "; ".join(problems))
 
