@@ -54,13 +54,13 @@ def child_file(parent: Template, lid: str, project: Path | None,
     base = parent.path.parent if parent.path is not None else Path.cwd()
     if is_local(raw):
         path = (base / str(raw)).resolve()
-        return (path, "local", True) if path.is_file() else None
+        return (path, "local") if path.is_file() else None
     url = resolver(parent.document, known)(raw)
     location = s3_location(url, None)
     if location is None or project is None:
         return None
     served = project_file(project, location[1])
-    return (served, str(url), True) if served is not None else None
+    return (served, str(url)) if served is not None else None
 
 
 def _child_parameters(parent: Template, lid: str, known: dict[str, Any], child: Template) -> dict[str, str]:
@@ -121,7 +121,7 @@ def forecast_children(parent: Template, *, region: str, parameters: dict[str, st
             continue
         passed = _child_parameters(parent, lid, known, child)
         item = ChildForecast(path=found[0], parent=parent.path, logical_id=lid, source=found[1])
-        certain = _certain and condition is True and found[2]
+        certain = _certain and condition is True
         item.findings = [_as_child_finding(f, item, certain)
                          for f in forecast(child, region=region, playbooks=playbooks, parameters=passed)]
         out.append(item)
