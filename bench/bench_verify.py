@@ -132,9 +132,9 @@ def write_matrix(folder: Path, name: str = "small") -> Path:
 
 
 _PARENT_PHASES = [  # (module, attribute, phase): the parent's steps run_verify_command goes through
-    ("orchestrator.verify.run", "plan", "plan"),
+    ("orchestrator.verify.plan", "plan", "plan"),
     ("orchestrator.verify.run", "verify", "verify"),
-    ("orchestrator.verify.workers", "start_warm_forkserver", "forkserver_start"),
+    ("orchestrator.verify.preload", "start_forkserver", "forkserver_start"),
     ("orchestrator.verify.workers", "_shutdown_draining", "pool_shutdown"),
     ("orchestrator.verify.outputs", "write_outputs", "write_outputs"),
 ]
@@ -257,8 +257,11 @@ def run_once(workers: int, processes: bool, profile: bool = False, matrix_name: 
             last_cpu[worker["pid"]] = worker["cpu_s"]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) + children.ru_utime + children.ru_stime
+    line = _timeline(started_at, ended_at, phases, run["cells"])
     return {
-        **({"timeline": _timeline(started_at, ended_at, phases, run["cells"])} if profile else {}),
+        **({"timeline": line} if profile else {}),
+        "serial_s": line["serial_s"],
+        "cells_busy_s": line["cells_busy_s"],
         "matrix": matrix_name,
         "mode": "processes" if processes else "threads",
         "workers": workers,
@@ -279,8 +282,74 @@ def run_once(workers: int, processes: bool, profile: bool = False, matrix_name: 
     }
 
 
+def run_cli(workers: int, matrix_name: str) -> dict | None:
+    """One configuration as a user runs it: `python -m orchestrator verify` as a whole process, its interpreter's
+    start-up, imports and exit included (run_once measures the command's code path inside a started process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        matrix = write_matrix(Path(tmp), matrix_name)
+        report = Path(tmp) / "verify.json"
+        command = [sys.executable, "-m", "orchestrator", "--log-json", "verify", "--matrix", str(matrix),
+                   "--workers", str(workers), "--processes", "--out-dir", str(Path(tmp) / "out"),
+                   "--report-json", str(report)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started, started_at = time.perf_counter(), time.time()
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp)
+        wall, ended_at = time.perf_counter() - started, time.time()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode not in (0, 1):
+            print(done.stderr, file=sys.stderr)
+            return None
+        run = json.loads(report.read_text())
+    line = _timeline(started_at, ended_at, [], run["cells"])
+    summary = run["summary"]
+    # The command's own CPU (its workers are the fork server's children, not ours: theirs come in the records).
+    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    workers_cpu = {c["worker"]["pid"]: c["worker"].get("cpu_s", 0.0) for c in run["cells"] if "pid" in (c.get("worker") or {})}
+    return {"matrix": matrix_name, "mode": "cli", "workers": workers, "cells": summary["cells"], "wall_s": round(wall, 2),
+            "green": summary["green_first_try"], "repaired": summary["green_after_repair"],
+            "failed": summary["failed"] + summary["errors"], "exit_code": done.returncode,
+            "parent_rss_mb": "-", "worker_rss_mb": max((c.get("worker") or {}).get("max_rss_mb", 0) for c in run["cells"]),
+            "cpu_s": round(own + sum(workers_cpu.values()), 1), "parent_cpu_s": round(own, 1),
+            "cells_wall_s": round(sum(c.get("duration_s") or 0.0 for c in run["cells"]), 2), "cells_cpu_s": "-",
+            "worker_start_cpu_s": "-",
+            "warm_cpu_s": max((c.get("worker") or {}).get("forkserver_warm_cpu_s", 0.0) for c in run["cells"]),
+            "serial_s": line["serial_s"], "cells_busy_s": line["cells_busy_s"]}
+
+
+def _spin(seconds_of_work: int) -> None:
+    total = 0
+    for i in range(seconds_of_work):
+        total += i * i % 7
+
+
+def machine_ceiling(work: int = 8_000_000) -> float:
+    """What this machine gives a second process right now: the same pure-Python CPU work twice, one after the
+    other vs two processes at once (fork, no imports, no I/O). No verify run can beat this ratio."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+
+    def timed(parallel: int) -> float:
+        started = time.perf_counter()
+        processes = [context.Process(target=_spin, args=(work,)) for _ in range(parallel)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        return time.perf_counter() - started
+
+    timed(1)  # the first process after a pause meets cold caches and a slow clock: not part of the ratio
+    ratios = [(timed(1) + timed(1)) / timed(2) for _ in range(3)]
+    return round(sorted(ratios)[1], 2)
+
+
 def _run_config(workers: int, mode: str, matrix_name: str, profile: bool) -> dict | None:
     load = os.getloadavg()
+    if mode == "cli":
+        row = run_cli(workers, matrix_name)
+        if row is not None:
+            row["load_1m"], row["load_1m_end"] = round(load[0], 1), round(os.getloadavg()[0], 1)
+        return row
     # A fresh process per configuration, so that peak memory is that configuration's own.
     done = subprocess.run([sys.executable, __file__, "--one", str(workers), "--mode", mode, "--matrix", matrix_name,
                            *(["--profile"] if profile else [])],
@@ -300,8 +369,25 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-_HEADER = ["matrix", "mode", "workers", "cells", "wall_s", "speedup", "cpu_s", "parent_cpu_s", "warm_cpu_s",
-           "worker_start_cpu_s", "cells_wall_s", "cells_cpu_s", "green", "repaired", "failed", "parent_rss_mb", "worker_rss_mb", "load_1m", "load_1m_end"]
+_HEADER = ["matrix", "mode", "workers", "cells", "wall_s", "speedup", "serial_s", "cells_busy_s", "cpu_s",
+           "parent_cpu_s", "warm_cpu_s", "worker_start_cpu_s", "cells_wall_s", "cells_cpu_s", "green", "repaired", "failed", "parent_rss_mb", "worker_rss_mb", "load_1m", "load_1m_end"]
+
+
+def _med(rows: list[dict], key: str, digits: int = 2) -> str:
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+    return f"{_median(values):.{digits}f}" if values else "-"
+
+
+def _print_bound(mode: str, single: list[dict], counts: list[int]) -> None:
+    """Amdahl's bound from the 1-worker runs: their serial part S (before the first cell starts and after the last
+    ends) and the cells' busy time C; N workers, perfectly parallel cells, cannot beat (S + C) / (S + C / N)."""
+    if not single or any(r.get("serial_s") is None for r in single):
+        return
+    serial, cells = _median([r["serial_s"] for r in single]), _median([r["cells_busy_s"] for r in single])
+    bounds = ", ".join(f"{n} workers {(serial + cells) / (serial + cells / n):.2f}x" for n in counts if n > 1)
+    # (S + C) / (S + C/2) >= 1.7  <=>  S <= 0.15 C / 0.7
+    print(f"    {mode}: serial part {serial:.2f} s, cells {cells:.2f} s with 1 worker: at best {bounds}; "
+          f"1.7x on 2 workers needs a serial part under {0.15 * cells / 0.7:.2f} s")
 
 
 def main() -> int:
@@ -316,16 +402,25 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs of every configuration (interleaved); medians")
     parser.add_argument("--threads", action="store_true", help="also run every count as threads of one process")
     parser.add_argument("--profile", action="store_true", help="also print each configuration's timeline")
+    parser.add_argument("--cli", action="store_true",
+                        help="also time the whole command as a user runs it (`python -m orchestrator verify`, "
+                             "interpreter start-up and exit included)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also measure, in every run, the speed-up this machine gives two processes of pure "
+                             "CPU work (the most any run can show)")
     parser.add_argument("--json-out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_once(args.one, args.mode == "processes", args.profile, args.matrix)))
         return 0
     counts = list(dict.fromkeys(int(w) for w in args.workers.split(",")))
-    modes = ["processes", "threads"] if args.threads else ["processes"]
+    modes = ["processes", *(["threads"] if args.threads else []), *(["cli"] if args.cli else [])]
     names = ["small", "nightly"] if args.matrix == "both" else [args.matrix]
     rows = []
+    ceilings: list[float] = []
     for run in range(1, args.runs + 1):
+        if args.ceiling:
+            ceilings.append(machine_ceiling())
         for name in names:
             for mode in modes:
                 for workers in counts:  # interleaved: a change of load hits every configuration alike
@@ -353,10 +448,14 @@ def main() -> int:
                 mine = [r for r in rows if r["matrix"] == name and r["mode"] == mode and r["workers"] == workers]
                 wall = _median([r["wall_s"] for r in mine])
                 print(f"  {mode}, {workers} worker(s): wall {wall:.2f} s, speed-up {base / wall:.2f}x, "
-                      f"CPU {_median([r['cpu_s'] for r in mine]):.1f} s (parent {_median([r['parent_cpu_s'] for r in mine]):.1f}, "
-                      f"fork-server warm-up {_median([r['warm_cpu_s'] for r in mine]):.2f}; cells "
-                      f"{_median([r['cells_cpu_s'] for r in mine]):.2f} in {_median([r['cells_wall_s'] for r in mine]):.2f} s of cell wall), "
+                      f"CPU {_med(mine, 'cpu_s', 1)} s (parent {_med(mine, 'parent_cpu_s', 1)}, "
+                      f"fork-server warm-up {_med(mine, 'warm_cpu_s')}; cells "
+                      f"{_med(mine, 'cells_cpu_s')} in {_med(mine, 'cells_wall_s')} s of cell wall), "
                       f"load {min(r['load_1m'] for r in mine)}-{max(r['load_1m_end'] for r in mine)}")
+            _print_bound(mode, [r for r in rows if r["matrix"] == name and r["mode"] == mode and r["workers"] == 1], counts)
+    if ceilings:
+        print(f"\nmachine ceiling (pure CPU work, 2 processes at once vs one after the other), per run: "
+              f"{', '.join(f'{c:.2f}x' for c in ceilings)}; median {_median(ceilings):.2f}x")
     for row in rows:
         if "timeline" in row:
             print(f"\n[matrix '{row['matrix']}', run {row['run']}]", end="")

@@ -61,15 +61,29 @@ def _append_many(path: str, worker: int, count: int) -> None:
         journal.record_stack(f"run-{worker}", f"stack-{worker}-{n}", "aws", "us-east-1")
 
 
-def test_several_processes_append_whole_lines(tmp_path):
-    path = tmp_path / "shared.jsonl"
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(str(path), w, 40)) for w in range(3)]
+def _append_in_processes(path: Path, method: str, processes: int, count: int) -> None:
+    context = multiprocessing.get_context(method)
+    workers = [context.Process(target=_append_many, args=(str(path), w, count)) for w in range(processes)]
     for process in workers:
         process.start()
     for process in workers:
-        process.join(60)
+        process.join(120)
         assert process.exitcode == 0
+
+
+def test_several_processes_append_whole_lines(tmp_path):
+    path = tmp_path / "shared.jsonl"
+    _append_in_processes(path, "spawn", 3, 40)
     lines = Path(path).read_text().splitlines()
     assert len(lines) == 120 and all(json.loads(line)["op"] == "create" for line in lines)
     assert len(Journal(path).pending()) == 120
+
+
+def test_concurrent_appends_never_add_blank_lines(tmp_path):
+    # Unlocked, the torn-line check could read the size of a line another process was still writing and start
+    # a fresh line before its own record: 4-6 blank lines per 1,600 appends from 4 processes, before the lock.
+    path = tmp_path / "busy.jsonl"
+    _append_in_processes(path, "fork", 4, 400)
+    text = path.read_text()
+    assert "\n\n" not in text and not text.startswith("\n")
+    assert len(text.splitlines()) == 1600

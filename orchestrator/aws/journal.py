@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -37,8 +38,9 @@ class JournalEntry:
 class Journal:
     """JSON lines, one per record; each line is one O_APPEND write followed by fsync.
 
-    A single write() of a line to an O_APPEND file lands whole at the end, so several processes may
-    append to the same journal without locks; a line torn by a crash is skipped when reading.
+    A single write() of a line to an O_APPEND file lands whole at the end, and an append holds the file's lock
+    (flock) while it checks for a torn last line, so several processes may append to the same journal; a line
+    torn by a crash is skipped when reading.
     """
 
     def __init__(self, path: str | Path | None = None):
@@ -51,6 +53,10 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            # The torn-line check reads the file's size, which another process's append can be half-way through
+            # growing (seen on a busy machine: a blank line added before a record). An exclusive lock for the
+            # check and the write closes that window; a crashed holder's lock goes with its process.
+            fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             # A crash can leave a torn last line; start on a fresh line so this record is not glued to it.
             if size and os.pread(fd, 1, size - 1) != b"\n":

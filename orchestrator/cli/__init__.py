@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.cli.common import PROG, app, main
+from orchestrator.cli.common import PROG, app, console, main
 
 # Importing a command module registers its command on `app`; the order is the order in --help.
 from orchestrator.cli import graph, forecast, deploy, diagnose, playbooks, verify, report, sweep, sandbox  # noqa: E402,F401  isort: skip
 
-__all__ = ["PROG", "app", "main"]
+__all__ = ["PROG", "app", "console", "main"]

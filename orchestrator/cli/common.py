@@ -257,12 +257,51 @@ def start_logging(ctx: typer.Context) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: exit codes 0 / 1 / 2 bad input / 3 refusal / 130 interrupted."""
+    """Run the command line; ends with SystemExit: 0 / 1 / 2 bad input / 3 refusal / 130 interrupted."""
     try:
         app(args=argv, prog_name=PROG)
     except AutofixError as exc:  # raised outside a command (e.g. while building the command tree)
         typer.echo(error_line(exc), err=True)
         sys.exit(exc.exit_code)
+
+
+def console() -> None:
+    """Console-script entry point (`cfn-autofix`, `python -m orchestrator`): main(), then a quick exit.
+
+    When a command is done, the interpreter's own finalization (tearing down ~1,400 modules and collecting a heap
+    of parsed templates, schemas and moto's models) took ~0.25 s of every run's wall time, after the last
+    output. Everything a normal exit does for the outside world is done here first: other threads are waited
+    for, atexit handlers run (logging's flush, temporary folders, multiprocessing's clean-up), standard
+    streams are flushed; then the process ends without the teardown. A library caller uses main().
+    """
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    quick_exit(code)
+
+
+def quick_exit(code: Any) -> None:
+    """End the process as `sys.exit(code)` would, minus the interpreter's finalization (see console())."""
+    import atexit
+    import os
+    import threading
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("text"): the text goes to stderr, the status is 1
+        print(code, file=sys.stderr)
+        code = 1
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken pipe: nothing more can be said there
+            stream.flush()
+    os._exit(code & 0xFF)
 
 
 class TargetKind(str, enum.Enum):

@@ -111,17 +111,12 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
     The keywords are VerifyRequest's fields. `config` (orchestrator.config.Config) reaches every cell's
     deploy_with_autofix and names the extra playbook folders the Markdown report explains failures with.
     """
-    # Imported here, not at the top: `cfn-autofix --help` and the light commands import this module too.
-    import structlog
-
-    from orchestrator.verify import reports
+    # Imported here, not at the top: `cfn-autofix --help` and the light commands import this module too. Only
+    # what planning needs comes first: the workers' warm-up starts from the plan, and the rest loads beside it.
     from orchestrator.verify.matrix import parse_shard
-    from orchestrator.verify.outputs import summary_line, write_outputs
-    from orchestrator.verify.progress import Progress
-    from orchestrator.verify.run import CellSettings, plan, verify
-    from orchestrator.verify.workers import PoolSettings, start_warm_forkserver
+    from orchestrator.verify.plan import plan
+    from orchestrator.verify.preload import start_forkserver
 
-    log = structlog.get_logger(__name__)
     request = VerifyRequest(**fields)
     target, endpoint_url, workers, config = request.target, request.endpoint_url, request.workers, request.config
 
@@ -139,8 +134,17 @@ def run_verify_command(templates: list[str] | None, **fields: Any) -> int:
         shard=parse_shard(request.shard) if request.shard else None,
         max_attempts=request.max_attempts,
         # Worker processes: their fork server warms up (imports, rules, schemas) while this process plans.
-        on_cells=(lambda cells: start_warm_forkserver(cells, target)) if request.processes else None,
+        on_cells=(lambda cells: start_forkserver(cells, target)) if request.processes else None,
     )
+    import structlog
+
+    from orchestrator.verify import reports
+    from orchestrator.verify.outputs import summary_line, write_outputs
+    from orchestrator.verify.progress import Progress
+    from orchestrator.verify.run import CellSettings, verify
+    from orchestrator.verify.workers import PoolSettings
+
+    log = structlog.get_logger(__name__)
     check_outputs([request.matrix_path, *{cell.template for cell in vplan.all_cells}],
                   {"--report-json": request.report_json, "--junit": request.junit, "--report-md": request.report_md})
     _verify_guard(target, endpoint_url, vplan, request.profile, request.role_arn, config)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 PLAN_VARIABLE = "CFN_AUTOFIX_VERIFY_PRELOAD"
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 _MAX_TEMPLATES = 64  # types are read from this many templates at most; the rest warm in their workers
 
 
@@ -62,6 +65,38 @@ def warm(settings: dict[str, Any]) -> None:
             lazy_models.load_namespace(kind.rsplit("::", 1)[0])
     # The rule collection and, per region, the schemas of exactly these types: what a repair's guard reads.
     lint_guard.warm(list(settings.get("regions") or []), _lint_text(types))
+
+
+def start_forkserver(cells: Sequence[Any], target: str) -> None:
+    """Start the fork server with this module as its warm-up, for these cells (each with .region, .template).
+
+    verify calls this as soon as it knows its cells, before it reads the templates or imports its logging, so
+    that the warm-up (the serial part of a run: no worker can fork before it ends) runs on another core
+    meanwhile. A fork server that is already running (an earlier run in this process) is kept: it is warm for
+    that run, and what this one needs beyond it each worker loads on first use.
+    """
+    from multiprocessing import forkserver
+
+    if START_METHOD != "forkserver" or _forkserver_running():
+        return
+    # '__main__' is multiprocessing's default preload: the workers then do not import the main module again.
+    forkserver.set_forkserver_preload(["__main__", __name__])
+    previous = os.environ.get(PLAN_VARIABLE)
+    os.environ[PLAN_VARIABLE] = plan(target, [c.region for c in cells], [str(c.template) for c in cells])
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            os.environ.pop(PLAN_VARIABLE, None)
+        else:
+            os.environ[PLAN_VARIABLE] = previous
+
+
+def _forkserver_running() -> bool:
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    return getattr(server, "_forkserver_pid", None) is not None
 
 
 # CPU seconds the fork server spent warming up, and when (epoch seconds): workers inherit and report them.

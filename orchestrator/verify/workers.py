@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from orchestrator import redact
+from orchestrator.verify import preload
 from orchestrator.verify.matrix import Cell
 from orchestrator.verify.progress import Progress
 
@@ -27,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 # 'forkserver' starts each worker from a small clean server process (no threads, no live view, no moto of
 # the parent copied in); 'spawn' where forkserver does not exist.
-_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_START_METHOD = preload.START_METHOD
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def run_in_processes(
 
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver" and pool_settings.warm:
-        start_warm_forkserver(cells, settings.target)
+        preload.start_forkserver(cells, settings.target)
     events = context.Queue()
     cancel = context.Event()
     parent_cancel = settings.cancel_event
@@ -284,41 +285,6 @@ def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> 
         stop.set()
         reader.join()
     drain()
-
-
-def start_warm_forkserver(cells: list[Cell], target: str) -> None:
-    """Start the fork server with the run's warm-up (orchestrator.verify.preload) before the first worker.
-
-    verify calls this as soon as it knows its cells, before it reads the templates, so that the warm-up (the
-    serial part of a run: no worker can fork before it ends) runs on another core meanwhile. A fork server
-    that is already running (an earlier run in this process) is kept: it is warm for that run, and what this
-    one needs beyond it each worker loads on first use.
-    """
-    from multiprocessing import forkserver
-
-    from orchestrator.verify import preload
-
-    if _START_METHOD != "forkserver" or _forkserver_running():
-        return
-    # '__main__' is multiprocessing's default preload: the workers then do not import the main module again.
-    forkserver.set_forkserver_preload(["__main__", preload.__name__])
-    previous = os.environ.get(preload.PLAN_VARIABLE)
-    os.environ[preload.PLAN_VARIABLE] = preload.plan(target, [c.region for c in cells],
-                                                     [str(c.template) for c in cells])
-    try:
-        forkserver.ensure_running()
-    finally:
-        if previous is None:
-            os.environ.pop(preload.PLAN_VARIABLE, None)
-        else:
-            os.environ[preload.PLAN_VARIABLE] = previous
-
-
-def _forkserver_running() -> bool:
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    return getattr(server, "_forkserver_pid", None) is not None
 
 
 def _outcome(future: Future, cell: Cell) -> dict[str, Any] | None:
