@@ -1,4 +1,5 @@
-"""Sweep against a plain moto server: old tagged stacks go, untagged and young ones stay, dry run deletes nothing."""
+"""Sweep against a plain moto server: old tagged stacks go, untagged and young ones stay, dry run deletes nothing
+(a bucket that blocks the delete: tests/test_sandbox_deletion.py, on the sandbox, which models S3's refusal)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from moto.cloudformation.models import cloudformation_backends
 
-from orchestrator.aws.session import AwsError, AwsSession
+from orchestrator.aws.session import AwsSession
 from orchestrator.errors import BadInput
 from orchestrator.aws.journal import Journal
-from orchestrator.aws.sweep import RUN_ID_TAG, exit_code, parse_age, stack_buckets, sweep, sweep_region
+from orchestrator.aws.sweep import RUN_ID_TAG, exit_code, parse_age, sweep, sweep_region
 from orchestrator.aws.targets import DUMMY_CREDENTIALS, Target
 
 REGION = "us-west-2"
@@ -198,68 +199,3 @@ def test_dry_run_writes_nothing_and_claims_nothing(session, endpoint, tmp_path):
 def test_embedded_target_is_refused_as_bad_input():
     with pytest.raises(BadInput, match="--target endpoint"):
         sweep(target="embedded", regions=[REGION], older_than=timedelta(0))
-
-
-class BucketBlockingSession(AwsSession):
-    """AWS behaviour moto lacks: DeleteStack ends DELETE_FAILED while a stack's bucket still holds objects."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.failed: set[str] = set()
-        self.delete_calls = 0
-
-    def delete_stack(self, name, **kwargs):
-        self.delete_calls += 1
-        for bucket in stack_buckets(self, name):
-            listing = self.client("s3").list_object_versions(Bucket=bucket)
-            if listing.get("Versions") or listing.get("DeleteMarkers"):
-                self.failed.add(name)
-                return name
-        self.failed.discard(name)
-        return super().delete_stack(name, **kwargs)
-
-    def wait_deleted(self, name, timeout=1800.0, poll_s=2.0):
-        if name in self.failed:
-            raise AwsError(f"stack {name} could not be deleted: bucket not empty", code="DELETE_FAILED")
-        return super().wait_deleted(name, timeout=timeout, poll_s=0.05)
-
-
-def test_versioned_bucket_blocking_deletion_is_emptied_and_delete_retried_once(endpoint):
-    session = BucketBlockingSession(
-        Target(kind="endpoint", region=REGION, endpoint_url=endpoint, credentials=dict(DUMMY_CREDENTIALS))
-    )
-    template = json.dumps(
-        {
-            "Resources": {
-                "Data": {
-                    "Type": "AWS::S3::Bucket",
-                    "Properties": {
-                        "BucketName": "sweep-versioned-data",
-                        "VersioningConfiguration": {"Status": "Enabled"},
-                    },
-                }
-            }
-        }
-    )
-    session.create_stack("sweep-versioned", template, tags={RUN_ID_TAG: "run-v"})
-    backdate("sweep-versioned", hours=7)
-    s3 = session.client("s3")
-    # moto's CloudFormation drops VersioningConfiguration; switch it on the way the template asked.
-    s3.put_bucket_versioning(Bucket="sweep-versioned-data", VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket="sweep-versioned-data", Key="a", Body=b"1")
-    s3.put_object(Bucket="sweep-versioned-data", Key="a", Body=b"2")
-    s3.delete_object(Bucket="sweep-versioned-data", Key="a")
-
-    items = sweep_region(
-        session, region=REGION, target="endpoint", endpoint_url=endpoint, older_than=timedelta(hours=6), yes=True
-    )
-    (item,) = [i for i in items if i.stack_name == "sweep-versioned"]
-    assert item.action == "deleted"
-    assert item.buckets_emptied == ["sweep-versioned-data"]
-    assert session.delete_calls == 2
-    listing = s3.list_object_versions(Bucket="sweep-versioned-data") if _bucket_exists(s3) else {}
-    assert not listing.get("Versions") and not listing.get("DeleteMarkers")
-
-
-def _bucket_exists(s3) -> bool:
-    return any(b["Name"] == "sweep-versioned-data" for b in s3.list_buckets().get("Buckets", []))

@@ -177,18 +177,46 @@ def _judge_entry(session: Any, entry: JournalEntry, account: str, recorded: date
 
 
 def stack_buckets(session: Any, stack_name: str) -> list[str]:
-    """Physical names of the S3 buckets a stack still holds (what blocks a DeleteStack when not empty)."""
+    """Physical names of the S3 buckets that failed to delete with their stack (not empty). A bucket the template
+    keeps (DeletionPolicy Retain: DELETE_SKIPPED) is never among them: its contents are the template's to keep."""
     return [
         res["physical_id"]
         for res in session.stack_resources(stack_name)
-        if res["resource_type"] == "AWS::S3::Bucket" and res["physical_id"] and res["status"] != "DELETE_COMPLETE"
+        if res["resource_type"] == "AWS::S3::Bucket" and res["physical_id"] and res["status"] == "DELETE_FAILED"
     ]
+
+
+def delete_emptying_buckets(session: Any, stack: str, *, run_id: str | None, timeout: float) -> list[str]:
+    """DeleteStack and wait; on DELETE_FAILED empty the buckets that blocked it (every version) and try once more.
+
+    The one implementation for `sweep` and a run's own clean-up. delete_stack refuses a stack without the run's
+    tag (Refusal), so only buckets of this tool's own stacks are ever emptied. Returns the buckets emptied;
+    raises AwsError when the stack still cannot be deleted.
+    """
+    from orchestrator.aws.session import AwsError  # the boto3 boundary; only needed once something is deleted
+
+    emptied: list[str] = []
+    for attempt in (1, 2):
+        try:
+            stack_id = session.delete_stack(stack, run_id=run_id) or stack
+            session.wait_deleted(stack_id, timeout=timeout)
+            return emptied
+        except AwsError as exc:
+            if attempt == 2 or exc.code != "DELETE_FAILED":
+                raise
+            log.warning("stack_delete_retry", stack=stack, reason=str(exc))
+            try:
+                for bucket in stack_buckets(session, stack):
+                    session.delete_bucket_contents(bucket)
+                    emptied.append(bucket)
+            except AutofixError as empty_exc:
+                raise AwsError(f"{exc}; emptying its buckets failed: {empty_exc}", operation="DeleteStack",
+                               code="DELETE_FAILED") from None
+    return emptied
 
 
 def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None, wait_timeout: float = 1800.0) -> None:
     """Delete one tagged stack; on DELETE_FAILED empty its S3 buckets (every version) and retry once."""
-    from orchestrator.aws.session import AwsError  # the boto3 boundary; only needed once something is deleted
-
     if item.action == "gone":
         # Seen gone in the account that created it (find_candidates): the entry may be closed.
         if journal is not None and item.run_id:
@@ -197,43 +225,31 @@ def delete_item(session: Any, item: SweepItem, *, journal: Journal | None = None
         return
     if item.action != "would delete":
         return
-    for attempt in (1, 2):
-        try:
-            # delete_stack itself refuses a stack without the tag: the guard lives next to the API call.
-            stack_id = session.delete_stack(item.stack_name, run_id=item.run_id) or item.stack_name
-            session.wait_deleted(stack_id, timeout=wait_timeout)
-        except Refusal as exc:
-            item.action, item.detail = "refused", str(exc)
-            log.warning("sweep_refused", stack=item.stack_name, reason=str(exc))
-            return
-        except AwsError as exc:
-            if attempt == 2 or exc.code != "DELETE_FAILED":
-                item.action, item.detail = "failed", str(exc)
-                log.error("sweep_delete_failed", stack=item.stack_name, reason=str(exc))
-                return
-            log.warning("sweep_delete_retry", stack=item.stack_name, reason=str(exc))
-            try:
-                for bucket in stack_buckets(session, item.stack_name):
-                    session.delete_bucket_contents(bucket)
-                    item.buckets_emptied.append(bucket)
-            except AutofixError as empty_exc:
-                item.action, item.detail = "failed", f"{exc}; emptying its buckets failed: {empty_exc}"
-                return
-            continue
-        item.action, item.status = "deleted", "DELETE_COMPLETE"
-        if item.run_id and item.stack_name.endswith("-fixtures"):
-            from orchestrator.aws.prereqs import delete_run_certificates, delete_run_key_pairs, delete_run_user_pools
-
-            # The run's key pair, imported certificate and user pool fixtures are made through their APIs, not
-            # as stack resources (CloudFormation cannot import a certificate; the sandbox has no real key pair
-            # or user pool type).
-            delete_run_key_pairs(session, item.run_id)
-            delete_run_certificates(session, item.run_id)
-            delete_run_user_pools(session, item.run_id)
-        log.info("sweep_deleted", stack=item.stack_name, run_id=item.run_id, buckets_emptied=len(item.buckets_emptied))
-        if journal is not None and item.run_id:
-            journal.mark_deleted(item.run_id, item.stack_name)
+    try:
+        # delete_stack itself refuses a stack without the tag: the guard lives next to the API call.
+        item.buckets_emptied = delete_emptying_buckets(session, item.stack_name, run_id=item.run_id,
+                                                       timeout=wait_timeout)
+    except Refusal as exc:
+        item.action, item.detail = "refused", str(exc)
+        log.warning("sweep_refused", stack=item.stack_name, reason=str(exc))
         return
+    except AutofixError as exc:
+        item.action, item.detail = "failed", str(exc)
+        log.error("sweep_delete_failed", stack=item.stack_name, reason=str(exc))
+        return
+    item.action, item.status = "deleted", "DELETE_COMPLETE"
+    if item.run_id and item.stack_name.endswith("-fixtures"):
+        from orchestrator.aws.prereqs import delete_run_certificates, delete_run_key_pairs, delete_run_user_pools
+
+        # The run's key pair, imported certificate and user pool fixtures are made through their APIs, not
+        # as stack resources (CloudFormation cannot import a certificate; the sandbox has no real key pair
+        # or user pool type).
+        delete_run_key_pairs(session, item.run_id)
+        delete_run_certificates(session, item.run_id)
+        delete_run_user_pools(session, item.run_id)
+    log.info("sweep_deleted", stack=item.stack_name, run_id=item.run_id, buckets_emptied=len(item.buckets_emptied))
+    if journal is not None and item.run_id:
+        journal.mark_deleted(item.run_id, item.stack_name)
 
 
 @dataclass(frozen=True)

@@ -122,13 +122,17 @@ def cleanup(run: RunState, session: Any, journal: Any, keep_stack: bool, log: An
         return
     try:
         stack = session.describe_stack(run.stack_name)
+        emptied: list[str] = []
         if stack is not None:
-            stack_id = stack.get("StackId", run.stack_name)
-            session.delete_stack(stack_id, run_id=run.run_id)
-            session.wait_deleted(stack_id, timeout=600)
+            from orchestrator.aws.sweep import delete_emptying_buckets
+
+            # A bucket something wrote into during the run blocks the delete (DELETE_FAILED): the run's own
+            # stack is emptied and deleted again, as `sweep` would do later.
+            emptied = delete_emptying_buckets(session, stack.get("StackId", run.stack_name), run_id=run.run_id,
+                                              timeout=600)
         journal.mark_deleted(run.run_id, run.stack_name)
         run.stack_deleted = True
-        log.info("stack_deleted")
+        log.info("stack_deleted", buckets_emptied=emptied)
     except KeyboardInterrupt:
         run.stack_left = True
         log.warning("stack_cleanup_interrupted", hint="cfn-autofix sweep removes it")

@@ -6,7 +6,6 @@ import copy
 import heapq
 import itertools
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from moto.cloudformation.models import Event, Stack
 from moto.core.utils import utcnow
 from moto.utilities.utils import get_partition
 
-from orchestrator.sandbox import models, outputs, rules, schema_check, transforms
+from orchestrator.sandbox import deletion, models, outputs, rules, schema_check, transforms
 from orchestrator.sandbox import properties as property_forms
 from orchestrator.sandbox.context import SandboxContext
 
@@ -41,7 +40,6 @@ DURATIONS = {
 DEFAULT_DURATION = 4
 FAILURE_DURATION = 2  # handlers fail on their first API call
 CANCEL_DELAY = 1  # in-progress resources completing within this window finish; later ones are cancelled
-DELETE_DURATION = 2
 
 
 @dataclass
@@ -288,33 +286,13 @@ def _apply(stack: Stack, rt: StackRuntime, clock: Clock, actions: dict[str, str]
 
 
 def _delete_resources(stack: Stack, rt: StackRuntime, clock: Clock, logical_ids: list[str], graph_deps: dict[str, set[str]],
-                      t: float, definitions: dict[str, dict]) -> float:
-    """Delete in reverse dependency order: a resource goes once everything depending on it is gone."""
-    remaining = set(logical_ids)
-    # Dependents still to delete, counted once and kept current (not rescanned per wave: linear in size).
-    deps = {lid: {d for d in graph_deps.get(lid, ()) if d in remaining and d != lid} for lid in remaining}
-    dependents = Counter(d for ds in deps.values() for d in ds)
-    while remaining:
-        wave = sorted(lid for lid in remaining if dependents[lid] == 0) or sorted(remaining)  # never loop forever
-        dependents.subtract(d for lid in wave for d in deps[lid])
-        for lid in wave:
-            resource_event(stack, rt, clock, t, lid, rt.resources[lid].resource_type, "DELETE_IN_PROGRESS")
-        t += DELETE_DURATION
-        for lid in wave:
-            state = rt.resources[lid]
-            models.delete_model(stack, lid, definitions.get(lid))
-            resource_event(stack, rt, clock, t, lid, state.resource_type, "DELETE_COMPLETE")
-        remaining -= set(wave)
-    return t
+                      t: float, definitions: dict[str, dict], *, rolling_back_creation: bool = False) -> tuple[float, list[str]]:
+    return deletion.delete_resources(stack, rt, clock, logical_ids, graph_deps, t, definitions,
+                                     rolling_back_creation=rolling_back_creation)
 
 
 def _failure_list(failed: list[str]) -> str:
     return ", ".join(sorted(set(failed)))
-
-
-def _existing(rt: StackRuntime) -> list[str]:
-    """Resources that may hold something to delete (anything started and not yet deleted)."""
-    return [lid for lid, s in rt.resources.items() if s.status and not s.status.startswith("DELETE_")]
 
 
 # ---------------------------------------------------------------------------------------------- operations
@@ -344,7 +322,10 @@ def create(stack: Stack, ctx: SandboxContext, *, disable_rollback: bool = False,
         stack_event(stack, clock, t + 0.5, "CREATE_FAILED", reason)
         return
     stack_event(stack, clock, t + 0.5, "ROLLBACK_IN_PROGRESS", reason + "Rollback requested by user.")
-    t = _delete_resources(stack, rt, clock, _existing(rt), graph.deps, t + 1, active)
+    t, undeleted = _delete_resources(stack, rt, clock, deletion.existing(rt), graph.deps, t + 1, active, rolling_back_creation=True)
+    if undeleted:
+        stack_event(stack, clock, t + 0.5, "ROLLBACK_FAILED", f"The following resource(s) failed to delete: [{_failure_list(undeleted)}]. ")
+        return
     stack_event(stack, clock, t + 0.5, "ROLLBACK_COMPLETE")
     if on_failure == "DELETE" and backend is not None:
         delete(stack, ctx, backend)
@@ -400,7 +381,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
             actions[lid] = "update"
         elif state.status == "UPDATE_FAILED":
             actions[lid] = "update"
-    removed = [lid for lid in _existing(rt) if lid not in active]
+    removed = [lid for lid in deletion.existing(rt) if lid not in active]
     if not actions and not removed and old_template == template:
         raise ValidationError(stack.name, message="No updates are to be performed.")
 
@@ -421,7 +402,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
         if removed:
             stack_event(stack, clock, t + 0.5, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
             old_graph = rules.TemplateGraph.build(old_resources)
-            t = _delete_resources(stack, rt, clock, removed, old_graph.deps, t + 1, old_resources)
+            t, _ = _delete_resources(stack, rt, clock, removed, old_graph.deps, t + 1, old_resources)
         stack_event(stack, clock, t + 0.5, "UPDATE_COMPLETE")
         _refresh_exports(stack, backend)
         return
@@ -450,7 +431,7 @@ def update(stack: Stack, ctx: SandboxContext, template: str, parameters: dict[st
     rmap.load_conditions()
     outputs.evaluate(stack)
     stack_event(stack, clock, t + 3, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-    t = _delete_resources(stack, rt, clock, created_now, graph.deps, t + 4, active)
+    t, _ = _delete_resources(stack, rt, clock, created_now, graph.deps, t + 4, active, rolling_back_creation=True)
     stack_event(stack, clock, t + 0.5, "UPDATE_ROLLBACK_COMPLETE")
 
 
@@ -462,10 +443,13 @@ def delete(stack: Stack, ctx: SandboxContext, backend: Any) -> None:
     clock = Clock(rt, ctx.config.time_scale)
     stack_event(stack, clock, 0, "DELETE_IN_PROGRESS", "User Initiated")
     definitions = stack.template_dict.get("Resources") or {} if isinstance(stack.template_dict, dict) else {}
-    existing = _existing(rt)
+    existing = deletion.existing(rt)
     deps = rules.TemplateGraph.build({lid: definitions.get(lid, {"Type": rt.resources[lid].resource_type})
                                       for lid in existing}).deps
-    t = _delete_resources(stack, rt, clock, existing, deps, 1, definitions)
+    t, undeleted = _delete_resources(stack, rt, clock, existing, deps, 1, definitions)
+    if undeleted:  # the stack stays, DELETE_FAILED; a later DeleteStack tries those resources again
+        stack_event(stack, clock, t + 0.5, "DELETE_FAILED", f"The following resource(s) failed to delete: [{_failure_list(undeleted)}]. ")
+        return
     stack_event(stack, clock, t + 0.5, "DELETE_COMPLETE")
     for export in list(backend.exports.values()):
         if export.exporting_stack_id == stack.stack_id:

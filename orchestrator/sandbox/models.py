@@ -165,6 +165,11 @@ def create_model(stack: Stack, ctx: SandboxContext, logical_id: str, definition:
     return emulated, True, why
 
 
+def forget_model(stack: Stack, logical_id: str) -> None:
+    """The stack lets go of a resource it keeps (DeletionPolicy Retain): the service's object stays."""
+    stack.resource_map._parsed_resources.pop(logical_id, None)
+
+
 def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
     rmap = stack.resource_map
     model = rmap._parsed_resources.get(logical_id)
