@@ -165,3 +165,43 @@ def test_a_stack_without_the_run_tag_is_refused_before_anything_is_emptied(sandb
         delete_emptying_buckets(session, "not-ours", run_id=RUN, timeout=60)
     assert s3.get_object(Bucket=bucket, Key="theirs")["Body"].read() == b"keep me"
     assert session.describe_stack("not-ours")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_child_stack_that_fails_to_delete_fails_its_parent(sandbox) -> None:
+    cf, s3 = sandbox_client(sandbox, "cloudformation"), sandbox_client(sandbox, "s3")
+    s3.create_bucket(Bucket="children")
+    child = {"Resources": {"Data": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "child-data"}}}}
+    s3.put_object(Bucket="children", Key="child.json", Body=json.dumps(child).encode())
+    parent = {"Resources": {"Child": {"Type": "AWS::CloudFormation::Stack",
+                                      "Properties": {"TemplateURL": "https://children.s3.amazonaws.com/child.json"}}}}
+    cf.create_stack(StackName="parent", TemplateBody=json.dumps(parent))
+    s3.put_object(Bucket="child-data", Key="x", Body=b"1")
+
+    cf.delete_stack(StackName="parent")
+    stack = cf.describe_stacks(StackName="parent")["Stacks"][0]
+    assert (stack["StackStatus"], stack["StackStatusReason"]) == (
+        "DELETE_FAILED", "The following resource(s) failed to delete: [Child]. ")
+    status, reason = _events(cf, "parent")["Child"][-1]
+    assert status == "DELETE_FAILED"
+    assert reason.startswith("Embedded stack arn:aws:cloudformation:us-east-1:") and reason.endswith(
+        "was not successfully deleted: The following resource(s) failed to delete: [Data]. ")
+
+    s3.delete_object(Bucket="child-data", Key="x")
+    cf.delete_stack(StackName="parent")
+    assert not [s for s in cf.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_a_runs_clean_up_names_what_the_template_keeps(sandbox, tmp_path) -> None:
+    session = _session(sandbox)
+    resources = {"Logs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain"}, "Queue": {"Type": "AWS::SQS::Queue"}}
+    _create(session, "kept-run", resources)
+    template = loads_template(json.dumps({"Resources": resources}), fmt="json", name="t.json")
+    run = outcome.RunState(run_id=RUN, target="aws", region="us-east-1", stack_name="kept-run", strategy="keep",
+                           source=template, template=template)
+    logs = _physical(session, "kept-run", "Logs")
+    outcome.cleanup(run, session, Journal(tmp_path / "journal.jsonl"), keep_stack=False, log=structlog.get_logger(),
+                    created=True)
+    assert run.stack_deleted
+    assert run.retained == [{"logical_id": "Logs", "resource_type": "AWS::Logs::LogGroup", "physical_id": logs}]
+    groups = sandbox_client(sandbox, "logs").describe_log_groups()["logGroups"]
+    assert logs in {g["logGroupName"] for g in groups}

@@ -74,6 +74,7 @@ class RunState:
     stop_reason: str = ""
     stack_deleted: bool = False
     stack_left: bool = False
+    retained: list[dict[str, str]] = field(default_factory=list)  # kept by DeletionPolicy when the stack went
     physical_ids: dict[str, str] = field(default_factory=dict)
     # Requests whose outcome the client could not see (a timeout, a reset), and what a look-up then found.
     reconciled: list[dict] = field(default_factory=list)
@@ -126,19 +127,46 @@ def cleanup(run: RunState, session: Any, journal: Any, keep_stack: bool, log: An
         if stack is not None:
             from orchestrator.aws.sweep import delete_emptying_buckets
 
+            stack_id = stack.get("StackId", run.stack_name)
+            cursor = _newest_event(session, stack_id)
             # A bucket something wrote into during the run blocks the delete (DELETE_FAILED): the run's own
             # stack is emptied and deleted again, as `sweep` would do later.
-            emptied = delete_emptying_buckets(session, stack.get("StackId", run.stack_name), run_id=run.run_id,
-                                              timeout=600)
+            emptied = delete_emptying_buckets(session, stack_id, run_id=run.run_id, timeout=600)
         journal.mark_deleted(run.run_id, run.stack_name)
         run.stack_deleted = True
         log.info("stack_deleted", buckets_emptied=emptied)
+        if stack is not None and cursor is not None:
+            run.retained = _retained(session, stack_id, cursor, log)
     except KeyboardInterrupt:
         run.stack_left = True
         log.warning("stack_cleanup_interrupted", hint="cfn-autofix sweep removes it")
     except Exception as exc:  # cleanup failure must not hide the run's outcome; the journal keeps the stack
         run.stack_left = True
         log.warning("stack_cleanup_failed", error=str(exc), hint="cfn-autofix sweep removes it")
+
+
+def _newest_event(session: Any, stack_id: str) -> str | None:
+    """The cursor from which the delete's own events are read; None when it cannot be read (then they are not)."""
+    try:
+        return session.latest_event_id(stack_id)
+    except Exception:  # noqa: BLE001 - only the list of retained resources depends on it
+        return None
+
+
+def _retained(session: Any, stack_id: str, cursor: str, log: Any) -> list[dict[str, str]]:
+    """What the delete kept (DELETE_SKIPPED: DeletionPolicy Retain): it outlives the stack, and `sweep` never
+    touches it (on AWS it keeps costing until someone deletes it). Read after the stack is gone and recorded so;
+    a failure or a Ctrl-C here loses only this list."""
+    try:
+        kept = [{"logical_id": e.logical_id, "resource_type": e.resource_type, "physical_id": e.physical_id}
+                for e in session.iter_new_events(stack_id, cursor) if e.status == "DELETE_SKIPPED"]
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - see the docstring
+        log.warning("retained_resources_unknown", error=repr(exc))
+        return []
+    if kept:
+        log.warning("resources_retained", resources=[f"{r['logical_id']} ({r['physical_id']})" for r in kept],
+                    hint="their DeletionPolicy keeps them after the stack is deleted")
+    return kept
 
 
 def finish(run: RunState, *, out: str | Path | None, report_json: str | Path | None, write_template: bool,

@@ -37,6 +37,7 @@ def build_report(run: Any, *, repaired_path: Path | None, duration_s: float) -> 
         "sandbox_limitations": run.sandbox_limitations,
         "stack_deleted": run.stack_deleted,
         "stack_left": run.stack_left,
+        "retained_resources": run.retained,
         "reconciled": run.reconciled,
         "fixtures": run.prerequisites.get("fixtures", []),
         "generated_values": run.prerequisites.get("generated_values", []),
@@ -109,6 +110,10 @@ def render_summary(report: dict[str, Any], console: Any, *, forecast_shown: bool
         console.print(Text(safe(f"repaired nested template: {child['template']} -> {child['repaired_template']}")))
     if report["stack_left"]:
         console.print(Text(safe(f"stack {report['stack_name']} was left in place"), style="yellow"))
+    kept = report.get("retained_resources") or []
+    if kept and report.get("target") != "embedded":  # a sandbox's leftovers go with the sandbox
+        console.print(Text(safe("kept by their DeletionPolicy after the stack was deleted: "
+                                + ", ".join(f"{r['logical_id']} ({r['physical_id']})" for r in kept)), style="yellow"))
 
 _DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
