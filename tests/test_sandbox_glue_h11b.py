@@ -462,3 +462,23 @@ def test_a_distribution_naming_a_missing_web_acl_fails_as_cloudfront_does(sandbo
             "Origins": [{"Id": "s3", "DomainName": getatt("Bucket", "RegionalDomainName"), "S3OriginConfig": {}}],
             "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all"}}}}})
     assert "Web ACL is not accessible by the requester." in result["failed"]["Cdn"]
+
+
+@pytest.mark.parametrize(("region", "scope", "created"), [("eu-west-1", "CLOUDFRONT", False), ("eu-west-1", "REGIONAL", True),
+                                                          ("us-east-1", "CLOUDFRONT", True)])
+def test_a_cloudfront_scoped_ip_set_is_made_only_in_us_east_1(sandbox_factory, region: str, scope: str, created: bool) -> None:
+    """WAFv2's Scope rule (aws-samples/aws-waf-rate-based-rule-customized-block-period#1, aws-genai-llm-chatbot#585:
+    the same stack in another region fails on the IP set with WAF's own text)."""
+    box = sandbox_factory(region=region)
+    cf = sandbox_client(box, "cloudformation")
+    template = {"Resources": {"Blocked": {"Type": "AWS::WAFv2::IPSet", "Properties": {
+        "Scope": scope, "IPAddressVersion": "IPV4", "Addresses": ["192.0.2.0/24"]}}}}
+    cf.create_stack(StackName="waf-scope", TemplateBody=json.dumps(template), DisableRollback=True)
+    stack = cf.describe_stacks(StackName="waf-scope")["Stacks"][0]
+    assert (stack["StackStatus"] == "CREATE_COMPLETE") is created
+    if not created:
+        [reason] = [e["ResourceStatusReason"] for e in cf.describe_stack_events(StackName="waf-scope")["StackEvents"]
+                    if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] == "Blocked"]
+        assert reason.startswith('Resource handler returned message: "Error reason: The scope is not valid., field: '
+                                 'SCOPE_VALUE, parameter: CLOUDFRONT (Service: Wafv2, Status Code: 400, Request ID: ')
+        assert reason.endswith("HandlerErrorCode: InvalidRequest)")

@@ -1,4 +1,4 @@
-"""Service rules of the sandbox: how Lambda, IAM, S3, EC2, Logs and RDS refuse requests that moto accepts.
+"""Service rules of the sandbox: how Lambda, IAM, S3, EC2, Logs, RDS and WAFv2 refuse requests that moto accepts.
 
 Each rule models the service's own check (its API constraint, its lifecycle table, its account state) and
 answers with the service's wording; none reuses a detector's or a repair's predicate.
@@ -323,6 +323,25 @@ class S3BucketExists(ServiceRule):
                            form="legacy")
 
 
+class WafCloudFrontScope(ServiceRule):
+    """WAFv2 keeps CLOUDFRONT-scoped web ACLs, IP sets, regex pattern sets and rule groups in US East
+    (N. Virginia) only: asked through another region's endpoint (as a stack of that region asks it), it answers
+    WAFInvalidParameterException on the Scope value."""
+
+    id = "wafv2-cloudfront-scope"
+    description = "WAFv2 creates CLOUDFRONT-scoped entities only through us-east-1"
+    source_url = "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html#WAF-CreateWebACL-request-Scope"
+    _TYPES = frozenset({"AWS::WAFv2::WebACL", "AWS::WAFv2::IPSet", "AWS::WAFv2::RegexPatternSet",
+                        "AWS::WAFv2::RuleGroup"})
+
+    def __call__(self, check: Check) -> RuleFailure | None:
+        if (check.resource_type not in self._TYPES or check.properties.get("Scope") != "CLOUDFRONT"
+                or check.partition != "aws" or check.region == "us-east-1"):
+            return None
+        return RuleFailure("Error reason: The scope is not valid., field: SCOPE_VALUE, parameter: CLOUDFRONT",
+                           "InvalidRequest", "Wafv2", 400)
+
+
 SERVICE_RULES: tuple[ServiceRule, ...] = (
     LambdaRuntimeSupport(),
     PolicyLanguageVersion(),
@@ -332,4 +351,5 @@ SERVICE_RULES: tuple[ServiceRule, ...] = (
     RdsRetiredEngine(),
     RdsOrderable(),
     S3BucketExists(),
+    WafCloudFrontScope(),
 )
