@@ -11,6 +11,7 @@ from orchestrator.detectors.managed_policy import ManagedPolicyCatalog
 from orchestrator.detectors.names import NameRules
 from orchestrator.detectors.policy_version import PolicyVersionMissing
 from orchestrator.detectors.rds import RdsEngineRetired, RdsInstanceClassNotOffered
+from orchestrator.detectors.waf_scope import WafCloudFrontScope
 from orchestrator.detectors.zones import ZoneNotInRegion
 
 REGISTRY = DetectorRegistry()
@@ -23,6 +24,7 @@ policy_version_missing = REGISTRY.register(PolicyVersionMissing())
 zone_not_in_region = REGISTRY.register(ZoneNotInRegion())
 rds_engine_retired = REGISTRY.register(RdsEngineRetired())
 rds_instance_class = REGISTRY.register(RdsInstanceClassNotOffered())
+wafv2_cloudfront_scope = REGISTRY.register(WafCloudFrontScope())
 
 # The names playbooks may use in their `forecast:` key.
 DETECTORS = REGISTRY
