@@ -87,3 +87,17 @@ def test_an_in_process_deploy_restores_the_handlers(caller_handlers, tmp_path, m
     assert during[0] not in (sentinel_term, signal.SIG_DFL) and during[1] is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) is sentinel_term
     assert signal.getsignal(signal.SIGINT) is sentinel_int
+
+
+def test_while_verify_reads_its_workers_a_signal_only_sets_flags_and_the_handlers_come_back(caller_handlers):
+    # A KeyboardInterrupt raised inside a read of the workers' event queue would leave the pipe out of step
+    # (the next read waits forever); in the pool loop a signal only sets flags, seen between two reads.
+    from orchestrator.verify.workers import _signals_as_flag
+
+    flag, cancel = threading.Event(), threading.Event()
+    with _signals_as_flag(flag, cancel):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert flag.wait(5) and cancel.wait(5)
+    assert signal.getsignal(signal.SIGINT) is sentinel_int
+    assert signal.getsignal(signal.SIGTERM) is sentinel_term

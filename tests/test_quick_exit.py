@@ -54,3 +54,19 @@ def test_the_console_entry_point_keeps_exit_codes_and_output(tmp_path: Path) -> 
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 1  # the example's known failures are findings
     assert json.loads(proc.stdout)["findings"]
+
+
+POOL = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from orchestrator.cli.common import quick_exit
+
+pool = ThreadPoolExecutor(max_workers=2)
+print(pool.submit(pow, 2, 10).result())
+quick_exit(0)  # the pool is never shut down: only concurrent.futures' exit hook stops its threads
+"""
+
+
+def test_quick_exit_with_an_open_thread_pool_ends_like_a_normal_exit() -> None:
+    proc = subprocess.run([sys.executable, "-c", POOL], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "1024")

@@ -293,10 +293,17 @@ def quick_exit(code: Any) -> None:
     elif not isinstance(code, int):  # sys.exit("text"): the text goes to stderr, the status is 1
         print(code, file=sys.stderr)
         code = 1
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    # The interpreter's own first two steps, in its order: threading's shutdown (the exit hooks of
+    # concurrent.futures and the like, then a join of every non-daemon thread; joining first would wait for
+    # a pool thread that only those hooks tell to stop), then the atexit handlers.
+    shutdown = getattr(threading, "_shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    else:  # pragma: no cover - every CPython 3 has it; a join is the documented meaning
+        current = threading.current_thread()
+        for thread in threading.enumerate():
+            if thread is not current and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken pipe: nothing more can be said there

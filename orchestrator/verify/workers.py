@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
@@ -11,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -236,31 +237,71 @@ def run_in_processes(
             progress.finished(record)
 
     pending: set[Future] = set()
-    try:
-        for cell in cells:
-            future = pool.submit(_run_in_worker, cell, shipped)
-            futures[future] = cell
-            pending.add(future)
-        while pending:
-            if parent_cancel is not None and parent_cancel.is_set():
-                raise KeyboardInterrupt
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            collect(done)
-    except KeyboardInterrupt:
-        cancel.set()
+    interrupted = threading.Event()
+    with _signals_as_flag(interrupted, parent_cancel):
+        try:
+            for cell in cells:
+                future = pool.submit(_run_in_worker, cell, shipped)
+                futures[future] = cell
+                pending.add(future)
+            _run_until_done(pending, interrupted, parent_cancel, collect)
+        except KeyboardInterrupt:
+            cancel.set()
+            if parent_cancel is not None:
+                parent_cancel.set()
+            log.warning("verify_interrupted", running=len(progress.running), queued=len(pending))
+            for future in pending:
+                future.cancel()
+            # Running cells finish their clean-up and still return their records (a second Ctrl-C meanwhile
+            # only sets the flag again: the clean-up is what it would interrupt).
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                collect({f for f in done if not f.cancelled()})
+        finally:
+            _shutdown_draining(pool, drain)
+            events.close()
+    return [results.get(cell.id) or not_run(cell) for cell in cells]
+
+
+def _run_until_done(pending: set[Future], interrupted: threading.Event, parent_cancel: Any,
+                    collect: Callable[[set[Future]], None]) -> None:
+    """Collect finished cells until none is left; a signal (seen through `interrupted`) becomes Ctrl-C here,
+    between two reads of the event queue. `pending` shrinks in place: the caller's interrupt path reads it."""
+    while pending:
+        if interrupted.is_set() or (parent_cancel is not None and parent_cancel.is_set()):
+            raise KeyboardInterrupt
+        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        pending -= done
+        collect(done)
+
+
+@contextlib.contextmanager
+def _signals_as_flag(flag: threading.Event, parent_cancel: Any) -> Iterator[None]:
+    """While the pool runs, SIGINT and SIGTERM only set flags (this run's, and the caller's cancel event).
+
+    Raised asynchronously, a KeyboardInterrupt can land inside a read of the event queue, after a message's
+    length and before its bytes: the pipe is then out of step and every later read waits for bytes that never
+    come (seen: an interrupted verify hung in a pipe read, its cells already cleaned up). The loop turns the
+    flag into KeyboardInterrupt between reads instead.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        flag.set()
         if parent_cancel is not None:
             parent_cancel.set()
-        log.warning("verify_interrupted", running=len(progress.running), queued=len(pending))
-        for future in pending:
-            future.cancel()
-        # Running cells finish their clean-up and still return their records.
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            collect({f for f in done if not f.cancelled()})
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)
+        yield
     finally:
-        _shutdown_draining(pool, drain)
-        events.close()
-    return [results.get(cell.id) or not_run(cell) for cell in cells]
+        for sig, old in previous.items():
+            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> None:
