@@ -234,3 +234,62 @@ def test_a_constrained_string_is_not_read_from_its_description() -> None:
     assert string_kind("Cidr", cidr, {}).type_name is None
     tier = {"Type": "String", "Description": "Which subnet tier", "AllowedValues": ["public", "private"]}
     assert string_kind("Tier", tier, {}).type_name is None
+
+
+SITE = """Parameters:
+  WebACL:
+    Description: The web acl id of a CLOUDFRONT scoped web acl in us-east-1
+    Type: String
+  FirewallArn: {Type: String, Description: The WAF web ACL of the load balancer}
+Resources:
+  Content: {Type: AWS::S3::Bucket}
+  Cdn:
+    Type: AWS::CloudFront::Distribution
+    Properties:
+      DistributionConfig:
+        Enabled: true
+        WebACLId: !Ref WebACL
+        DefaultCacheBehavior: {TargetOriginId: content, ViewerProtocolPolicy: redirect-to-https, ForwardedValues: {QueryString: false}}
+        Origins:
+          - Id: content
+            DomainName: !GetAtt Content.RegionalDomainName
+            S3OriginConfig: {OriginAccessIdentity: ""}
+  Regional:
+    Type: AWS::SSM::Parameter
+    Properties: {Type: String, Value: !Ref FirewallArn}
+"""
+
+
+def test_a_web_acl_auto_gets_a_fixture_of_the_scope_its_user_needs(sandbox, tmp_path: Path) -> None:
+    # aws-cloudformation-templates S3/compliant-static-website.yaml: a WebACL String the distribution uses.
+    from orchestrator.deploy.strings import string_kind
+
+    spec = {"Type": "String", "Description": "The web acl id of a CLOUDFRONT scoped web acl in us-east-1"}
+    assert string_kind("WebACL", spec, {}).type_name == string_kind("Firewall", spec, {}).type_name == "web-acl"
+    template = tmp_path / "site.yaml"
+    template.write_text(SITE)
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=sandbox.endpoint_url,
+                                 credentials=sandbox.credentials, region="us-east-1",
+                                 parameters={"WebACL": "auto", "FirewallArn": "auto"}, keep_stack=True)
+    assert result.status == "succeeded", result.report["stop_reason"]
+    rows = {f["parameter"]: f for f in result.report["fixtures"]}
+    waf = client(sandbox, "wafv2")
+    for parameter, scope in (("WebACL", "CLOUDFRONT"), ("FirewallArn", "REGIONAL")):
+        assert rows[parameter]["kind"] == "web-acl" and scope in rows[parameter]["resource"]
+        [acl] = [a for a in waf.list_web_acls(Scope=scope)["WebACLs"] if a["ARN"] == rows[parameter]["value"]]
+        assert waf.get_web_acl(Name=acl["Name"], Scope=scope, Id=acl["Id"])["WebACL"]["DefaultAction"] == {"Allow": {}}
+    distribution = client(sandbox, "cloudfront").list_distributions()["DistributionList"]["Items"][0]
+    assert distribution["WebACLId"] == rows["WebACL"]["value"]
+
+
+def test_a_cloudfront_web_acl_is_a_missing_prerequisite_outside_us_east_1(sandbox_factory, tmp_path: Path) -> None:
+    box = sandbox_factory(region="eu-west-1")
+    template = tmp_path / "site.yaml"
+    template.write_text(SITE)
+    result = deploy_with_autofix(template, target="endpoint", endpoint_url=box.endpoint_url,
+                                 credentials=box.credentials, region="eu-west-1",
+                                 parameters={"WebACL": "auto", "FirewallArn": "auto"})
+    assert result.status == "failed" and result.deployments == 0
+    assert result.report["stop_reason"] == "prerequisite-missing: parameter WebACL (Parameters.WebACL)"
+    [missing] = result.report["prerequisites_missing"]
+    assert "WAF makes only in us-east-1 (this run deploys to eu-west-1)" in missing["reason"]

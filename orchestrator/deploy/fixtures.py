@@ -39,7 +39,9 @@ CREATING_TARGETS = ("embedded", "endpoint")
 
 
 # Kinds a plain String given `auto` can name beyond the AWS types (deploy/strings.py reads which).
-STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate", "user-pool")
+STRING_KINDS = ("kms-key", "s3-bucket", "domain", "certificate", "user-pool", "web-acl")
+# WAF serves CloudFront from this region only (a CLOUDFRONT-scoped web ACL is made nowhere else).
+CLOUDFRONT_WAF_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Need:
     declared_type: str
     why_not: str | None = None  # set when nothing can provide it: the run stops with prerequisite-missing
     creates: bool = False  # a bucket name the template gives to a bucket it creates: a fresh name, no bucket
+    scope: str = ""  # a web-acl's WAF scope: CLOUDFRONT when a distribution uses it, else REGIONAL
 
     @property
     def kind(self) -> str:
@@ -61,7 +64,7 @@ def _split_type(type_name: str) -> tuple[str, bool]:
     return (match.group(1).strip(), True) if match else (type_name.strip(), False)
 
 
-def needs(document: dict, parameters: dict[str, str]) -> list[Need]:
+def needs(document: dict, parameters: dict[str, str], region: str = CLOUDFRONT_WAF_REGION) -> list[Need]:
     """Parameters that get a fixture: an AWS-specific type with no value and no Default, or the value `auto`.
 
     A plain String given `auto` gets one when it says what it names (deploy/strings.py); otherwise its Need
@@ -86,12 +89,30 @@ def needs(document: dict, parameters: dict[str, str]) -> list[Need]:
                 found.append(Need(name, declared_type, False, declared_type, why_not=named.why_not))
                 continue
             hint, hint_listed = _split_type(named.type_name)
+            scope = _web_acl_scope(name, document) if hint == "web-acl" else ""
+            if scope == "CLOUDFRONT" and region != CLOUDFRONT_WAF_REGION:
+                found.append(Need(name, declared_type, False, declared_type, why_not=(
+                    f"it names a CLOUDFRONT-scoped WAF web ACL, which WAF makes only in {CLOUDFRONT_WAF_REGION} "
+                    f"(this run deploys to {region})")))
+                continue
             found.append(Need(name, hint, hint_listed or base == "CommaDelimitedList", declared_type,
-                              creates=named.creates))
+                              creates=named.creates, scope=scope))
         elif value == AUTO:
             raise BadInput(f"parameter {name} ({declared_type}) is `auto`, but no fixture provides that type; "
                            "give a value (docs/fixtures.md lists the types fixtures provide)")
     return found
+
+
+def _web_acl_scope(parameter: str, document: dict) -> str:
+    """CLOUDFRONT when a CloudFront distribution of the template takes the parameter as its WebACLId, else REGIONAL
+    (a load balancer's or an API stage's WebACLAssociation)."""
+    resources = document.get("Resources") or {}
+    for resource in resources.values() if isinstance(resources, dict) else ():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::CloudFront::Distribution":
+            config = ((resource.get("Properties") or {}).get("DistributionConfig") or {})
+            if isinstance(config, dict) and config.get("WebACLId") == {"Ref": parameter}:
+                return "CLOUDFRONT"
+    return "REGIONAL"
 
 
 def unprovided(wanted: list[Need]) -> list[dict]:
@@ -134,11 +155,12 @@ class Fixtures:
         buckets = [n.parameter for n in wanted if n.kind == "s3-bucket" and not n.creates]
         outputs: dict[str, str] = {}
         if kinds & {"vpc", "subnet", "security-group", "hosted-zone", "keypair", "kms-key", "domain", "certificate",
-                    "user-pool"} or buckets:
+                    "user-pool", "web-acl"} or buckets:
             # Even a key pair alone gets the (then empty) fixtures stack: it is what `sweep` finds for the run.
             outputs = self._network(net_zones, FixtureSet(
                 network=bool(kinds & {"vpc", "subnet", "security-group"}), zone=bool(kinds & {"hosted-zone", "domain"}),
-                kms_key="kms-key" in kinds, buckets=tuple(buckets)))
+                kms_key="kms-key" in kinds, buckets=tuple(buckets),
+                web_acls=tuple(sorted({n.scope for n in wanted if n.kind == "web-acl"}))))
         values: dict[str, str] = {}
         taken: dict[str, int] = {}
         for need in wanted:
@@ -186,6 +208,8 @@ class Fixtures:
                 self.user_pools.append(prereqs.create_user_pool(self.session, f"cfn-autofix-{self.run_id}", self.run_id))
             arn = not re.search(r"id$", need.parameter, re.I)
             return self.user_pools[0]["Arn" if arn else "Id"], "Cognito user pool"
+        if kind == "web-acl":  # CloudFront and WebACLAssociation both take a WAFv2 web ACL by its ARN
+            return outputs[f"WebAcl{need.scope.title()}Arn"], f"{where} (WebAcl{need.scope.title()}, {need.scope}, allows all)"
         if kind == "kms-key":
             arn = not re.search(r"id$", need.parameter, re.I)
             return outputs["KmsKeyArn" if arn else "KmsKeyId"], f"{where} (KmsKey)"
@@ -277,6 +301,7 @@ class FixtureSet:
     zone: bool = False  # a public hosted zone
     kms_key: bool = False  # a symmetric KMS key the account administers
     buckets: tuple[str, ...] = ()  # an empty S3 bucket per parameter named
+    web_acls: tuple[str, ...] = ()  # a WAFv2 web ACL per scope named (CLOUDFRONT, REGIONAL)
 
 
 def fixture_domain(run_id: str) -> str:
@@ -339,6 +364,14 @@ def network_template(zones: list[str], run_id: str, wanted: FixtureSet | None = 
     for parameter in wanted.buckets:
         resources[_bucket_id(parameter)] = {"Type": "AWS::S3::Bucket", "Properties": {"Tags": tags}}
         outputs[_bucket_id(parameter)] = {"Value": {"Ref": _bucket_id(parameter)}}
+    for scope in wanted.web_acls:
+        logical = f"WebAcl{scope.title()}"
+        resources[logical] = {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": f"cfn-autofix-{run_id}-{scope.lower()}", "Scope": scope, "DefaultAction": {"Allow": {}},
+            "Description": f"cfn-autofix fixture of run {run_id}: allows every request",
+            "VisibilityConfig": {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                                 "MetricName": f"cfn-autofix-{scope.lower()}"}, "Tags": tags}}
+        outputs[f"{logical}Arn"] = {"Value": {"Fn::GetAtt": [logical, "Arn"]}}
     if wanted.zone:
         resources["HostedZone"] = {"Type": "AWS::Route53::HostedZone", "Properties": {
             "Name": fixture_domain(run_id)}}

@@ -110,7 +110,7 @@ def prepare(template: Any, parameters: dict[str, str], *, session: Any, target: 
     values = expand(parameters, ctx)
     prepared = Prepared(parameters=values, generated=ctx.generated)
     document = template.document
-    wanted = needs(document, values)
+    wanted = needs(document, values, region)
     if wanted and not sandbox:
         first = wanted[0]
         raise BadInput(f"parameter {first.parameter} ({first.declared_type}) has no value; fixtures are created "

@@ -26,6 +26,7 @@ _NAME_HINTS = (
     (re.compile(r"certificate(_?arn)?$|^(acm_?)?cert(_?arn)?$", re.I), "certificate"),
     (re.compile(r"domain(_?name)?$|hosted_?zone_?name$", re.I), "domain"),
     (re.compile(r"user_?pool(_?(arn|id))?$", re.I), "user-pool"),
+    (re.compile(r"web_?acl(_?(arn|id))?$", re.I), "web-acl"),
     (re.compile(r"bucket(_?name)?$", re.I), "s3-bucket"),
 )
 # Prose: a description names one of these, or more than one (ambiguous).
@@ -41,6 +42,7 @@ _DESCRIPTION_HINTS = (
     (re.compile(r"\b(acm )?certificate\b", re.I), "certificate"),
     (re.compile(r"\bdomain name\b", re.I), "domain"),
     (re.compile(r"\buser pool\b", re.I), "user-pool"),
+    (re.compile(r"\bweb ?acl\b", re.I), "web-acl"),
     (re.compile(r"\bbucket\b", re.I), "s3-bucket"),
 )
 # An AllowedPattern anchored on an EC2 id prefix.
