@@ -61,7 +61,7 @@ def test_a_plain_string_given_auto_is_read_from_its_name_description_or_pattern(
 @pytest.mark.parametrize("name, description, why", [
     ("GitHubToken", "Token for the user specified above.", "a credential only you have"),
     ("LambdaCodeS3Key", "The object key for your lambda handler", "an existing S3 object"),
-    ("WebACL", "The web acl id of a CLOUDFRONT scoped web acl in us-east-1", "no fixture provides what it names"),
+    ("AlarmTopicArn", "The SNS topic that receives the alarms", "no fixture provides what it names"),
     ("Where", "The subnet of the VPC", "more than one kind of resource"),  # ambiguous: never a guess
 ])
 def test_a_plain_string_auto_nothing_can_provide_is_a_missing_prerequisite_naming_it(name, description, why) -> None:
