@@ -385,25 +385,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """While a run lasts, SIGTERM ends it like Ctrl-C (stacks deleted, report written, exit 130); the process's
     previous handlers come back afterwards, so an in-process caller (a test, an embedding tool) keeps its own."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    from orchestrator.signals import handlers
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        signal.signal(signal.SIGTERM, handler)
-        # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C must still work.
+    with handlers({signal.SIGTERM: handler, signal.SIGINT: signal.default_int_handler}):
         yield
-    finally:
-        for sig, old in previous.items():
-            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def parse_parameters(pairs: list[str] | None, params_file: Path | None) -> dict[str, str]:

@@ -21,7 +21,6 @@ from moto.utilities.utils import get_partition
 from orchestrator.sandbox import models
 
 DELETE_DURATION = 2
-_KEEP = {"Retain": "always", "RetainExceptOnCreate": "unless created by the rolled-back operation"}
 
 
 def retained(definition: dict | None, *, rolling_back_creation: bool) -> bool:
@@ -73,20 +72,13 @@ def delete_resources(stack: Stack, rt: Any, clock: Any, logical_ids: list[str], 
             if lid in kept:
                 models.forget_model(stack, lid)
                 emit(stack, rt, clock, t, lid, state.resource_type, "DELETE_SKIPPED")
-            elif (reason := refusal(stack, state.resource_type, state.physical_id)) is not None:
+            # The service refuses before anything is deleted; a child stack refuses while it is being deleted.
+            elif (reason := refusal(stack, state.resource_type, state.physical_id)
+                  or models.delete_model(stack, lid, definitions.get(lid))) is not None:
                 emit(stack, rt, clock, t, lid, state.resource_type, "DELETE_FAILED", reason=reason)
                 failed.append(lid)
                 continue  # still there: what it depends on stays too
             else:
-                model = stack.resource_map._parsed_resources.get(lid)
-                models.delete_model(stack, lid, definitions.get(lid))
-                child = getattr(model, "child", None) if state.resource_type == "AWS::CloudFormation::Stack" else None
-                if child is not None and child.status == "DELETE_FAILED":
-                    stack.resource_map._parsed_resources[lid] = model  # still there, for the next DeleteStack
-                    emit(stack, rt, clock, t, lid, state.resource_type, "DELETE_FAILED",
-                         reason=f"Embedded stack {child.stack_id} was not successfully deleted: {child.stack_status_reason}")
-                    failed.append(lid)
-                    continue
                 emit(stack, rt, clock, t, lid, state.resource_type, "DELETE_COMPLETE")
             dependents.subtract(deps[lid])
         remaining -= set(wave)

@@ -170,14 +170,20 @@ def forget_model(stack: Stack, logical_id: str) -> None:
     stack.resource_map._parsed_resources.pop(logical_id, None)
 
 
-def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None:
+def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> str | None:
+    """Delete the resource's model; the reason it is still there when it could not go (a child stack that ended
+    DELETE_FAILED, with AWS's text), else None."""
     rmap = stack.resource_map
     model = rmap._parsed_resources.get(logical_id)
     if model is None or isinstance(model, (str, int, float, list, dict)):
-        return
+        return None
     try:
         if isinstance(model, (EmulatedResource, nested.NestedStack)):
             model.delete(stack.account_id, stack.region_name)
+            if isinstance(model, nested.NestedStack) and model.child.status == "DELETE_FAILED":
+                # Still there, for the next DeleteStack.
+                return (f"Embedded stack {model.child.stack_id} was not successfully deleted: "
+                        f"{model.child.stack_status_reason}")
         elif delete_through_api(stack.account_id, stack.region_name,
                                       getattr(model, "cf_resource_type", ""), model):
             log.debug("deleted_through_api", logical_id=logical_id)
@@ -186,6 +192,7 @@ def delete_model(stack: Stack, logical_id: str, definition: dict | None) -> None
     except Exception as exc:  # noqa: BLE001 - a moto delete gap must not leave the stack half deleted
         log.warning("moto_delete_failed", logical_id=logical_id, error=repr(exc))
     rmap._parsed_resources.pop(logical_id, None)
+    return None
 
 
 def validate_glue_properties(resource_type: str, logical_id: str, resolved: dict) -> None:

@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from orchestrator.sandbox import context, inventory, patches
 from orchestrator.sandbox.config import SandboxConfig
 from orchestrator.sandbox.faults import FaultInjector, FaultMiddleware
+from orchestrator.signals import handlers
 
 log = structlog.get_logger(__name__)
 
@@ -255,21 +256,14 @@ def serve(host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1", *, 
     if admin_api:
         print(f"  moto admin API on: {sandbox.endpoint_url}{ADMIN_PREFIX}/ (state dump and reset, unauthenticated)")
     print("Press Ctrl-C to stop.", flush=True)
-    previous = previous_int = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        # Explicit: a process started in the background by a shell inherits SIGINT ignored.
-        previous_int = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            continue
-    except KeyboardInterrupt:
-        stop.set()
-    finally:
-        context.serve_all_accounts(None)
-        sandbox.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if previous_int is not None:
-            signal.signal(signal.SIGINT, previous_int)
-        print("sandbox stopped", flush=True)
+    # Explicit for SIGINT too: a process started in the background by a shell inherits SIGINT ignored.
+    with handlers({signal.SIGTERM: lambda *_: stop.set(), signal.SIGINT: lambda *_: stop.set()}):
+        try:
+            while not stop.wait(0.5):
+                continue
+        except KeyboardInterrupt:
+            stop.set()
+        finally:
+            context.serve_all_accounts(None)
+            sandbox.stop()
+            print("sandbox stopped", flush=True)

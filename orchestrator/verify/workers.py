@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from orchestrator import redact
+from orchestrator.signals import handlers
 from orchestrator.verify import preload
 from orchestrator.verify.matrix import Cell
 from orchestrator.verify.progress import Progress
@@ -284,24 +285,13 @@ def _signals_as_flag(flag: threading.Event, parent_cancel: Any) -> Iterator[None
     come (seen: an interrupted verify hung in a pipe read, its cells already cleaned up). The loop turns the
     flag into KeyboardInterrupt between reads instead.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum: int, frame: Any) -> None:
         flag.set()
         if parent_cancel is not None:
             parent_cancel.set()
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for sig in previous:
-            signal.signal(sig, handler)
+    with handlers({signal.SIGINT: handler, signal.SIGTERM: handler}):
         yield
-    finally:
-        for sig, old in previous.items():
-            # getsignal() answers None for a handler not installed from Python; the default is the honest stand-in.
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def _shutdown_draining(pool: ProcessPoolExecutor, drain: Callable[[], None]) -> None:
